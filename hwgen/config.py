@@ -1,0 +1,353 @@
+"""The validated description of a LUT core: one frozen dataclass read by every interpreter.
+
+The Amaranth generator (:mod:`hwgen.core`), the PyTorch reference model (:mod:`sim.reference`)
+and the cost model all take a :class:`CoreConfig` and nothing else. Parameters are
+validated here, once; everything downstream trusts them.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from dataclasses import dataclass, field
+
+from .lut_plan import MAX_MU, LutPlan, key_bits, lut_plan
+from .tree_plan import tree_depth, tree_plan
+
+__all__ = [
+    "ConfigError",
+    "ActType",
+    "CoreConfig",
+    "int_sum_width",
+    "DEFAULT_MU",
+    "DEFAULT_MAX_N",
+    "DEFAULT_MAX_M",
+    "core_config",
+]
+
+#: Default LUT group size until the cost model picks one per activation type. 4 divides the
+#: usual power-of-two core sizes (so a 64-wide core has 16 LUTs and no idle lanes) and is the
+#: group size of T-MAC / bitnet.cpp style kernels: 40 entries, 36 adders per LUT.
+DEFAULT_MU = 4
+#: Default maximum GEMV input length (activations), enough for BitNet b1.58 2B4T (N <= 6912).
+DEFAULT_MAX_N = 8192
+#: Default maximum GEMV output length.
+DEFAULT_MAX_M = 8192
+
+MIN_INT_WIDTH, MAX_INT_WIDTH = 2, 16
+MAX_LUTS = 4096
+MAX_KEYS = 4096
+MAX_DIM = 1 << 24
+FP_NAMES = ("fp16", "bf16", "fp32", "fp8e4m3", "fp8e5m2")
+
+
+class ConfigError(ValueError):
+    """One or more invalid parameters; ``problems`` holds one line per parameter."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class ActType:
+    """An activation number format. Only signed integers are supported for now.
+
+    Attributes
+    ----------
+    kind : str
+        ``"int"`` (two's complement) or ``"fp"``.
+    width : int
+        Bits per activation.
+    """
+
+    kind: str
+    width: int
+
+    @classmethod
+    def parse(cls, text: str) -> ActType:
+        """Parse ``"int2"``..``"int16"``; raise ``ValueError`` naming the value otherwise."""
+        m = re.fullmatch(r"int(\d+)", text)
+        if m:
+            width = int(m.group(1))
+            if not MIN_INT_WIDTH <= width <= MAX_INT_WIDTH:
+                raise ValueError(
+                    f"`act` integer width must be in [{MIN_INT_WIDTH}, {MAX_INT_WIDTH}] bits, got act={text!r}"
+                )
+            return cls("int", width)
+        if text in FP_NAMES:
+            raise ValueError(
+                f"`act`={text!r} is not supported yet: floating-point activations are planned "
+                f"(supported now: int{MIN_INT_WIDTH}..int{MAX_INT_WIDTH})"
+            )
+        raise ValueError(
+            f"`act` must be one of int{MIN_INT_WIDTH}..int{MAX_INT_WIDTH}, got act={text!r}"
+        )
+
+    def __str__(self) -> str:
+        return f"{self.kind}{self.width}"
+
+    @property
+    def min_value(self) -> int:
+        """Most negative activation value."""
+        return -(1 << (self.width - 1))
+
+    @property
+    def max_value(self) -> int:
+        """Most positive activation value."""
+        return (1 << (self.width - 1)) - 1
+
+
+def int_sum_width(terms: int, act_width: int) -> int:
+    """Signed width (bits) that holds any sum of ``terms`` ternary-weighted ``act_width``-bit values.
+
+    Each term lies in [-2**(w-1), 2**(w-1)] (the most negative activation times -1), so the
+    sum lies in [-terms * 2**(w-1), terms * 2**(w-1)]; the result is the smallest signed width
+    whose maximum ``2**(B-1) - 1`` reaches ``terms * 2**(w-1)``.
+    """
+    return (terms << (act_width - 1)).bit_length() + 1
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoreConfig:
+    """A ternary LUT core.
+
+    Per cycle the core processes a tile of ``tile_n x tile_m = (luts * mu) x keys`` ternary
+    weights: ``luts`` LUTs, each built from ``mu`` activations, are read by ``keys`` fetchers.
+    A GEMV ``y = a @ W`` (``a``: N activations, ``W``: N x M) runs as ``ceil(N / tile_n)``
+    input tiles times ``ceil(M / tile_m)`` output tiles; see :mod:`hwgen.schedule`.
+
+    Parameters
+    ----------
+    act : str
+        Activation format, ``"int2"``..``"int16"`` (signed).
+    mu : int
+        Activations per LUT, in [1, 8].
+    luts : int
+        LUTs in parallel (L), in [1, 4096].
+    keys : int
+        Fetchers per LUT (K), i.e. output lanes, in [1, 4096].
+    max_n : int
+        Largest GEMV input length N (activations); at least ``luts * mu``. Sizes the activation
+        buffer (``max_n`` activations) and the accumulator width.
+    max_m : int
+        Largest GEMV output length M; at least ``keys``.
+    reuse : int
+        Output tiles (of ``keys`` outputs) that share one built LUT before it is rebuilt, in
+        [1, ceil(max_m / keys)]. Sets the accumulator count: ``reuse * keys``.
+    pipeline : int
+        Extra register stages between the LUT registers and the accumulators, in
+        [0, 1 + ceil(log2(luts))]; see :attr:`pipeline_cuts`.
+    name : str
+        Verilog module name (a Verilog identifier).
+    """
+
+    act: str = "int8"
+    mu: int = DEFAULT_MU
+    luts: int
+    keys: int
+    max_n: int = DEFAULT_MAX_N
+    max_m: int = DEFAULT_MAX_M
+    reuse: int = 1
+    pipeline: int = 0
+    name: str = ""
+    act_type: ActType = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._validate()
+        if not self.name:
+            object.__setattr__(self, "name", self.default_name())
+
+    def _validate(self) -> None:
+        problems: list[str] = []
+        try:
+            object.__setattr__(self, "act_type", ActType.parse(self.act))
+        except ValueError as exc:
+            problems.append(str(exc))
+        ints = {
+            "mu": (1, MAX_MU, ""),
+            "luts": (1, MAX_LUTS, " LUTs"),
+            "keys": (1, MAX_KEYS, " fetchers per LUT"),
+            "max_n": (1, MAX_DIM, " activations"),
+            "max_m": (1, MAX_DIM, " outputs"),
+            "reuse": (1, MAX_DIM, " output tiles"),
+            "pipeline": (0, 64, " register stages"),
+        }
+        ok = {}
+        for name, (lo, hi, unit) in ints.items():
+            value = getattr(self, name)
+            if not _is_int(value):
+                problems.append(f"`{name}` must be an integer, got {name}={value!r}")
+            elif not lo <= value <= hi:
+                problems.append(f"`{name}` must be in [{lo}, {hi}]{unit}, got {name}={value}")
+            else:
+                ok[name] = value
+        if {"mu", "luts", "max_n"} <= ok.keys() and self.max_n < self.luts * self.mu:
+            problems.append(
+                f"`max_n` must be at least the tile height luts*mu = {self.luts * self.mu} activations, "
+                f"got max_n={self.max_n}"
+            )
+        if {"keys", "max_m"} <= ok.keys():
+            if self.max_m < self.keys:
+                problems.append(
+                    f"`max_m` must be at least the tile width keys = {self.keys} outputs, got max_m={self.max_m}"
+                )
+            elif "reuse" in ok and self.reuse > math.ceil(self.max_m / self.keys):
+                hi = math.ceil(self.max_m / self.keys)
+                problems.append(
+                    f"`reuse` must be in [1, ceil(max_m/keys) = {hi}] output tiles, got reuse={self.reuse}"
+                )
+        if "luts" in ok and "pipeline" in ok and self.pipeline > 1 + tree_depth(self.luts):
+            hi = 1 + tree_depth(self.luts)
+            problems.append(
+                f"`pipeline` must be in [0, 1 + ceil(log2(luts)) = {hi}] register stages "
+                f"for luts={self.luts}, got pipeline={self.pipeline}"
+            )
+        if self.name and not (
+            isinstance(self.name, str)
+            and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", self.name)
+            and not keyword.iskeyword(self.name)
+        ):
+            problems.append(
+                f"`name` must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*, at most 128 characters), "
+                f"got name={self.name!r}"
+            )
+        if problems:
+            raise ConfigError(problems)
+
+    def default_name(self) -> str:
+        """``lut_<act>_mu<mu>_<tile_n>x<tile_m>``, e.g. ``lut_int8_mu4_64x64``."""
+        return f"lut_{self.act}_mu{self.mu}_{self.tile_n}x{self.tile_m}"
+
+    # --- Derived structure (read by the generator, the reference model and the cost model) ---
+
+    @property
+    def plan(self) -> LutPlan:
+        """The LUT build plan for ``mu``."""
+        return lut_plan(self.mu)
+
+    @property
+    def tree(self) -> tuple[tuple[tuple[int, ...], ...], ...]:
+        """The reduction-tree plan over the ``luts`` LUT outputs."""
+        return tree_plan(self.luts)
+
+    @property
+    def act_width(self) -> int:
+        """Bits per activation."""
+        return self.act_type.width
+
+    @property
+    def tile_n(self) -> int:
+        """Activations consumed per cycle, ``luts * mu``."""
+        return self.luts * self.mu
+
+    @property
+    def tile_m(self) -> int:
+        """Outputs produced per cycle, ``keys``."""
+        return self.keys
+
+    @property
+    def key_bits(self) -> int:
+        """Bits per weight key, ``ceil(log2(3**mu))``: a sign bit (MSB) and ``key_bits - 1`` index bits."""
+        return key_bits(self.mu)
+
+    @property
+    def max_tiles_n(self) -> int:
+        """Input tiles of the largest GEMV, ``ceil(max_n / tile_n)`` (activation-buffer rows)."""
+        return math.ceil(self.max_n / self.tile_n)
+
+    @property
+    def max_tiles_m(self) -> int:
+        """Output tiles of the largest GEMV, ``ceil(max_m / tile_m)``."""
+        return math.ceil(self.max_m / self.tile_m)
+
+    def entry_width(self, v: int) -> int:
+        """Signed width (bits) of LUT entry ``v`` (it sums ``nonzeros(v)`` activations)."""
+        return int_sum_width(self.plan.nonzeros(v), self.act_width)
+
+    @property
+    def lut_width(self) -> int:
+        """Signed width (bits) of a fetched, signed LUT value: a sum of ``mu`` activations."""
+        return int_sum_width(self.mu, self.act_width)
+
+    def tree_width(self, luts: int) -> int:
+        """Signed width (bits) of a tree node that sums ``luts`` LUT values."""
+        return int_sum_width(luts * self.mu, self.act_width)
+
+    @property
+    def acc_width(self) -> int:
+        """Signed accumulator / output width (bits).
+
+        A GEMV of N <= ``max_n`` inputs sums at most ``max_n`` terms a[n] * w[n, m], each in
+        [-2**(w-1), 2**(w-1)] (lanes past N are zeroed by the core), so no GEMV up to the
+        maximum size can overflow: |y| <= max_n * 2**(w-1) < 2**(acc_width-1).
+        """
+        return int_sum_width(self.max_n, self.act_width)
+
+    @property
+    def pipeline_cuts(self) -> tuple[bool, ...]:
+        """Where the ``pipeline`` registers go: ``cuts[0]`` after the fetch, ``cuts[d]`` after tree level d.
+
+        The datapath after the LUT registers has ``D + 2`` combinational segments (fetch,
+        ``D = ceil(log2(luts))`` tree levels, accumulate); register ``i`` of ``P`` closes the
+        segment ``floor((i + 1) * (D + 2) / (P + 1)) - 1``, which spreads them evenly.
+        """
+        depth = tree_depth(self.luts)
+        cuts = [False] * (depth + 1)
+        for i in range(self.pipeline):
+            cuts[(i + 1) * (depth + 2) // (self.pipeline + 1) - 1] = True
+        return tuple(cuts)
+
+    def to_dict(self) -> dict[str, object]:
+        """The constructor arguments (JSON-serialisable); ``CoreConfig(**cfg.to_dict()) == cfg``."""
+        return {f: getattr(self, f) for f in
+                ("act", "mu", "luts", "keys", "max_n", "max_m", "reuse", "pipeline", "name")}
+
+    def summary(self) -> dict[str, object]:
+        """Parameters and derived sizes as a flat dict (for CLIs and reports)."""
+        return {
+            "name": self.name,
+            "act": self.act,
+            "mu": self.mu,
+            "luts": self.luts,
+            "keys": self.keys,
+            "tile": f"{self.tile_n}x{self.tile_m}",
+            "max_n": self.max_n,
+            "max_m": self.max_m,
+            "reuse": self.reuse,
+            "pipeline": self.pipeline,
+            "lut_entries": self.plan.entries,
+            "adders_per_lut": self.plan.adders,
+            "key_bits": self.key_bits,
+            "acc_width": self.acc_width,
+        }
+
+
+def core_config(*, core: int | None = None, mu: int | None = None, luts: int | None = None,
+                keys: int | None = None, **kwargs) -> CoreConfig:
+    """Build a :class:`CoreConfig` from a square core size and optional overrides.
+
+    ``core=C`` means a C x C tile: ``keys = C`` and ``luts = ceil(C / mu)``; explicit
+    ``luts`` / ``keys`` win. ``max_n`` / ``max_m`` default to at least the tile.
+    """
+    problems = []
+    if core is not None and (not _is_int(core) or not 1 <= core <= MAX_KEYS):
+        problems.append(f"`core` must be in [1, {MAX_KEYS}] (tile edge, activations), got core={core!r}")
+        core = None
+    if core is None and (luts is None or keys is None):
+        if not problems:
+            problems.append("give `core` (tile edge) or both `luts` and `keys`")
+        raise ConfigError(problems)
+    if problems:
+        raise ConfigError(problems)
+    mu = DEFAULT_MU if mu is None else mu
+    if keys is None:
+        keys = core
+    if luts is None:
+        luts = math.ceil(core / mu) if _is_int(mu) and mu >= 1 else 1
+    return CoreConfig(mu=mu, luts=luts, keys=keys, **kwargs)

@@ -1,0 +1,111 @@
+"""Weight keys: how a group of ``mu`` ternary weights is encoded for the LUT fetchers.
+
+Bit layout of one key (``key_bits = ceil(log2(3**mu))`` bits)::
+
+    bit  key_bits-1      : sign   (1 = negate the fetched entry)
+    bits key_bits-2 .. 0 : index  (0 = the constant zero, 1..E = stored LUT entry)
+
+The group ``w[0..mu-1]`` (``w[j]`` weights activation ``j`` of the group, i.e. input row
+``g*mu + j``) has the balanced-ternary value ``v = sum_j w[j] * 3**j``; its key is
+``index = |v|``, ``sign = v < 0``. The all-zero group is key 0 (sign 0). For mu = 5 a key is
+8 bits, 1.6 bits per weight.
+
+All functions take and return numpy arrays; :mod:`sim.key_encoding` wraps them for torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import CoreConfig
+from .lut_plan import MAX_MU, key_bits
+from .schedule import steps
+
+__all__ = ["key_bits", "encode_weights", "decode_keys", "key_stream", "check_ternary"]
+
+
+def _check_mu(mu: int) -> None:
+    if not isinstance(mu, int) or not 1 <= mu <= MAX_MU:
+        raise ValueError(f"`mu` must be in [1, {MAX_MU}], got mu={mu!r}")
+
+
+def check_ternary(weights: np.ndarray) -> np.ndarray:
+    """Return ``weights`` as an int64 N x M array; raise ``ValueError`` unless 2-D with values in {-1, 0, 1}."""
+    w = np.asarray(weights)
+    if w.ndim != 2:
+        raise ValueError(f"weights must be a 2-D N x M matrix, got shape {w.shape}")
+    if w.dtype.kind not in "iub":
+        if w.dtype.kind != "f" or not np.all(np.isfinite(w)) or np.any(w != np.round(w)):
+            bad = np.argwhere(~np.isin(w, (-1, 0, 1)))
+            where = tuple(int(i) for i in bad[0]) if len(bad) else ()
+            raise ValueError(f"weights must be ternary (-1, 0, +1); found {w[where]!r} at index {where}")
+    wi = w.astype(np.int64)
+    bad = np.argwhere((wi < -1) | (wi > 1) | (wi != w))
+    if len(bad):
+        where = tuple(int(i) for i in bad[0])
+        raise ValueError(f"weights must be ternary (-1, 0, +1); found {w[where]!r} at index {where}")
+    return wi
+
+
+def encode_weights(weights: np.ndarray, mu: int) -> np.ndarray:
+    """Encode an N x M ternary matrix into ``ceil(N / mu)`` x M keys (uint32).
+
+    Row group ``g`` covers input rows ``g*mu .. g*mu + mu - 1``; rows past N count as zero weights.
+    """
+    _check_mu(mu)
+    w = check_ternary(weights)
+    n, m = w.shape
+    groups = -(-n // mu)
+    padded = np.zeros((groups * mu, m), dtype=np.int64)
+    padded[:n] = w
+    padded = padded.reshape(groups, mu, m)
+    v = np.zeros((groups, m), dtype=np.int64)
+    for j in range(mu):
+        v += padded[:, j, :] * 3**j
+    sign = (v < 0).astype(np.int64) << (key_bits(mu) - 1)
+    return (sign | np.abs(v)).astype(np.uint32)
+
+
+def decode_keys(keys: np.ndarray, mu: int, n: int | None = None) -> np.ndarray:
+    """Invert :func:`encode_weights`: ``G x M`` keys to an ``n x M`` int8 ternary matrix (n defaults to G*mu)."""
+    _check_mu(mu)
+    k = np.asarray(keys).astype(np.int64)
+    if k.ndim != 2:
+        raise ValueError(f"keys must be a 2-D G x M array, got shape {k.shape}")
+    bits = key_bits(mu)
+    mag = k & ((1 << (bits - 1)) - 1)
+    if np.any(k >> bits) or np.any(mag > (3**mu - 1) // 2):
+        bad = tuple(int(i) for i in np.argwhere((k >> bits != 0) | (mag > (3**mu - 1) // 2))[0])
+        raise ValueError(f"key {int(k[bad])} at index {bad} is not a valid key for mu={mu}")
+    v = np.where(k >> (bits - 1) == 1, -mag, mag)
+    out = np.zeros((k.shape[0], mu, k.shape[1]), dtype=np.int8)
+    for j in range(mu):
+        d = (v + 1) % 3 - 1
+        out[:, j, :] = d
+        v = (v - d) // 3
+    out = out.reshape(-1, k.shape[1])
+    if n is None:
+        return out
+    if np.any(out[n:]):
+        raise ValueError(f"keys encode non-zero weights past row n={n}")
+    return out[:n]
+
+
+def key_stream(cfg: CoreConfig, weights: np.ndarray) -> np.ndarray:
+    """The key words a core consumes for one job, in step order: shape ``(T*O, luts, keys)`` (uint32).
+
+    Word ``s`` carries, for step ``(t, o)`` of :func:`hwgen.schedule.steps`, the key of row
+    group ``t*luts + l`` and column ``o*keys + k`` at ``[s, l, k]``; groups and columns past
+    the matrix are key 0. On the wire, element ``(l, k)`` occupies bits
+    ``[(l*keys + k) * key_bits, +key_bits)`` of the ``keys`` stream payload.
+    """
+    w = check_ternary(weights)
+    n, m = w.shape
+    keys = encode_weights(w, cfg.mu)
+    order = steps(cfg, n, m)
+    t_count = int(order[:, 0].max()) + 1
+    o_count = int(order[:, 1].max()) + 1
+    grid = np.zeros((t_count * cfg.luts, o_count * cfg.keys), dtype=np.uint32)
+    grid[: keys.shape[0], :m] = keys
+    tiled = grid.reshape(t_count, cfg.luts, o_count, cfg.keys).transpose(0, 2, 1, 3)
+    return tiled[order[:, 0], order[:, 1]]
