@@ -1,0 +1,52 @@
+"""Fetch stage: ``keys`` signed reads of one LUT."""
+
+from __future__ import annotations
+
+from amaranth import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import CoreConfig
+
+__all__ = ["Fetcher"]
+
+
+class Fetcher(wiring.Component):
+    """The ``keys`` fetchers of one LUT (combinational).
+
+    Each key (see :mod:`hwgen.key_encoding`) selects entry ``index`` (0 is the constant zero;
+    indices past E also read zero) and negates it when its sign bit is set. Negation cannot
+    overflow: entries lie in the symmetric range +-mu * 2**(act_width-1).
+
+    Members
+    -------
+    entries : In(ArrayLayout(signed(lut_width), E))
+        The LUT, ``entries[v - 1]`` = entry ``v``.
+    keys : In(ArrayLayout(unsigned(key_bits), keys))
+        One key per output lane.
+    values : Out(ArrayLayout(signed(lut_width), keys))
+        The signed LUT values.
+    """
+
+    def __init__(self, cfg: CoreConfig):
+        self._cfg = cfg
+        super().__init__({
+            "entries": In(data.ArrayLayout(signed(cfg.lut_width), cfg.plan.entries)),
+            "keys": In(data.ArrayLayout(unsigned(cfg.key_bits), cfg.keys)),
+            "values": Out(data.ArrayLayout(signed(cfg.lut_width), cfg.keys)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        index_bits = cfg.key_bits - 1
+        zero = Const(0, signed(cfg.lut_width))
+        table = [zero] + [self.entries[i] for i in range(cfg.plan.entries)]
+        table += [zero] * ((1 << index_bits) - len(table))
+        table = Array(table)
+        for k in range(cfg.keys):
+            key = self.keys[k]
+            value = Signal(signed(cfg.lut_width), name=f"value{k}")
+            m.d.comb += value.eq(table[key[:index_bits]])
+            m.d.comb += self.values[k].eq(Mux(key[index_bits], -value, value))
+        return m

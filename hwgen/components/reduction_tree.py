@@ -1,0 +1,84 @@
+"""Reduction stage: a balanced adder tree over the L LUT values, with optional pipeline registers."""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import CoreConfig
+
+__all__ = ["ReductionTree"]
+
+
+class ReductionTree(wiring.Component):
+    """Sum the ``luts`` fetched values of each of the ``keys`` lanes along :attr:`CoreConfig.tree`.
+
+    Registers sit where :attr:`CoreConfig.pipeline_cuts` says: ``cuts[0]`` on the inputs (after
+    the fetch), ``cuts[d]`` after tree level ``d``. The latency is ``cfg.pipeline`` cycles. A
+    ``tag`` of any shape travels with the data through the same registers. Registers are plain
+    ``sync`` registers: stall the tree by wrapping it in ``EnableInserter``.
+
+    Members
+    -------
+    values : In(ArrayLayout(ArrayLayout(signed(lut_width), keys), luts))
+        ``values[l][k]``: LUT ``l``'s signed value for lane ``k``.
+    tag : In(tag_shape)
+        Side information aligned with ``values``.
+    sums : Out(ArrayLayout(signed(tree_width(luts)), keys))
+        The lane sums, ``cfg.pipeline`` cycles later.
+    tag_out : Out(tag_shape)
+        ``tag``, delayed by the same registers.
+    """
+
+    def __init__(self, cfg: CoreConfig, tag_shape):
+        self._cfg = cfg
+        super().__init__({
+            "values": In(data.ArrayLayout(data.ArrayLayout(signed(cfg.lut_width), cfg.keys), cfg.luts)),
+            "tag": In(tag_shape),
+            "sums": Out(data.ArrayLayout(signed(cfg.tree_width(cfg.luts)), cfg.keys)),
+            "tag_out": Out(tag_shape),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        cuts = cfg.pipeline_cuts
+
+        def stage(level, tag, cut, label):
+            """Register every lane of every node (and the tag) when ``cut``; else pass through."""
+            if not cut:
+                return level, tag
+            regs = []
+            for i, lanes in enumerate(level):
+                reg_lanes = [Signal.like(s, name=f"{label}_n{i}_k{k}") for k, s in enumerate(lanes)]
+                m.d.sync += [r.eq(s) for r, s in zip(reg_lanes, lanes)]
+                regs.append(reg_lanes)
+            tag_reg = Signal.like(tag, name=f"{label}_tag")
+            m.d.sync += tag_reg.eq(tag)
+            return regs, tag_reg
+
+        # level[i] holds the lane values of node i; terms[i] counts the LUTs it sums.
+        level = [[self.values[l][k] for k in range(cfg.keys)] for l in range(cfg.luts)]
+        terms = [1] * cfg.luts
+        level, tag = stage(level, self.tag, cuts[0], "fetch")
+        for d, nodes in enumerate(cfg.tree, start=1):
+            new_level, new_terms = [], []
+            for i, node in enumerate(nodes):
+                if len(node) == 1:
+                    new_level.append(level[node[0]])
+                    new_terms.append(terms[node[0]])
+                    continue
+                t = terms[node[0]] + terms[node[1]]
+                lanes = []
+                for k in range(cfg.keys):
+                    s = Signal(signed(cfg.tree_width(t)), name=f"sum_d{d}_n{i}_k{k}")
+                    m.d.comb += s.eq(level[node[0]][k] + level[node[1]][k])
+                    lanes.append(s)
+                new_level.append(lanes)
+                new_terms.append(t)
+            level, tag = stage(new_level, tag, cuts[d], f"tree{d}")
+            terms = new_terms
+        m.d.comb += [self.sums[k].eq(level[0][k]) for k in range(cfg.keys)]
+        m.d.comb += self.tag_out.eq(tag)
+        return m

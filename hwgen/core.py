@@ -1,0 +1,213 @@
+"""The integer ternary LUT core: streams in, GEMV results out."""
+
+from __future__ import annotations
+
+from amaranth import Array, Cat, EnableInserter, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .components.fetch import Fetcher
+from .components.lut_builder import LutBuilder
+from .components.reduction_tree import ReductionTree
+from .config import CoreConfig
+
+__all__ = ["LutCore", "job_layout", "act_layout", "keys_layout", "out_layout"]
+
+
+def job_layout(cfg: CoreConfig) -> data.StructLayout:
+    """Job descriptor: ``n`` activations (1..max_n) and ``m`` outputs (1..max_m); ``n`` in the LSBs."""
+    return data.StructLayout({"n": unsigned(cfg.max_n.bit_length()), "m": unsigned(cfg.max_m.bit_length())})
+
+
+def act_layout(cfg: CoreConfig) -> data.ArrayLayout:
+    """One activation row: ``tile_n`` signed lanes; lane ``l*mu + j`` is activation ``j`` of LUT ``l``."""
+    return data.ArrayLayout(signed(cfg.act_width), cfg.tile_n)
+
+
+def keys_layout(cfg: CoreConfig) -> data.ArrayLayout:
+    """One key word: ``[l][k]`` is the key of LUT ``l`` for output lane ``k`` (see :mod:`hwgen.key_encoding`)."""
+    return data.ArrayLayout(data.ArrayLayout(unsigned(cfg.key_bits), cfg.keys), cfg.luts)
+
+
+def out_layout(cfg: CoreConfig) -> data.StructLayout:
+    """One output tile: ``keys`` signed lanes of ``acc_width`` bits and ``last`` (final tile of the job)."""
+    return data.StructLayout({"data": data.ArrayLayout(signed(cfg.acc_width), cfg.keys), "last": 1})
+
+
+class LutCore(wiring.Component):
+    """A ternary-weight GEMV engine built from ``luts`` LUTs of ``mu`` activations and ``keys`` fetchers each.
+
+    A job computes ``y = a @ W`` (N activations, N x M ternary weights) following
+    :mod:`hwgen.schedule`. Protocol, per job:
+
+    1. ``job``: one descriptor ``{n, m}``; accepted when the core is idle (the previous job's
+       pipeline may still be draining).
+    2. ``act``: ``T = ceil(n / tile_n)`` activation rows, stored in the activation buffer
+       (``max_tiles_n`` rows). Lanes at index >= n are ignored (zeroed).
+    3. ``keys``: the ``T * O`` key words of :func:`hwgen.key_encoding.key_stream`, accepted once
+       all rows are loaded, one per cycle.
+    4. ``out``: ``O = ceil(m / keys)`` output tiles in order; lanes >= m of the last tile are
+       don't-care; ``last`` marks the job's final tile.
+
+    Pipeline (all stages advance together; ``out`` backpressure stalls them all, missing key
+    words insert bubbles): issue (buffer read address, key register) -> LUT build into the LUT
+    registers -> fetch, reduction tree (``pipeline`` extra registers) and accumulate -> output
+    register. :func:`hwgen.schedule.job_cycles` gives the resulting cycle count.
+
+    The ``reuse * keys`` accumulators are ``acc_width`` bits wide, enough for any GEMV up to
+    ``max_n`` inputs (see :attr:`CoreConfig.acc_width`).
+    """
+
+    def __init__(self, cfg: CoreConfig):
+        self._cfg = cfg
+        super().__init__({
+            "job": In(stream.Signature(job_layout(cfg))),
+            "act": In(stream.Signature(act_layout(cfg))),
+            "keys": In(stream.Signature(keys_layout(cfg))),
+            "out": Out(stream.Signature(out_layout(cfg))),
+        })
+
+    @property
+    def cfg(self) -> CoreConfig:
+        return self._cfg
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        tile_n, tile_m, reuse = cfg.tile_n, cfg.tile_m, cfg.reuse
+        n_bits, m_bits = cfg.max_n.bit_length(), cfg.max_m.bit_length()
+        row_bits = max(1, (cfg.max_tiles_n - 1).bit_length())
+        r_bits = max(1, (reuse - 1).bit_length())
+
+        # All pipeline registers advance together; only output backpressure stalls them.
+        advance = Signal()
+        m.d.comb += advance.eq(~self.out.valid | self.out.ready)
+
+        # --- Activation buffer ---
+        m.submodules.act_buf = act_buf = Memory(shape=act_layout(cfg), depth=cfg.max_tiles_n, init=[])
+        wr = act_buf.write_port()
+        rd = act_buf.read_port(domain="sync")
+
+        # --- Control: job descriptor, row loading, step issue ---
+        n_rem = Signal(n_bits + 1)  # activations not yet loaded, from the current row on
+        row = Signal(row_bits)  # LOAD: next row to write; COMPUTE: current input tile t
+        last_row = Signal(row_bits)  # T - 1
+        m_job = Signal(m_bits)  # outputs of the job
+        block_rem = Signal(signed(m_bits + 2))  # outputs from the current block's first tile on
+        tile_rem = Signal(signed(m_bits + 2))  # outputs from the current output tile on
+        r = Signal(r_bits)  # output tile within the block
+
+        step_tag = data.StructLayout({
+            "valid": 1,
+            "load_lut": 1,  # first output tile of the block: rebuild the LUTs
+            "first": 1,  # input tile 0: take the tile sum as is
+            "last_t": 1,  # last input tile: the accumulator is complete
+            "last": 1,  # final output tile of the job
+            "r": unsigned(r_bits),
+        })
+        issue = Signal(step_tag)
+        issue_key = Signal(keys_layout(cfg))
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.job.ready.eq(1)
+                with m.If(self.job.valid):
+                    m.d.sync += [
+                        n_rem.eq(self.job.p.n),
+                        m_job.eq(self.job.p.m),
+                        row.eq(0),
+                    ]
+                    m.next = "LOAD"
+            with m.State("LOAD"):
+                m.d.comb += self.act.ready.eq(1)
+                lanes = Signal(act_layout(cfg))
+                for i in range(tile_n):
+                    m.d.comb += lanes[i].eq(Mux(n_rem > i, self.act.p[i], 0))
+                m.d.comb += [wr.addr.eq(row), wr.data.eq(lanes), wr.en.eq(self.act.valid)]
+                with m.If(self.act.valid):
+                    m.d.sync += [n_rem.eq(n_rem - tile_n), row.eq(row + 1)]
+                    with m.If(n_rem <= tile_n):
+                        m.d.sync += [
+                            last_row.eq(row),
+                            row.eq(0),
+                            r.eq(0),
+                            block_rem.eq(m_job),
+                            tile_rem.eq(m_job),
+                        ]
+                        m.next = "COMPUTE"
+            with m.State("COMPUTE"):
+                m.d.comb += self.keys.ready.eq(advance)
+                block_end = (r == reuse - 1) | (tile_rem <= tile_m)
+                m.d.comb += [
+                    issue.valid.eq(self.keys.valid),
+                    issue.load_lut.eq(r == 0),
+                    issue.first.eq(row == 0),
+                    issue.last_t.eq(row == last_row),
+                    issue.last.eq((row == last_row) & (tile_rem <= tile_m)),
+                    issue.r.eq(r),
+                    issue_key.eq(self.keys.p),
+                ]
+                with m.If(self.keys.valid & advance):
+                    with m.If(~block_end):
+                        m.d.sync += [r.eq(r + 1), tile_rem.eq(tile_rem - tile_m)]
+                    with m.Elif(row != last_row):
+                        m.d.sync += [r.eq(0), tile_rem.eq(block_rem), row.eq(row + 1)]
+                    with m.Elif(tile_rem > tile_m):  # next output block
+                        m.d.sync += [
+                            r.eq(0),
+                            row.eq(0),
+                            block_rem.eq(tile_rem - tile_m),
+                            tile_rem.eq(tile_rem - tile_m),
+                        ]
+                    with m.Else():
+                        m.next = "IDLE"
+
+        m.d.comb += [rd.addr.eq(row), rd.en.eq(advance)]
+
+        # --- Pipeline, stage 1: LUT build into the LUT registers ---
+        s1 = Signal(step_tag)
+        s1_key = Signal(keys_layout(cfg))
+        with m.If(advance):
+            m.d.sync += [s1.eq(issue), s1_key.eq(issue_key)]
+
+        luts = []
+        for l in range(cfg.luts):
+            builder = LutBuilder(cfg)
+            m.submodules[f"lut_builder{l}"] = builder
+            m.d.comb += builder.a.eq(Cat(rd.data[l * cfg.mu + j] for j in range(cfg.mu)))
+            regs = [Signal(signed(cfg.entry_width(v)), name=f"lut{l}_e{v}") for v in range(1, cfg.plan.entries + 1)]
+            with m.If(advance & s1.valid & s1.load_lut):
+                m.d.sync += [reg.eq(builder.entries[i]) for i, reg in enumerate(regs)]
+            luts.append(regs)
+
+        # --- Stage 2: fetch, reduction tree (with its pipeline registers), accumulate ---
+        s2 = Signal(step_tag)
+        s2_key = Signal(keys_layout(cfg))
+        with m.If(advance):
+            m.d.sync += [s2.eq(s1), s2_key.eq(s1_key)]
+
+        tree = EnableInserter(advance)(ReductionTree(cfg, step_tag))
+        m.submodules.tree = tree
+        m.d.comb += tree.tag.eq(s2)
+        for l, regs in enumerate(luts):
+            fetch = Fetcher(cfg)
+            m.submodules[f"fetch{l}"] = fetch
+            m.d.comb += [fetch.entries[i].eq(reg) for i, reg in enumerate(regs)]
+            m.d.comb += fetch.keys.eq(s2_key[l])
+            m.d.comb += tree.values[l].eq(fetch.values)
+
+        tag = tree.tag_out
+        acc = Array(Signal(data.ArrayLayout(signed(cfg.acc_width), tile_m), name=f"acc{i}") for i in range(reuse))
+        prev = acc[tag.r] if reuse > 1 else acc[0]
+        total = Signal(data.ArrayLayout(signed(cfg.acc_width), tile_m))
+        for k in range(tile_m):
+            m.d.comb += total[k].eq(tree.sums[k] + Mux(tag.first, 0, prev[k]))
+
+        with m.If(advance):
+            m.d.sync += self.out.valid.eq(tag.valid & tag.last_t)
+            with m.If(tag.valid & tag.last_t):
+                m.d.sync += [self.out.p.data.eq(total), self.out.p.last.eq(tag.last)]
+            with m.Elif(tag.valid):
+                m.d.sync += prev.eq(total)
+        return m

@@ -1,0 +1,156 @@
+"""Bit-exact software reference for the floating-point units in :mod:`hwgen.arith`.
+
+All functions take and return *bit-pattern* tensors: integer tensors (any integer dtype) whose values are the
+unsigned bit patterns of a :class:`~hwgen.arith.FPFormat`. Results are ``torch.int64`` tensors with values in
+``[0, 2**fmt.width)``. Every NaN result is the format's canonical NaN (:attr:`FPFormat.canonical_nan`).
+Everything is element-wise, vectorised over whole tensors, and broadcasts like ``torch.add``.
+
+How results are made correctly rounded (round to nearest, ties to even, subnormals kept):
+
+* fp16 and bf16 ("native" formats): torch eager float32 arithmetic, then torch's RNE conversion to the
+  format. Rounding twice is innocuous because float32's 24 bits >= 2p + 2 for p <= 11.
+* fp32: torch eager float32 arithmetic (correctly rounded).
+* any other format (fp8, custom): exact decode to float64, float64 arithmetic (innocuous double rounding,
+  53 >= 2p + 2 for p <= 24; products of two significands of <= 24 bits are exact), then our own RNE rounding
+  to the format with integer operations. torch's float8 dtypes are deliberately not used: their E4M3 is
+  OCP E4M3FN, whose semantics differ from our IEEE-style E4M3.
+
+Never use reductions (``sum``, ``matmul``) for reference arithmetic: they accumulate in blocked order.
+
+Example
+-------
+>>> import torch
+>>> from hwgen.arith import FP16
+>>> hex(int(fp_add(torch.tensor([0x3C00]), torch.tensor([0x3C00]), FP16)[0]))  # 1.0 + 1.0
+'0x4000'
+"""
+
+import torch
+
+from hwgen.arith import BF16, FP16, FP32, FPFormat
+
+__all__ = ["fp_add", "fp_mul", "fp_convert", "to_bits", "from_bits", "decode", "encode"]
+
+
+_NATIVE = {FP16: torch.float16, BF16: torch.bfloat16, FP32: torch.float32}
+_SIGNED_INT = {16: torch.int16, 32: torch.int32}
+
+
+def _check_fmt(fmt, param="fmt"):
+    if not isinstance(fmt, FPFormat):
+        raise TypeError(f"`{param}` must be an FPFormat, not {fmt!r}")
+
+
+def _bits64(bits, fmt):
+    bits = torch.as_tensor(bits)
+    if bits.dtype.is_floating_point or bits.dtype == torch.bool:
+        raise TypeError(f"bit patterns must be an integer tensor, not {bits.dtype}")
+    return bits.to(torch.int64) & ((1 << fmt.width) - 1)
+
+
+def _canonicalise(result_bits, is_nan, fmt):
+    return torch.where(is_nan, torch.full_like(result_bits, fmt.canonical_nan), result_bits)
+
+
+def _native_view(bits64, fmt):
+    """Reinterpret masked int64 bit patterns as the native torch dtype of ``fmt``."""
+    w = fmt.width
+    signed = torch.where(bits64 >= (1 << (w - 1)), bits64 - (1 << w), bits64)
+    return signed.to(_SIGNED_INT[w]).view(_NATIVE[fmt])
+
+
+def _native_bits(values, fmt):
+    """Bit patterns (int64) of a tensor in the native dtype of ``fmt``, NaNs canonicalised."""
+    bits = values.view(_SIGNED_INT[fmt.width]).to(torch.int64) & ((1 << fmt.width) - 1)
+    return _canonicalise(bits, torch.isnan(values), fmt)
+
+
+def decode(bits, fmt):
+    """Exact float64 values of the bit patterns ``bits`` in format ``fmt`` (NaNs become float64 NaN)."""
+    _check_fmt(fmt)
+    bits = _bits64(bits, fmt)
+    man = fmt.man_bits
+    sign = (bits >> (fmt.width - 1)) & 1
+    exp = (bits >> man) & fmt.exp_max
+    frac = bits & fmt.man_mask
+    sig = frac | ((exp != 0).to(torch.int64) << man)
+    scale_exp = torch.clamp(exp, min=1) - fmt.bias - man
+    scale = ((scale_exp + 1023) << 52).view(torch.float64)  # 2**scale_exp, exact (always normal in float64)
+    value = sig.to(torch.float64) * scale
+    special = torch.where(frac == 0, torch.inf, torch.nan).to(torch.float64)
+    value = torch.where(exp == fmt.exp_max, special, value)
+    return torch.where(sign == 1, -value, value)
+
+
+def encode(values, fmt):
+    """Round float64 ``values`` to format ``fmt`` (RNE, subnormals kept, overflow to inf); return bit patterns.
+
+    The rounding is done with integer operations on the float64 encoding, so it is exact for every format.
+    """
+    _check_fmt(fmt)
+    values = torch.as_tensor(values).to(torch.float64)
+    man = fmt.man_bits
+    raw = values.view(torch.int64)
+    sign = (raw >> 63) & 1
+    e64 = (raw >> 52) & 0x7FF
+    sig = (raw & ((1 << 52) - 1)) | ((e64 != 0).to(torch.int64) << 52)
+    # Biased target exponent of the leading significand bit position (bit 52).
+    texp = torch.clamp(e64, min=1) - 1023 + fmt.bias
+    shift = (52 - man) + torch.clamp(1 - texp, min=0)  # extra right shift for subnormal results
+    shift = torch.clamp(shift, max=60)  # sig < 2**53, so any shift >= 54 already gives q = 0, rem < half
+    q = sig >> shift
+    rem = sig & ((torch.ones_like(sig) << shift) - 1)
+    half = torch.ones_like(sig) << (shift - 1)
+    round_up = (rem > half) | ((rem == half) & ((q & 1) == 1))
+    q = q + round_up.to(torch.int64)
+    enc = torch.where(texp >= 1, ((texp - 1) << man) + q, q)
+    enc = torch.where(enc >= fmt.inf, torch.full_like(enc, fmt.inf), enc)  # overflow (RNE) goes to inf
+    enc = torch.where(e64 == 0x7FF, torch.full_like(enc, fmt.inf), enc)  # +-inf (NaN fixed below)
+    enc = enc | (sign << (fmt.width - 1))
+    return _canonicalise(enc, torch.isnan(values), fmt)
+
+
+def to_bits(values, fmt):
+    """Round a float tensor (any float dtype) to ``fmt`` with RNE; return its bit patterns (int64)."""
+    values = torch.as_tensor(values)
+    if not values.dtype.is_floating_point:
+        raise TypeError(f"values must be a floating-point tensor, not {values.dtype}")
+    return encode(values.to(torch.float64), fmt)
+
+
+def from_bits(bits, fmt, dtype=torch.float32):
+    """Values of the bit patterns ``bits`` as a float tensor of ``dtype`` (exact for float32/float64)."""
+    return decode(bits, fmt).to(dtype)
+
+
+def fp_add(a_bits, b_bits, fmt):
+    """Bit patterns of ``a + b`` in ``fmt``, correctly rounded (RNE), canonical NaN.
+
+    Signed zeros follow IEEE 754 for RNE: ``x + (-x) = +0`` and ``-0 + -0 = -0``.
+    """
+    _check_fmt(fmt)
+    a, b = _bits64(a_bits, fmt), _bits64(b_bits, fmt)
+    if fmt in _NATIVE:
+        af = _native_view(a, fmt).to(torch.float32)
+        bf = _native_view(b, fmt).to(torch.float32)
+        return _native_bits(torch.add(af, bf).to(_NATIVE[fmt]), fmt)
+    return encode(torch.add(decode(a, fmt), decode(b, fmt)), fmt)
+
+
+def fp_mul(a_bits, b_bits, fmt):
+    """Bit patterns of ``a * b`` in ``fmt``, correctly rounded (RNE), canonical NaN."""
+    _check_fmt(fmt)
+    a, b = _bits64(a_bits, fmt), _bits64(b_bits, fmt)
+    if fmt in _NATIVE:
+        af = _native_view(a, fmt).to(torch.float32)
+        bf = _native_view(b, fmt).to(torch.float32)
+        return _native_bits(torch.mul(af, bf).to(_NATIVE[fmt]), fmt)
+    return encode(torch.mul(decode(a, fmt), decode(b, fmt)), fmt)
+
+
+def fp_convert(bits, src, dst):
+    """Convert bit patterns from format ``src`` to ``dst``: exact when ``dst`` can hold the value, RNE
+    otherwise (overflow to inf), canonical NaN."""
+    _check_fmt(src, "src")
+    _check_fmt(dst, "dst")
+    return encode(decode(bits, src), dst)
