@@ -7,7 +7,7 @@ from amaranth.back import verilog
 from .config import CoreConfig
 from .core import LutCore
 
-__all__ = ["build", "emit_verilog"]
+__all__ = ["build", "to_verilog", "emit_verilog"]
 
 
 def build(cfg: CoreConfig) -> LutCore:
@@ -15,7 +15,11 @@ def build(cfg: CoreConfig) -> LutCore:
     return LutCore(cfg)
 
 
+def to_verilog(component, name: str) -> str:
+    """Verilog source of an Amaranth component, top module ``name`` (no source-location attributes)."""
+    return verilog.convert(component, name=name, emit_src=False)
+
+
 def emit_verilog(cfg: CoreConfig) -> str:
-    """Verilog source of the core, top module named ``cfg.name``."""
-    core = build(cfg)
-    return verilog.convert(core, name=cfg.name, emit_src=False)
+    """Verilog source of the core for ``cfg``, top module named ``cfg.name``."""
+    return to_verilog(build(cfg), cfg.name)

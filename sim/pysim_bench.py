@@ -23,10 +23,19 @@ __all__ = ["Job", "JobResult", "run_jobs"]
 
 @dataclass(frozen=True)
 class Job:
-    """One GEMV: ``activations`` (N,) ints and ``weights`` (N, M) ternary."""
+    """One GEMV: ``activations`` (N,) ints and ``weights`` (N, M) ternary.
+
+    ``weights`` may have extra rows past N (up to the last input tile): their keys are sent,
+    and the core must ignore them because it zeroes activation lanes past N.
+    """
 
     activations: np.ndarray
     weights: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n, m)`` as sent in the job descriptor."""
+        return len(self.activations), self.weights.shape[1]
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ def run_jobs(cfg: CoreConfig, jobs: list[Job], *, seed: int = 0, out_stall: floa
 
     async def drive_jobs(ctx):
         for job in jobs:
-            n, m = job.weights.shape
+            n, m = job.shape
 
             def fill(n=n, m=m):
                 ctx.set(dut.job.p.n, n)
@@ -77,7 +86,7 @@ def run_jobs(cfg: CoreConfig, jobs: list[Job], *, seed: int = 0, out_stall: floa
 
     async def drive_acts(ctx):
         for job in jobs:
-            n = job.weights.shape[0]
+            n = job.shape[0]
             t_count = -(-n // cfg.tile_n)
             lo, hi = cfg.act_type.min_value, cfg.act_type.max_value
             rows = np.array([rng.randint(lo, hi) for _ in range(t_count * cfg.tile_n)])
@@ -97,7 +106,7 @@ def run_jobs(cfg: CoreConfig, jobs: list[Job], *, seed: int = 0, out_stall: floa
 
     async def collect(ctx):
         for index, job in enumerate(jobs):
-            n, m = job.weights.shape
+            n, m = job.shape
             o_count = tiles(cfg, n, m)[1]
             y: list[int] = []
             for o in range(o_count):

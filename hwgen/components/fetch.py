@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -40,13 +40,12 @@ class Fetcher(wiring.Component):
         m = Module()
         cfg = self._cfg
         index_bits = cfg.key_bits - 1
-        zero = Const(0, signed(cfg.lut_width))
-        table = [zero] + [self.entries[i] for i in range(cfg.plan.entries)]
-        table += [zero] * ((1 << index_bits) - len(table))
-        table = Array(table)
         for k in range(cfg.keys):
             key = self.keys[k]
             value = Signal(signed(cfg.lut_width), name=f"value{k}")
-            m.d.comb += value.eq(table[key[:index_bits]])
+            with m.Switch(key[:index_bits]):
+                for v in range(1, cfg.plan.entries + 1):
+                    with m.Case(v):
+                        m.d.comb += value.eq(self.entries[v - 1])
             m.d.comb += self.values[k].eq(Mux(key[index_bits], -value, value))
         return m

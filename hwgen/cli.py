@@ -1,0 +1,183 @@
+"""The ``hwgen`` command line: ``hwgen emit`` writes the Verilog of a LUT core.
+
+Commands are classes with ``add_arguments(parser)`` and ``run(args) -> int``, registered in
+:data:`COMMANDS` (the one place to add a command). Every command has ``--json``: one JSON
+document on stdout; the human summary and errors go to stderr / stdout as usual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from .config import DEFAULT_MAX_M, DEFAULT_MAX_N, DEFAULT_MU, ConfigError, CoreConfig, core_config
+
+__all__ = ["main", "COMMANDS"]
+
+VERSION = "0.1.0"
+
+
+class CommandError(Exception):
+    """A user error: printed as ``hwgen <command>: error: <line>`` per line, exit status 1."""
+
+
+def _versions() -> dict[str, str]:
+    import amaranth
+
+    return {"ternlut": VERSION, "amaranth": amaranth.__version__, "python": platform.python_version()}
+
+
+def _flag_for(problem: str, flags: dict[str, str]) -> str:
+    """Prefix a config problem with the command-line option that sets the parameter it names."""
+    match = re.match(r"`(\w+)`", problem)
+    if match and match.group(1) in flags:
+        return f"{flags[match.group(1)]}: {problem}"
+    return problem
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder: never a partial file."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise CommandError(f"-o: cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise CommandError(f"-o: cannot write {str(path)!r}: {exc.strerror or exc}") from None
+
+
+def _check_writable(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise CommandError(f"-o: {str(path)!r} is a directory, expected a file path")
+    if not folder.is_dir():
+        raise CommandError(f"-o: cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CommandError(f"-o: cannot write {str(path)!r}: permission denied")
+
+
+class EmitCommand:
+    """``hwgen emit``: write the Verilog of a LUT core and print its summary."""
+
+    name = "emit"
+    help = "write the Verilog of a ternary LUT core"
+    flags = {
+        "act": "--act", "core": "--core", "mu": "--mu", "luts": "--luts", "keys": "--keys",
+        "max_n": "--max-n", "max_m": "--max-m", "reuse": "--reuse", "pipeline": "--pipeline", "name": "--name",
+    }
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--act", default="int8", metavar="TYPE",
+                       help="activation type: int2..int16 (signed); fp16/bf16 are planned (default: %(default)s)")
+        p.add_argument("--core", type=int, default=64, metavar="C",
+                       help="tile edge: C activations in and C outputs per cycle, i.e. keys=C and "
+                            "luts=ceil(C/mu) (default: %(default)s)")
+        p.add_argument("--mu", type=int, default=None, metavar="MU",
+                       help=f"activations per LUT, 1..8; each LUT stores (3^MU-1)/2 entries "
+                            f"(default: {DEFAULT_MU})")
+        p.add_argument("--luts", type=int, default=None, metavar="L",
+                       help="LUTs in parallel, overrides the one derived from --core")
+        p.add_argument("--keys", type=int, default=None, metavar="K",
+                       help="fetchers per LUT (output lanes), overrides --core")
+        p.add_argument("--max-n", type=int, default=DEFAULT_MAX_N, metavar="N",
+                       help="largest GEMV input length in activations; sizes the activation buffer "
+                            "and the accumulator width (default: %(default)s)")
+        p.add_argument("--max-m", type=int, default=DEFAULT_MAX_M, metavar="M",
+                       help="largest GEMV output length in outputs (default: %(default)s)")
+        p.add_argument("--reuse", type=int, default=1, metavar="R",
+                       help="output tiles sharing one LUT build; the core holds R*K accumulators "
+                            "(default: %(default)s)")
+        p.add_argument("--pipeline", type=int, default=0, metavar="P",
+                       help="extra register stages between LUT registers and accumulators, "
+                            "0..1+ceil(log2(L)) (default: %(default)s)")
+        p.add_argument("--name", default="", metavar="NAME",
+                       help="Verilog module name (default: lut_<act>_mu<MU>_<rows>x<cols>)")
+        p.add_argument("-o", "--output", default=None, metavar="PATH",
+                       help="Verilog file to write (default: ./NAME.v)")
+
+    def config(self, args: argparse.Namespace) -> CoreConfig:
+        try:
+            return core_config(core=args.core, mu=args.mu, luts=args.luts, keys=args.keys, act=args.act,
+                               max_n=args.max_n, max_m=args.max_m, reuse=args.reuse,
+                               pipeline=args.pipeline, name=args.name)
+        except ConfigError as exc:
+            raise CommandError("\n".join(_flag_for(p, self.flags) for p in exc.problems)) from None
+
+    def run(self, args: argparse.Namespace) -> int:
+        from .emit import build, to_verilog
+        from .ports import port_table
+
+        cfg = self.config(args)
+        path = Path(args.output) if args.output else Path(f"{cfg.name}.v")
+        _check_writable(path)
+        core = build(cfg)
+        ports = port_table(core)
+        text = to_verilog(core, cfg.name)
+        _write_atomic(path, text)
+        summary = cfg.summary()
+        summary["mu_source"] = "--mu" if args.mu is not None else f"default constant DEFAULT_MU={DEFAULT_MU}"
+        if args.json:
+            doc = {"command": "emit", "output": str(path), "config": cfg.to_dict(), "summary": summary,
+                   "ports": ports, "versions": _versions()}
+            print(json.dumps(doc, indent=2))
+            return 0
+        print(f"wrote {path} ({len(text.splitlines())} lines of Verilog, module {cfg.name})")
+        print(f"  tile          : {cfg.tile_n} activations x {cfg.tile_m} outputs per cycle "
+              f"({cfg.luts} LUTs x mu={cfg.mu}, {cfg.keys} fetchers per LUT)")
+        print(f"  mu            : {cfg.mu} ({summary['mu_source']})")
+        print(f"  LUT           : {cfg.plan.entries} entries, {cfg.plan.adders} adders per LUT "
+              f"({cfg.plan.adders * cfg.luts} in all), build depth {cfg.plan.depth}")
+        print(f"  activations   : {cfg.act}, buffer {cfg.max_tiles_n} rows x {cfg.tile_n} (max_n={cfg.max_n})")
+        print(f"  keys          : {cfg.key_bits} bits per {cfg.mu} weights")
+        print(f"  accumulators  : {cfg.reuse} x {cfg.keys} x {cfg.acc_width} bits (no overflow up to "
+              f"N={cfg.max_n}); max_m={cfg.max_m}")
+        print(f"  pipeline      : {cfg.pipeline} extra stages")
+        print("  ports:")
+        for port in ports:
+            print(f"    {port['direction']:<6} {port['name']:<16} {port['width']:>6} bits  {port['doc']}")
+        return 0
+
+
+#: The registered commands, in help order.
+COMMANDS = (EmitCommand(),)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hwgen",
+        description="Generate ternary-weight LUT accelerator cores (Verilog via Amaranth).",
+    )
+    parser.add_argument("--version", action="version", version=f"hwgen {VERSION}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(p)
+        p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        p.set_defaults(handler=command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler.run(args)
+    except CommandError as exc:
+        for line in str(exc).splitlines():
+            print(f"hwgen {args.command}: error: {line}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

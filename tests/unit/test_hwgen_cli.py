@@ -1,0 +1,97 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hwgen.cli import main
+
+
+def run(args, cwd):
+    """Run ``hwgen`` in a subprocess (exit status, stdout, stderr), as a user would."""
+    proc = subprocess.run([sys.executable, "-m", "hwgen.cli", *args], cwd=cwd, capture_output=True, text=True)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_emit_writes_name_v_and_summary(tmp_path, capsys):
+    os.chdir(tmp_path)
+    assert main(["emit", "--act", "int4", "--core", "6", "--mu", "3", "--max-n", "24", "--max-m", "12"]) == 0
+    out = capsys.readouterr().out
+    path = tmp_path / "lut_int4_mu3_6x6.v"
+    assert path.exists()
+    text = path.read_text()
+    assert "module lut_int4_mu3_6x6(" in text
+    assert "wrote lut_int4_mu3_6x6.v" in out
+    assert "13 entries, 10 adders per LUT (20 in all)" in out
+    assert "6 activations x 6 outputs per cycle (2 LUTs x mu=3, 6 fetchers per LUT)" in out
+    for port in ("job__payload", "act__payload", "keys__payload", "out__payload", "out__ready"):
+        assert port in out and port in text
+
+
+def test_emit_json(tmp_path, capsys):
+    out_file = tmp_path / "x.v"
+    assert main(["emit", "--core", "4", "--mu", "2", "--max-n", "8", "--max-m", "8",
+                 "--name", "tiny", "-o", str(out_file), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["output"] == str(out_file) and out_file.exists()
+    assert doc["config"]["name"] == "tiny" and doc["summary"]["adders_per_lut"] == 2
+    assert {p["name"] for p in doc["ports"]} >= {"clk", "rst", "keys__payload", "out__valid"}
+    assert doc["versions"]["ternlut"]
+
+
+@pytest.mark.parametrize("args,line", [
+    (["--act", "fp16"], "hwgen emit: error: --act: `act`='fp16' is not supported yet: floating-point "
+                        "activations are planned (supported now: int2..int16)"),
+    (["--act", "int32"], "hwgen emit: error: --act: `act` integer width must be in [2, 16] bits, got act='int32'"),
+    (["--mu", "0"], "hwgen emit: error: --mu: `mu` must be in [1, 8], got mu=0"),
+    (["--mu", "12"], "hwgen emit: error: --mu: `mu` must be in [1, 8], got mu=12"),
+    (["--luts", "0"], "hwgen emit: error: --luts: `luts` must be in [1, 4096] LUTs, got luts=0"),
+    (["--keys", "-3"], "hwgen emit: error: --keys: `keys` must be in [1, 4096] fetchers per LUT, got keys=-3"),
+    (["--max-n", "32"], "hwgen emit: error: --max-n: `max_n` must be at least the tile height "
+                        "luts*mu = 64 activations, got max_n=32"),
+    (["--pipeline", "-1"], "hwgen emit: error: --pipeline: `pipeline` must be in [0, 64] register stages, "
+                           "got pipeline=-1"),
+    (["--core", "0"], "hwgen emit: error: --core: `core` must be in [1, 4096] (tile edge, activations), got core=0"),
+    (["-o", "no/such/folder/x.v"], "hwgen emit: error: -o: cannot write 'no/such/folder/x.v': "
+                                   "folder 'no/such/folder' does not exist"),
+])
+def test_bad_input_one_line_nonzero_no_file(tmp_path, args, line):
+    status, out, err = run(["emit", *args], tmp_path)
+    assert status == 1
+    assert err.strip() == line
+    assert "Traceback" not in err and out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output_leaves_nothing(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        # root may write into a read-only folder; /sys refuses everyone
+        target = locked / "x.v" if not os.access(locked, os.W_OK) else "/sys/ternlut_test.v"
+        status, _, err = run(["emit", "--core", "4", "-o", str(target)], tmp_path)
+        assert status == 1
+        assert err.strip().lower().endswith("permission denied")
+        assert err.startswith(f"hwgen emit: error: -o: cannot write '{target}'")
+        assert list(locked.iterdir()) == [] and not os.path.exists(target)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_output_is_a_directory(tmp_path):
+    status, _, err = run(["emit", "--core", "4", "-o", str(tmp_path)], tmp_path)
+    assert status == 1
+    assert err.strip() == f"hwgen emit: error: -o: {str(tmp_path)!r} is a directory, expected a file path"
+
+
+def test_help_documents_every_option_with_units(tmp_path):
+    status, out, _ = run(["emit", "--help"], tmp_path)
+    assert status == 0
+    for option in ("--act", "--core", "--mu", "--luts", "--keys", "--max-n", "--max-m", "--reuse",
+                   "--pipeline", "--name", "--output", "--json"):
+        assert option in out
+    assert "activations" in out and "(default: 8192)" in out
+    status, out, _ = run(["--help"], tmp_path)
+    assert status == 0 and "emit" in out

@@ -1,0 +1,88 @@
+import pytest
+
+from hwgen.config import ActType, ConfigError, CoreConfig, core_config, int_sum_width
+
+
+def test_headline_core():
+    cfg = core_config(core=64, act="int8")
+    assert (cfg.mu, cfg.luts, cfg.keys, cfg.tile_n, cfg.tile_m) == (4, 16, 64, 64, 64)
+    assert cfg.name == "lut_int8_mu4_64x64"
+    assert CoreConfig(**cfg.to_dict()) == cfg
+
+
+def test_core_rounds_luts_up():
+    cfg = core_config(core=64, mu=3)
+    assert (cfg.luts, cfg.tile_n) == (22, 66)
+
+
+@pytest.mark.parametrize("terms,width", [(1, 8), (2, 8), (3, 8), (64, 8), (8192, 8), (5, 2), (1, 16)])
+def test_int_sum_width_is_tight(terms, width):
+    bits = int_sum_width(terms, width)
+    extreme = terms << (width - 1)  # e.g. all activations -2**(w-1) times weight -1
+    assert extreme <= (1 << (bits - 1)) - 1, "the extreme sum must fit"
+    assert -extreme >= -(1 << (bits - 1))
+    assert extreme > (1 << (bits - 2)) - 1, "one bit fewer must not fit"
+
+
+def test_widths():
+    cfg = CoreConfig(act="int8", mu=4, luts=16, keys=64, max_n=8192)
+    assert cfg.lut_width == 11  # +-4*128 = 512 needs 11 signed bits
+    assert cfg.acc_width == 22  # 8192*128 = 2**20 needs 22 signed bits
+    assert cfg.entry_width(1) == 9 and cfg.entry_width(40) == 11
+    assert cfg.key_bits == 7
+
+
+@pytest.mark.parametrize("luts,pipeline,cuts", [
+    (1, 0, (False,)), (1, 1, (True,)),
+    (16, 0, (False,) * 5), (16, 1, (False, False, True, False, False)),
+    (16, 5, (True,) * 5), (5, 2, (True, False, True, False)),
+])
+def test_pipeline_cuts(luts, pipeline, cuts):
+    cfg = CoreConfig(luts=luts, keys=4, mu=2, max_n=64, max_m=64, pipeline=pipeline)
+    assert cfg.pipeline_cuts == cuts
+    assert sum(cfg.pipeline_cuts) == pipeline
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(mu=0), r"`mu` must be in \[1, 8\], got mu=0"),
+    (dict(mu=9), r"`mu` must be in \[1, 8\], got mu=9"),
+    (dict(luts=0), r"`luts` must be in \[1, 4096\] LUTs, got luts=0"),
+    (dict(keys=0), r"`keys` must be in \[1, 4096\] fetchers per LUT, got keys=0"),
+    (dict(act="int17"), r"`act` integer width must be in \[2, 16\] bits, got act='int17'"),
+    (dict(act="int1"), r"`act` integer width must be in \[2, 16\] bits, got act='int1'"),
+    (dict(act="uint8"), r"`act` must be one of int2..int16, got act='uint8'"),
+    (dict(act="fp16"), r"`act`='fp16' is not supported yet: floating-point activations are planned "
+                       r"\(supported now: int2..int16\)"),
+    (dict(max_n=7), r"`max_n` must be at least the tile height luts\*mu = 8 activations, got max_n=7"),
+    (dict(max_m=3), r"`max_m` must be at least the tile width keys = 4 outputs, got max_m=3"),
+    (dict(reuse=5), r"`reuse` must be in \[1, ceil\(max_m/keys\) = 4\] output tiles, got reuse=5"),
+    (dict(pipeline=4), r"`pipeline` must be in \[0, 1 \+ ceil\(log2\(luts\)\) = 3\] register stages "
+                       r"for luts=4, got pipeline=4"),
+    (dict(pipeline=-1), r"`pipeline` must be in \[0, 64\] register stages, got pipeline=-1"),
+    (dict(mu=2.0), r"`mu` must be an integer, got mu=2.0"),
+    (dict(name="1bad"), r"`name` must be a Verilog identifier \(\[A-Za-z_\]\[A-Za-z0-9_\]\*, "
+                        r"at most 128 characters\), got name='1bad'"),
+])
+def test_bad_parameters_name_parameter_value_and_range(kwargs, message):
+    base = dict(act="int8", mu=2, luts=4, keys=4, max_n=16, max_m=16)
+    base.update(kwargs)
+    with pytest.raises(ConfigError, match=rf"^{message}$"):
+        CoreConfig(**base)
+
+
+def test_all_problems_reported_at_once():
+    with pytest.raises(ConfigError) as info:
+        CoreConfig(act="int99", mu=0, luts=0, keys=1)
+    assert len(info.value.problems) == 3
+
+
+def test_core_config_needs_a_size():
+    with pytest.raises(ConfigError, match=r"^give `core` \(tile edge\) or both `luts` and `keys`$"):
+        core_config()
+    with pytest.raises(ConfigError, match=r"^`core` must be in \[1, 4096\] \(tile edge, activations\), got core=0$"):
+        core_config(core=0)
+
+
+def test_act_type_range():
+    t = ActType.parse("int4")
+    assert (t.min_value, t.max_value, str(t)) == (-8, 7, "int4")

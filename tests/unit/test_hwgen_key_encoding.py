@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from hwgen.config import CoreConfig
+from hwgen.key_encoding import check_ternary, decode_keys, encode_weights, key_stream
+from hwgen.lut_plan import key_bits, trits
+from sim import key_encoding as torch_keys
+
+
+@st.composite
+def ternary(draw):
+    n = draw(st.integers(1, 23))
+    m = draw(st.integers(1, 9))
+    return draw(arrays(np.int8, (n, m), elements=st.integers(-1, 1)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(w=ternary(), mu=st.integers(1, 8))
+def test_round_trip(w, mu):
+    keys = encode_weights(w, mu)
+    assert keys.shape == (-(-w.shape[0] // mu), w.shape[1])
+    assert int(keys.max()) < (1 << key_bits(mu))
+    assert np.array_equal(decode_keys(keys, mu, w.shape[0]), w)
+    assert torch.equal(torch_keys.decode_keys(torch_keys.encode_weights(torch.from_numpy(w), mu), mu, w.shape[0]),
+                       torch.from_numpy(w))
+
+
+@pytest.mark.parametrize("mu", [1, 2, 3, 5])
+def test_key_layout_is_sign_and_index(mu):
+    bits = key_bits(mu)
+    for v in range(-(3**mu - 1) // 2, (3**mu - 1) // 2 + 1):
+        w = np.array(trits(v, mu), dtype=np.int8).reshape(mu, 1)
+        key = int(encode_weights(w, mu)[0, 0])
+        assert key >> (bits - 1) == (1 if v < 0 else 0)
+        assert key & ((1 << (bits - 1)) - 1) == abs(v)
+
+
+def test_zero_group_is_key_zero():
+    assert encode_weights(np.zeros((5, 3), dtype=int), 5).tolist() == [[0, 0, 0]]
+
+
+def test_mu5_is_8_bits():
+    assert key_bits(5) == 8
+
+
+@pytest.mark.parametrize("bad,message", [
+    (np.array([[0, 2]]), r"^weights must be ternary \(-1, 0, \+1\); found 2 at index \(0, 1\)$"),
+    (np.array([[0.5]]), r"^weights must be ternary \(-1, 0, \+1\); found 0\.5 at index \(0, 0\)$"),
+    (np.array([1, 0]), r"^weights must be a 2-D N x M matrix, got shape \(2,\)$"),
+])
+def test_rejects_non_ternary(bad, message):
+    with pytest.raises(ValueError, match=message):
+        encode_weights(bad, 2)
+
+
+def test_check_ternary_accepts_float_ternary():
+    assert check_ternary(np.array([[1.0, -1.0, 0.0]])).dtype == np.int64
+
+
+def test_decode_rejects_invalid_keys():
+    with pytest.raises(ValueError, match=r"^key 5 at index \(0, 0\) is not a valid key for mu=1$"):
+        decode_keys(np.array([[5]]), 1)
+
+
+def test_key_stream_order_and_padding():
+    cfg = CoreConfig(mu=2, luts=2, keys=3, max_n=16, max_m=16, reuse=2)
+    rng = np.random.default_rng(0)
+    w = rng.integers(-1, 2, (7, 8))  # 4 groups -> T = 2; 8 cols -> O = 3
+    stream = key_stream(cfg, w)
+    keys = encode_weights(w, 2)
+    assert stream.shape == (2 * 3, 2, 3)
+    order = [(0, 0), (0, 1), (1, 0), (1, 1), (0, 2), (1, 2)]
+    for s, (t, o) in enumerate(order):
+        for lut in range(2):
+            for k in range(3):
+                g, col = t * 2 + lut, o * 3 + k
+                expected = keys[g, col] if g < keys.shape[0] and col < 8 else 0
+                assert stream[s, lut, k] == expected

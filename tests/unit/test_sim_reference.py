@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+from hwgen.config import CoreConfig
+from sim.reference import ReferenceModel
+
+
+@pytest.mark.parametrize("mu", range(1, 7))
+@pytest.mark.parametrize("act", ["int2", "int4", "int8", "int16"])
+def test_gemv_equals_exact_matmul(mu, act):
+    cfg = CoreConfig(act=act, mu=mu, luts=3, keys=5, max_n=300, max_m=40)
+    model = ReferenceModel(cfg)
+    gen = torch.Generator().manual_seed(mu)
+    lo, hi = cfg.act_type.min_value, cfg.act_type.max_value
+    for n, m in [(1, 1), (cfg.tile_n + 1, 7), (300, 40)]:
+        a = torch.randint(lo, hi + 1, (n,), generator=gen)
+        w = torch.randint(-1, 2, (n, m), generator=gen)
+        assert torch.equal(model.gemv(a, w), a @ w)
+
+
+def test_extremes_reach_the_accumulator_bound():
+    cfg = CoreConfig(act="int8", mu=3, luts=2, keys=2, max_n=60, max_m=2)
+    model = ReferenceModel(cfg)
+    a = torch.full((60,), -128)
+    for sign in (1, -1):
+        y = model.gemv(a, torch.full((60, 2), sign))
+        assert y.tolist() == [-128 * 60 * sign] * 2
+        assert -(1 << (cfg.acc_width - 1)) <= y.min() and y.max() < (1 << (cfg.acc_width - 1))
+
+
+def test_build_luts_matches_plan_weights():
+    cfg = CoreConfig(mu=3, luts=1, keys=1, max_n=3, max_m=1)
+    a = torch.tensor([5, -7, 11])
+    entries = ReferenceModel(cfg).build_luts(a)
+    for v in range(cfg.plan.entries + 1):
+        w = cfg.plan.weights(v)
+        assert entries[v] == sum(wj * aj for wj, aj in zip(w, a.tolist()))
+
+
+def test_fetch_applies_sign():
+    cfg = CoreConfig(mu=2, luts=1, keys=1, max_n=2, max_m=1)
+    model = ReferenceModel(cfg)
+    luts = model.build_luts(torch.tensor([3, 10]))
+    sign = 1 << (cfg.key_bits - 1)
+    keys = torch.tensor([0, 1, 4, sign | 4, sign | 2])
+    assert model.fetch(luts, keys).tolist() == [0, 3, 13, -13, -(10 - 3)]
+
+
+def test_gemv_rejects_bad_input():
+    model = ReferenceModel(CoreConfig(act="int4", mu=2, luts=1, keys=1, max_n=4, max_m=4))
+    with pytest.raises(ValueError, match=r"^activations must be in \[-8, 7\] for act=int4$"):
+        model.gemv(torch.tensor([8, 0]), torch.ones(2, 1, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"^GEMV shape N=5, M=1 must be in \[1, max_n=4\] x \[1, max_m=4\]$"):
+        model.gemv(torch.zeros(5, dtype=torch.int64), torch.ones(5, 1, dtype=torch.int64))
