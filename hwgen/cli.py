@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .config import DEFAULT_MAX_M, DEFAULT_MAX_N, DEFAULT_MU, ConfigError, CoreConfig, core_config
+from .config import DEFAULT_MAX_M, DEFAULT_MAX_N, DEFAULT_MU, ConfigError, CoreConfig, core_config, load_design
 
 __all__ = ["main", "COMMANDS"]
 
@@ -78,11 +78,14 @@ class EmitCommand:
     }
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("--act", default="int8", metavar="TYPE",
-                       help="activation type: int2..int16 (signed); fp16/bf16 are planned (default: %(default)s)")
-        p.add_argument("--core", type=int, default=64, metavar="C",
+        p.add_argument("--design", default=None, metavar="FILE",
+                       help="start from the [core] table of a TOML design file (e.g. designs/cores/*.toml); "
+                            "options given on the command line override it")
+        p.add_argument("--act", default=None, metavar="TYPE",
+                       help="activation type: int2..int16 (signed); fp16/bf16 are planned (default: int8)")
+        p.add_argument("--core", type=int, default=None, metavar="C",
                        help="tile edge: C activations in and C outputs per cycle, i.e. keys=C and "
-                            "luts=ceil(C/mu) (default: %(default)s)")
+                            "luts=ceil(C/mu) (default: 64)")
         p.add_argument("--mu", type=int, default=None, metavar="MU",
                        help=f"activations per LUT, 1..8; each LUT stores (3^MU-1)/2 entries "
                             f"(default: {DEFAULT_MU})")
@@ -90,27 +93,34 @@ class EmitCommand:
                        help="LUTs in parallel, overrides the one derived from --core")
         p.add_argument("--keys", type=int, default=None, metavar="K",
                        help="fetchers per LUT (output lanes), overrides --core")
-        p.add_argument("--max-n", type=int, default=DEFAULT_MAX_N, metavar="N",
+        p.add_argument("--max-n", type=int, default=None, metavar="N",
                        help="largest GEMV input length in activations; sizes the activation buffer "
-                            "and the accumulator width (default: %(default)s)")
-        p.add_argument("--max-m", type=int, default=DEFAULT_MAX_M, metavar="M",
-                       help="largest GEMV output length in outputs (default: %(default)s)")
-        p.add_argument("--reuse", type=int, default=1, metavar="R",
+                            f"and the accumulator width (default: {DEFAULT_MAX_N})")
+        p.add_argument("--max-m", type=int, default=None, metavar="M",
+                       help=f"largest GEMV output length in outputs (default: {DEFAULT_MAX_M})")
+        p.add_argument("--reuse", type=int, default=None, metavar="R",
                        help="output tiles sharing one LUT build; the core holds R*K accumulators "
-                            "(default: %(default)s)")
-        p.add_argument("--pipeline", type=int, default=0, metavar="P",
+                            "(default: 1)")
+        p.add_argument("--pipeline", type=int, default=None, metavar="P",
                        help="extra register stages between LUT registers and accumulators, "
-                            "0..1+ceil(log2(L)) (default: %(default)s)")
-        p.add_argument("--name", default="", metavar="NAME",
+                            "0..1+ceil(log2(L)) (default: 0)")
+        p.add_argument("--name", default=None, metavar="NAME",
                        help="Verilog module name (default: lut_<act>_mu<MU>_<rows>x<cols>)")
         p.add_argument("-o", "--output", default=None, metavar="PATH",
                        help="Verilog file to write (default: ./NAME.v)")
 
     def config(self, args: argparse.Namespace) -> CoreConfig:
+        """Design file values, overridden by the options given; ``--core 64`` fills in a missing L or K."""
         try:
-            return core_config(core=args.core, mu=args.mu, luts=args.luts, keys=args.keys, act=args.act,
-                               max_n=args.max_n, max_m=args.max_m, reuse=args.reuse,
-                               pipeline=args.pipeline, name=args.name)
+            params = load_design(args.design) if args.design else {}
+            given = {key: getattr(args, key) for key in self.flags if getattr(args, key) is not None}
+            if "core" in given:  # a core size on the command line replaces the file's L and K
+                params.pop("luts", None)
+                params.pop("keys", None)
+            params.update(given)
+            if "core" not in params and not {"luts", "keys"} <= params.keys():
+                params["core"] = 64
+            return core_config(**params)
         except ConfigError as exc:
             raise CommandError("\n".join(_flag_for(p, self.flags) for p in exc.problems)) from None
 
@@ -126,7 +136,12 @@ class EmitCommand:
         text = to_verilog(core, cfg.name)
         _write_atomic(path, text)
         summary = cfg.summary()
-        summary["mu_source"] = "--mu" if args.mu is not None else f"default constant DEFAULT_MU={DEFAULT_MU}"
+        if args.mu is not None:
+            summary["mu_source"] = "--mu"
+        elif args.design:
+            summary["mu_source"] = f"design file {args.design}"
+        else:
+            summary["mu_source"] = f"default constant DEFAULT_MU={DEFAULT_MU}"
         if args.json:
             doc = {"command": "emit", "output": str(path), "config": cfg.to_dict(), "summary": summary,
                    "ports": ports, "versions": _versions()}

@@ -10,7 +10,9 @@ from __future__ import annotations
 import keyword
 import math
 import re
-from dataclasses import dataclass, field
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 
 from .lut_plan import MAX_MU, LutPlan, key_bits, lut_plan
 from .tree_plan import tree_depth, tree_plan
@@ -24,6 +26,7 @@ __all__ = [
     "DEFAULT_MAX_N",
     "DEFAULT_MAX_M",
     "core_config",
+    "load_design",
 ]
 
 #: Default LUT group size until the cost model picks one per activation type. 4 divides the
@@ -351,3 +354,28 @@ def core_config(*, core: int | None = None, mu: int | None = None, luts: int | N
     if luts is None:
         luts = math.ceil(core / mu) if _is_int(mu) and mu >= 1 else 1
     return CoreConfig(mu=mu, luts=luts, keys=keys, **kwargs)
+
+
+def load_design(path: str | Path) -> dict[str, object]:
+    """Read the ``[core]`` table of a design file (TOML) as :class:`CoreConfig` keyword arguments.
+
+    Raises ``ConfigError`` naming the file for unreadable files, bad TOML, a missing ``[core]``
+    table or unknown keys; values are validated when the config is built.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError([f"design file {str(path)!r}: {exc.strerror or exc}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"design file {str(path)!r} is not valid TOML: {exc}"]) from None
+    table = doc.get("core")
+    if not isinstance(table, dict):
+        raise ConfigError([f"design file {str(path)!r} has no [core] table"])
+    allowed = sorted(f.name for f in fields(CoreConfig) if f.init)
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise ConfigError([f"design file {str(path)!r}: unknown key(s) {', '.join(unknown)} "
+                           f"in [core] (allowed: {', '.join(allowed)})"])
+    return dict(table)

@@ -95,3 +95,28 @@ def test_help_documents_every_option_with_units(tmp_path):
     assert "activations" in out and "(default: 8192)" in out
     status, out, _ = run(["--help"], tmp_path)
     assert status == 0 and "emit" in out
+
+
+def test_design_file_and_overrides(tmp_path, capsys):
+    from pathlib import Path
+    design = Path(__file__).parents[2] / "designs" / "cores" / "int8_bitnet2b_mu3.toml"
+    out_file = tmp_path / "d.v"
+    assert main(["emit", "--design", str(design), "--keys", "8", "--max-m", "64", "--reuse", "2",
+                 "-o", str(out_file), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["config"] | {"name": None} == {"act": "int8", "mu": 3, "luts": 16, "keys": 8, "max_n": 6912,
+                                              "max_m": 64, "reuse": 2, "pipeline": 2, "name": None}
+    assert doc["summary"]["mu_source"] == f"design file {design}"
+
+
+@pytest.mark.parametrize("content,line", [
+    ("[core]\nmu = 3\nbogus = 1\n", "design file 'd.toml': unknown key(s) bogus in [core] (allowed: act, keys, "
+                                    "luts, max_m, max_n, mu, name, pipeline, reuse)"),
+    ("mu = 3\n", "design file 'd.toml' has no [core] table"),
+])
+def test_bad_design_file(tmp_path, content, line):
+    (tmp_path / "d.toml").write_text(content)
+    status, _, err = run(["emit", "--design", "d.toml"], tmp_path)
+    assert status == 1
+    assert err.strip() == f"hwgen emit: error: {line}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.toml"]
