@@ -41,28 +41,38 @@ def _check_fmt(fmt, param="fmt"):
         raise TypeError(f"`{param}` must be an FPFormat, not {fmt!r}")
 
 
-def _bits64(bits, fmt):
+def _as_int_tensor(bits):
     bits = torch.as_tensor(bits)
-    if bits.dtype.is_floating_point or bits.dtype == torch.bool:
+    if bits.dtype.is_floating_point or bits.dtype.is_complex or bits.dtype == torch.bool:
         raise TypeError(f"bit patterns must be an integer tensor, not {bits.dtype}")
-    return bits.to(torch.int64) & ((1 << fmt.width) - 1)
+    return bits
+
+
+def _bits64(bits, fmt):
+    return _as_int_tensor(bits).to(torch.int64) & ((1 << fmt.width) - 1)
 
 
 def _canonicalise(result_bits, is_nan, fmt):
     return torch.where(is_nan, torch.full_like(result_bits, fmt.canonical_nan), result_bits)
 
 
-def _native_view(bits64, fmt):
-    """Reinterpret masked int64 bit patterns as the native torch dtype of ``fmt``."""
+def _native_view(bits, fmt):
+    """Reinterpret bit patterns (int16/int32 as-is, else masked int64) as the native dtype of ``fmt``."""
     w = fmt.width
-    signed = torch.where(bits64 >= (1 << (w - 1)), bits64 - (1 << w), bits64)
+    if bits.dtype == _SIGNED_INT[w]:
+        return bits.view(_NATIVE[fmt])
+    bits = _bits64(bits, fmt)
+    signed = torch.where(bits >= (1 << (w - 1)), bits - (1 << w), bits)
     return signed.to(_SIGNED_INT[w]).view(_NATIVE[fmt])
 
 
 def _native_bits(values, fmt):
     """Bit patterns (int64) of a tensor in the native dtype of ``fmt``, NaNs canonicalised."""
-    bits = values.view(_SIGNED_INT[fmt.width]).to(torch.int64) & ((1 << fmt.width) - 1)
-    return _canonicalise(bits, torch.isnan(values), fmt)
+    w = fmt.width
+    nan = fmt.canonical_nan - (1 << w) if fmt.canonical_nan >= (1 << (w - 1)) else fmt.canonical_nan
+    bits = values.view(_SIGNED_INT[w])
+    bits = torch.where(torch.isnan(values), torch.tensor(nan, dtype=bits.dtype), bits)
+    return bits.to(torch.int64) & ((1 << w) - 1)
 
 
 def decode(bits, fmt):
@@ -83,7 +93,7 @@ def decode(bits, fmt):
 
 
 def encode(values, fmt):
-    """Round float64 ``values`` to format ``fmt`` (RNE, subnormals kept, overflow to inf); return bit patterns.
+    """Round float64 ``values`` to ``fmt`` (RNE, subnormals kept, overflow to inf); return bit patterns.
 
     The rounding is done with integer operations on the float64 encoding, so it is exact for every format.
     """
@@ -129,22 +139,22 @@ def fp_add(a_bits, b_bits, fmt):
     Signed zeros follow IEEE 754 for RNE: ``x + (-x) = +0`` and ``-0 + -0 = -0``.
     """
     _check_fmt(fmt)
-    a, b = _bits64(a_bits, fmt), _bits64(b_bits, fmt)
     if fmt in _NATIVE:
-        af = _native_view(a, fmt).to(torch.float32)
-        bf = _native_view(b, fmt).to(torch.float32)
+        af = _native_view(_as_int_tensor(a_bits), fmt).to(torch.float32)
+        bf = _native_view(_as_int_tensor(b_bits), fmt).to(torch.float32)
         return _native_bits(torch.add(af, bf).to(_NATIVE[fmt]), fmt)
+    a, b = _bits64(a_bits, fmt), _bits64(b_bits, fmt)
     return encode(torch.add(decode(a, fmt), decode(b, fmt)), fmt)
 
 
 def fp_mul(a_bits, b_bits, fmt):
     """Bit patterns of ``a * b`` in ``fmt``, correctly rounded (RNE), canonical NaN."""
     _check_fmt(fmt)
-    a, b = _bits64(a_bits, fmt), _bits64(b_bits, fmt)
     if fmt in _NATIVE:
-        af = _native_view(a, fmt).to(torch.float32)
-        bf = _native_view(b, fmt).to(torch.float32)
+        af = _native_view(_as_int_tensor(a_bits), fmt).to(torch.float32)
+        bf = _native_view(_as_int_tensor(b_bits), fmt).to(torch.float32)
         return _native_bits(torch.mul(af, bf).to(_NATIVE[fmt]), fmt)
+    a, b = _bits64(a_bits, fmt), _bits64(b_bits, fmt)
     return encode(torch.mul(decode(a, fmt), decode(b, fmt)), fmt)
 
 

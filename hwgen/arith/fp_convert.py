@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .fp_add import _check_fmt, _lzc, _round_pack
+from .fp_add import _check_fmt, _lzc, _round_pack, _wire
 
 __all__ = ["FPConvert"]
 
@@ -65,7 +65,8 @@ class FPConvert(wiring.Component):
         sign, exp, frac = self.i[src.width - 1], self.i[sman : src.width - 1], self.i[:sman]
         is_special = exp == src.exp_max
         sig = Cat(frac, exp != 0)  # sman + 1 bits
-        shift = _lzc(sig)  # non-zero only for subnormal inputs
+        sig = _wire(m, sig, "sig")
+        shift = _lzc(m, sig)  # non-zero only for subnormal inputs
         norm = (sig << shift)[: sman + 1]
         pad = max(0, dman + 2 - (sman + 1))
         norm = Cat(Const(0, pad), norm)
@@ -73,7 +74,7 @@ class FPConvert(wiring.Component):
         exp_dst = (exp | (exp == 0)) - shift + (dst.bias - src.bias)
         # Only values below dst's smallest normal need the subnormal right shift.
         may_underflow = 1 - src.bias - sman < 1 - dst.bias
-        bits, overflow = _round_pack(dst, sign, norm, exp_dst, Const(0, 1), may_underflow=may_underflow)
+        bits, overflow = _round_pack(m, dst, norm, exp_dst, Const(0, 1), may_underflow=may_underflow)
 
         with m.If(is_special & frac.any()):
             m.d.comb += self.o.eq(dst.canonical_nan)

@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .fp_add import _check_fmt, _check_stages, _lzc, _Pipeline, _round_pack
+from .fp_add import _check_fmt, _check_stages, _lzc, _Pipeline, _round_pack, _wire
 
 __all__ = ["FPMul"]
 
@@ -82,20 +82,25 @@ class FPMul(wiring.Component):
         is_inf = a_inf | b_inf
         sig_a = Cat(ma, ea != 0)
         sig_b = Cat(mb, eb != 0)
-        product = sig_a * sig_b  # 2 * man + 2 bits; top bit has biased exponent exp_top below
+        # 2 * man + 2 bits; its top bit has the biased exponent exp_top.
+        product = _wire(m, sig_a * sig_b, "product")
         exp_top = Mux(ea == 0, 1, ea) + Mux(eb == 0, 1, eb) - (fmt.bias - 1)
         p = pipe.cut(0, product=product, exp_top=exp_top, sign=sa ^ sb, is_nan=is_nan, is_inf=is_inf)
 
         # Phase 1: normalise (only subnormal inputs need more than one position).
-        shift = _lzc(p["product"])
+        shift = _lzc(m, p["product"])
         norm = (p["product"] << shift)[: 2 * man + 2]
         exp = p["exp_top"] - shift
         p = pipe.cut(
-            1, norm=norm, exp=exp, is_zero=~p["product"].any(), **{k: p[k] for k in ("sign", "is_nan", "is_inf")}
+            1,
+            norm=norm,
+            exp=exp,
+            is_zero=~p["product"].any(),
+            **{k: p[k] for k in ("sign", "is_nan", "is_inf")},
         )
 
         # Phase 2: shift into the subnormal range if needed, round and assemble.
-        bits, overflow = _round_pack(fmt, p["sign"], p["norm"], p["exp"], Const(0, 1), may_underflow=True)
+        bits, overflow = _round_pack(m, fmt, p["norm"], p["exp"], Const(0, 1), may_underflow=True)
         result = Signal(w)
         with m.If(p["is_nan"]):
             m.d.comb += result.eq(fmt.canonical_nan)
