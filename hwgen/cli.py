@@ -16,7 +16,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .config import DEFAULT_MAX_M, DEFAULT_MAX_N, DEFAULT_MU, ConfigError, CoreConfig, core_config, load_design
+from .config import (
+    DEFAULT_MAX_M,
+    DEFAULT_MAX_N,
+    DEFAULT_MU,
+    UNIT_KINDS,
+    ConfigError,
+    CoreConfig,
+    UnitConfig,
+    core_config,
+    load_design,
+)
 
 __all__ = ["main", "COMMANDS"]
 
@@ -73,7 +83,7 @@ class EmitCommand:
     name = "emit"
     help = "write the Verilog of a ternary LUT core"
     flags = {
-        "act": "--act", "core": "--core", "mu": "--mu", "luts": "--luts", "keys": "--keys",
+        "act": "--act", "acc": "--acc", "adder_stages": "--adder-stages", "core": "--core", "mu": "--mu", "luts": "--luts", "keys": "--keys",
         "max_n": "--max-n", "max_m": "--max-m", "reuse": "--reuse", "pipeline": "--pipeline", "name": "--name",
     }
 
@@ -82,7 +92,17 @@ class EmitCommand:
                        help="start from the [core] table of a TOML design file (e.g. designs/cores/*.toml); "
                             "options given on the command line override it")
         p.add_argument("--act", default=None, metavar="TYPE",
-                       help="activation type: int2..int16 (signed); fp16/bf16 are planned (default: int8)")
+                       help="activation type: int2..int16 (signed), fp16, bf16, fp32, fp8e4m3 or fp8e5m2 "
+                            "(default: int8)")
+        p.add_argument("--acc", default=None, metavar="FMT",
+                       help="accumulator/output format of a floating-point core, e.g. fp32 (default: the --act "
+                            "format); integer accumulators are sized from --max-n")
+        p.add_argument("--adder-stages", type=int, default=None, metavar="S",
+                       help="pipeline registers inside every floating-point adder, 0..8; also the latency "
+                            "of --unit (default: 0)")
+        p.add_argument("--unit", default=None, choices=UNIT_KINDS,
+                       help="emit a single floating-point unit (ports a, b, o) of the --act format "
+                            "instead of a core")
         p.add_argument("--core", type=int, default=None, metavar="C",
                        help="tile edge: C activations in and C outputs per cycle, i.e. keys=C and "
                             "luts=ceil(C/mu) (default: 64)")
@@ -124,10 +144,57 @@ class EmitCommand:
         except ConfigError as exc:
             raise CommandError("\n".join(_flag_for(p, self.flags) for p in exc.problems)) from None
 
+    def unit_config(self, args: argparse.Namespace) -> UnitConfig:
+        """The stand-alone unit of ``--unit``; core options are refused, not ignored."""
+        core_only = [flag for key, flag in self.flags.items()
+                     if key not in ("act", "adder_stages", "name") and getattr(args, key) is not None]
+        if args.design:
+            core_only.insert(0, "--design")
+        if core_only:
+            raise CommandError(f"--unit: {', '.join(core_only)} do(es) not apply to a single unit "
+                               f"(allowed: --act, --adder-stages, --name, -o)")
+        try:
+            return UnitConfig(unit=args.unit, act=args.act or "fp16", adder_stages=args.adder_stages or 0,
+                              name=args.name or "")
+        except ConfigError as exc:
+            raise CommandError("\n".join(_flag_for(p, {**self.flags, "unit": "--unit"}) for p in exc.problems)) from None
+
+    def run_unit(self, args: argparse.Namespace) -> int:
+        from .emit import build_unit, to_verilog
+        from .ports import port_table
+
+        ucfg = self.unit_config(args)
+        path = Path(args.output) if args.output else Path(f"{ucfg.name}.v")
+        _check_writable(path)
+        unit = build_unit(ucfg)
+        op = "a + b" if ucfg.unit == "fp-add" else "a * b"
+        ports = port_table(unit, clocked=ucfg.adder_stages > 0,
+                           docs={"a": f"operand a, {ucfg.act} bit pattern", "b": f"operand b, {ucfg.act} bit pattern",
+                                 "o": f"{op}, {ucfg.act} bit pattern, {ucfg.adder_stages} cycles later"})
+        text = to_verilog(unit, ucfg.name)
+        _write_atomic(path, text)
+        if args.json:
+            doc = {"command": "emit", "output": str(path),
+                   "unit": {"unit": ucfg.unit, "act": ucfg.act, "adder_stages": ucfg.adder_stages,
+                            "name": ucfg.name, "latency_cycles": ucfg.adder_stages},
+                   "ports": ports, "versions": _versions()}
+            print(json.dumps(doc, indent=2))
+            return 0
+        print(f"wrote {path} ({len(text.splitlines())} lines of Verilog, module {ucfg.name})")
+        print(f"  unit          : {ucfg.unit} on {ucfg.act} (IEEE-754 style, round to nearest even, "
+              f"subnormals kept, canonical NaN)")
+        print(f"  latency       : {ucfg.adder_stages} cycles ({ucfg.adder_stages} pipeline registers)")
+        print("  ports:")
+        for port in ports:
+            print(f"    {port['direction']:<6} {port['name']:<16} {port['width']:>6} bits  {port['doc']}")
+        return 0
+
     def run(self, args: argparse.Namespace) -> int:
         from .emit import build, to_verilog
         from .ports import port_table
 
+        if args.unit:
+            return self.run_unit(args)
         cfg = self.config(args)
         path = Path(args.output) if args.output else Path(f"{cfg.name}.v")
         _check_writable(path)
@@ -154,9 +221,14 @@ class EmitCommand:
         print(f"  LUT           : {cfg.plan.entries} entries, {cfg.plan.adders} adders per LUT "
               f"({cfg.plan.adders * cfg.luts} in all), build depth {cfg.plan.depth}")
         print(f"  activations   : {cfg.act}, buffer {cfg.max_tiles_n} rows x {cfg.tile_n} (max_n={cfg.max_n})")
+        if cfg.is_fp:
+            print(f"  FP adders     : {cfg.adder_stages} pipeline registers each; accumulate in {cfg.acc_type}")
         print(f"  keys          : {cfg.key_bits} bits per {cfg.mu} weights")
-        print(f"  accumulators  : {cfg.reuse} x {cfg.keys} x {cfg.acc_width} bits (no overflow up to "
-              f"N={cfg.max_n}); max_m={cfg.max_m}")
+        if cfg.is_fp:
+            print(f"  accumulators  : {cfg.reuse} x {cfg.keys} x {cfg.acc_type}; max_m={cfg.max_m}")
+        else:
+            print(f"  accumulators  : {cfg.reuse} x {cfg.keys} x {cfg.acc_width} bits (no overflow up to "
+                  f"N={cfg.max_n}); max_m={cfg.max_m}")
         print(f"  pipeline      : {cfg.pipeline} extra stages")
         print("  ports:")
         for port in ports:

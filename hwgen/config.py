@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .arith.fp_format import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPFormat
 from .lut_plan import MAX_MU, LutPlan, key_bits, lut_plan
 from .tree_plan import tree_depth, tree_plan
 
@@ -27,6 +28,8 @@ __all__ = [
     "DEFAULT_MAX_M",
     "core_config",
     "load_design",
+    "UnitConfig",
+    "UNIT_KINDS",
 ]
 
 #: Default LUT group size until the cost model picks one per activation type. 4 divides the
@@ -42,7 +45,9 @@ MIN_INT_WIDTH, MAX_INT_WIDTH = 2, 16
 MAX_LUTS = 4096
 MAX_KEYS = 4096
 MAX_DIM = 1 << 24
-FP_NAMES = ("fp16", "bf16", "fp32", "fp8e4m3", "fp8e5m2")
+#: Floating-point activation / accumulator formats by name.
+FP_FORMATS = {"fp16": FP16, "bf16": BF16, "fp32": FP32, "fp8e4m3": FP8_E4M3, "fp8e5m2": FP8_E5M2}
+MAX_ADDER_STAGES = 8
 
 
 class ConfigError(ValueError):
@@ -55,50 +60,56 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ActType:
-    """An activation number format. Only signed integers are supported for now.
+    """A number format of activations or accumulators.
 
     Attributes
     ----------
     kind : str
-        ``"int"`` (two's complement) or ``"fp"``.
+        ``"int"`` (two's complement) or ``"fp"`` (IEEE-754 style, see :mod:`hwgen.arith.fp_format`).
     width : int
-        Bits per activation.
+        Bits per value.
+    name : str
+        The format's name: ``int8``, ``fp16``, ``bf16``, ``fp32``, ``fp8e4m3``, ``fp8e5m2``.
     """
 
     kind: str
     width: int
+    name: str
 
     @classmethod
-    def parse(cls, text: str) -> ActType:
-        """Parse ``"int2"``..``"int16"``; raise ``ValueError`` naming the value otherwise."""
-        m = re.fullmatch(r"int(\d+)", text)
+    def parse(cls, text: str, param: str = "act") -> ActType:
+        """Parse ``"int2"``..``"int16"`` or a floating-point name; raise ``ValueError`` naming the value."""
+        m = re.fullmatch(r"int(\d+)", text) if isinstance(text, str) else None
         if m:
             width = int(m.group(1))
             if not MIN_INT_WIDTH <= width <= MAX_INT_WIDTH:
                 raise ValueError(
-                    f"`act` integer width must be in [{MIN_INT_WIDTH}, {MAX_INT_WIDTH}] bits, got act={text!r}"
+                    f"`{param}` integer width must be in [{MIN_INT_WIDTH}, {MAX_INT_WIDTH}] bits, got {param}={text!r}"
                 )
-            return cls("int", width)
-        if text in FP_NAMES:
-            raise ValueError(
-                f"`act`={text!r} is not supported yet: floating-point activations are planned "
-                f"(supported now: int{MIN_INT_WIDTH}..int{MAX_INT_WIDTH})"
-            )
+            return cls("int", width, text)
+        if text in FP_FORMATS:
+            return cls("fp", FP_FORMATS[text].width, text)
         raise ValueError(
-            f"`act` must be one of int{MIN_INT_WIDTH}..int{MAX_INT_WIDTH}, got act={text!r}"
+            f"`{param}` must be one of int{MIN_INT_WIDTH}..int{MAX_INT_WIDTH}, {', '.join(FP_FORMATS)}, "
+            f"got {param}={text!r}"
         )
 
     def __str__(self) -> str:
-        return f"{self.kind}{self.width}"
+        return self.name
+
+    @property
+    def fmt(self) -> FPFormat:
+        """The floating-point format (``kind == "fp"`` only)."""
+        return FP_FORMATS[self.name]
 
     @property
     def min_value(self) -> int:
-        """Most negative activation value."""
+        """Most negative integer activation value."""
         return -(1 << (self.width - 1))
 
     @property
     def max_value(self) -> int:
-        """Most positive activation value."""
+        """Most positive integer activation value."""
         return (1 << (self.width - 1)) - 1
 
 
@@ -116,6 +127,15 @@ def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+def _is_identifier(name: object) -> bool:
+    return (isinstance(name, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", name) is not None
+            and not keyword.iskeyword(name))
+
+
+_NAME_PROBLEM = ("`name` must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*, at most 128 characters), "
+                 "got name={name!r}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class CoreConfig:
     """A ternary LUT core.
@@ -128,7 +148,16 @@ class CoreConfig:
     Parameters
     ----------
     act : str
-        Activation format, ``"int2"``..``"int16"`` (signed).
+        Activation format: ``"int2"``..``"int16"`` (signed) or ``"fp16"``, ``"bf16"``, ``"fp32"``,
+        ``"fp8e4m3"``, ``"fp8e5m2"`` (IEEE-754 style, see :mod:`hwgen.arith.fp_format`).
+    acc : str
+        Accumulator and output format of a floating-point core: ``""`` (same as ``act``) or a format
+        at least as wide in exponent and mantissa (e.g. ``"fp32"``), to which each tile sum is
+        converted exactly before it is accumulated. Must be ``""`` for integer cores, whose
+        accumulator width is derived (:attr:`acc_width`).
+    adder_stages : int
+        Pipeline registers inside every floating-point adder, in [0, 8]; must be 0 for integer
+        cores (integer adders are combinational; use ``pipeline``).
     mu : int
         Activations per LUT, in [1, 8].
     luts : int
@@ -151,6 +180,8 @@ class CoreConfig:
     """
 
     act: str = "int8"
+    acc: str = ""
+    adder_stages: int = 0
     mu: int = DEFAULT_MU
     luts: int
     keys: int
@@ -160,6 +191,7 @@ class CoreConfig:
     pipeline: int = 0
     name: str = ""
     act_type: ActType = field(init=False, repr=False, compare=False)
+    acc_type: ActType = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._validate()
@@ -168,11 +200,33 @@ class CoreConfig:
 
     def _validate(self) -> None:
         problems: list[str] = []
+        act_type = acc_type = None
         try:
-            object.__setattr__(self, "act_type", ActType.parse(self.act))
+            act_type = ActType.parse(self.act)
         except ValueError as exc:
             problems.append(str(exc))
+        if act_type is not None and act_type.kind == "int":
+            if self.acc != "":
+                problems.append(f"`acc` applies to floating-point activations only (integer accumulators "
+                                f"are sized from max_n), got acc={self.acc!r} with act={self.act!r}")
+            if self.adder_stages != 0:
+                problems.append(f"`adder_stages` applies to floating-point activations only (integer adders "
+                                f"are combinational; use `pipeline`), got adder_stages={self.adder_stages!r}")
+            acc_type = act_type
+        elif act_type is not None:
+            try:
+                acc_type = ActType.parse(self.acc or self.act, "acc")
+            except ValueError as exc:
+                problems.append(str(exc))
+            else:
+                a, c = act_type, acc_type
+                if c.kind != "fp" or c.fmt.exp_bits < a.fmt.exp_bits or c.fmt.man_bits < a.fmt.man_bits:
+                    problems.append(f"`acc` must be a floating-point format at least as wide as act={self.act!r} "
+                                    f"in exponent and mantissa (e.g. 'fp32'), got acc={self.acc!r}")
+        object.__setattr__(self, "act_type", act_type)
+        object.__setattr__(self, "acc_type", acc_type)
         ints = {
+            "adder_stages": (0, MAX_ADDER_STAGES, " registers per adder"),
             "mu": (1, MAX_MU, ""),
             "luts": (1, MAX_LUTS, " LUTs"),
             "keys": (1, MAX_KEYS, " fetchers per LUT"),
@@ -211,21 +265,20 @@ class CoreConfig:
                 f"`pipeline` must be in [0, 1 + ceil(log2(luts)) = {hi}] register stages "
                 f"for luts={self.luts}, got pipeline={self.pipeline}"
             )
-        if self.name and not (
-            isinstance(self.name, str)
-            and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", self.name)
-            and not keyword.iskeyword(self.name)
-        ):
-            problems.append(
-                f"`name` must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*, at most 128 characters), "
-                f"got name={self.name!r}"
-            )
+        if self.name and not _is_identifier(self.name):
+            problems.append(_NAME_PROBLEM.format(name=self.name))
         if problems:
             raise ConfigError(problems)
 
     def default_name(self) -> str:
-        """``lut_<act>_mu<mu>_<tile_n>x<tile_m>``, e.g. ``lut_int8_mu4_64x64``."""
-        return f"lut_{self.act}_mu{self.mu}_{self.tile_n}x{self.tile_m}"
+        """``lut_<act>[_<acc>]_mu<mu>_<tile_n>x<tile_m>``, e.g. ``lut_int8_mu4_64x64``, ``lut_fp16_fp32_mu3_...``."""
+        acc = f"_{self.acc}" if self.acc and self.acc != self.act else ""
+        return f"lut_{self.act}{acc}_mu{self.mu}_{self.tile_n}x{self.tile_m}"
+
+    @property
+    def is_fp(self) -> bool:
+        """Floating-point activations."""
+        return self.act_type.kind == "fp"
 
     # --- Derived structure (read by the generator, the reference model and the cost model) ---
 
@@ -269,28 +322,51 @@ class CoreConfig:
         """Output tiles of the largest GEMV, ``ceil(max_m / tile_m)``."""
         return math.ceil(self.max_m / self.tile_m)
 
+    def _sum_width(self, terms: int) -> int:
+        """Width (bits) of a sum of ``terms`` activations: exact signed integer, or the activation format."""
+        return int_sum_width(terms, self.act_width) if not self.is_fp else self.act_width
+
     def entry_width(self, v: int) -> int:
-        """Signed width (bits) of LUT entry ``v`` (it sums ``nonzeros(v)`` activations)."""
-        return int_sum_width(self.plan.nonzeros(v), self.act_width)
+        """Width (bits) of LUT entry ``v`` (it sums ``nonzeros(v)`` activations)."""
+        return self._sum_width(self.plan.nonzeros(v))
 
     @property
     def lut_width(self) -> int:
-        """Signed width (bits) of a fetched, signed LUT value: a sum of ``mu`` activations."""
-        return int_sum_width(self.mu, self.act_width)
+        """Width (bits) of a fetched, signed LUT value: a sum of ``mu`` activations."""
+        return self._sum_width(self.mu)
 
     def tree_width(self, luts: int) -> int:
-        """Signed width (bits) of a tree node that sums ``luts`` LUT values."""
-        return int_sum_width(luts * self.mu, self.act_width)
+        """Width (bits) of a tree node that sums ``luts`` LUT values."""
+        return self._sum_width(luts * self.mu)
 
     @property
     def acc_width(self) -> int:
-        """Signed accumulator / output width (bits).
+        """Accumulator / output width (bits).
 
-        A GEMV of N <= ``max_n`` inputs sums at most ``max_n`` terms a[n] * w[n, m], each in
-        [-2**(w-1), 2**(w-1)] (lanes past N are zeroed by the core), so no GEMV up to the
+        Integer cores: a GEMV of N <= ``max_n`` inputs sums at most ``max_n`` terms a[n] * w[n, m],
+        each in [-2**(w-1), 2**(w-1)] (lanes past N are zeroed by the core), so no GEMV up to the
         maximum size can overflow: |y| <= max_n * 2**(w-1) < 2**(acc_width-1).
+        Floating-point cores: the width of the ``acc`` format.
         """
-        return int_sum_width(self.max_n, self.act_width)
+        return int_sum_width(self.max_n, self.act_width) if not self.is_fp else self.acc_type.width
+
+    # --- Latencies (cycles), read by the generator and by the schedule ---
+
+    @property
+    def lut_build_latency(self) -> int:
+        """Cycles from an activation row to its LUT entries: plan depth x ``adder_stages``."""
+        return self.plan.depth * self.adder_stages
+
+    @property
+    def tree_latency(self) -> int:
+        """Cycles through the reduction tree: ``ceil(log2(luts)) * adder_stages + pipeline``."""
+        return tree_depth(self.luts) * self.adder_stages + self.pipeline
+
+    @property
+    def acc_latency(self) -> int:
+        """Cycles through the accumulate adder; a step may not read an accumulator sooner than
+        ``acc_latency + 1`` cycles after the previous step that updates it."""
+        return self.adder_stages
 
     @property
     def pipeline_cuts(self) -> tuple[bool, ...]:
@@ -308,14 +384,15 @@ class CoreConfig:
 
     def to_dict(self) -> dict[str, object]:
         """The constructor arguments (JSON-serialisable); ``CoreConfig(**cfg.to_dict()) == cfg``."""
-        return {f: getattr(self, f) for f in
-                ("act", "mu", "luts", "keys", "max_n", "max_m", "reuse", "pipeline", "name")}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
 
     def summary(self) -> dict[str, object]:
         """Parameters and derived sizes as a flat dict (for CLIs and reports)."""
         return {
             "name": self.name,
             "act": self.act,
+            "acc": self.acc_type.name if self.acc_type else "",
+            "adder_stages": self.adder_stages,
             "mu": self.mu,
             "luts": self.luts,
             "keys": self.keys,
@@ -379,3 +456,53 @@ def load_design(path: str | Path) -> dict[str, object]:
         raise ConfigError([f"design file {str(path)!r}: unknown key(s) {', '.join(unknown)} "
                            f"in [core] (allowed: {', '.join(allowed)})"])
     return dict(table)
+
+
+#: Stand-alone arithmetic units that ``hwgen emit --unit`` can write.
+UNIT_KINDS = ("fp-add", "fp-mul")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitConfig:
+    """A single floating-point arithmetic unit with ports ``a``, ``b`` (inputs) and ``o``.
+
+    Parameters
+    ----------
+    unit : str
+        ``"fp-add"`` or ``"fp-mul"``.
+    act : str
+        Floating-point format: ``"fp16"``, ``"bf16"``, ``"fp32"``, ``"fp8e4m3"``, ``"fp8e5m2"``.
+    adder_stages : int
+        Pipeline registers inside the unit, in [0, 8]; the latency in cycles.
+    name : str
+        Verilog module name (default ``fp_add_fp16_s0`` style).
+    """
+
+    unit: str
+    act: str = "fp16"
+    adder_stages: int = 0
+    name: str = ""
+    act_type: ActType = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.unit not in UNIT_KINDS:
+            problems.append(f"`unit` must be one of {', '.join(UNIT_KINDS)}, got unit={self.unit!r}")
+        act_type = None
+        try:
+            act_type = ActType.parse(self.act)
+        except ValueError as exc:
+            problems.append(str(exc))
+        if act_type is not None and act_type.kind != "fp":
+            problems.append(f"`act` must be a floating-point format ({', '.join(FP_FORMATS)}) for a "
+                            f"floating-point unit, got act={self.act!r}")
+        if not _is_int(self.adder_stages) or not 0 <= self.adder_stages <= MAX_ADDER_STAGES:
+            problems.append(f"`adder_stages` must be in [0, {MAX_ADDER_STAGES}] registers per adder, "
+                            f"got adder_stages={self.adder_stages!r}")
+        if self.name and not _is_identifier(self.name):
+            problems.append(_NAME_PROBLEM.format(name=self.name))
+        if problems:
+            raise ConfigError(problems)
+        object.__setattr__(self, "act_type", act_type)
+        if not self.name:
+            object.__setattr__(self, "name", f"{self.unit.replace('-', '_')}_{self.act}_s{self.adder_stages}")

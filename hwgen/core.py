@@ -1,4 +1,4 @@
-"""The integer ternary LUT core: streams in, GEMV results out."""
+"""The ternary LUT core (integer or floating-point activations): streams in, GEMV results out."""
 
 from __future__ import annotations
 
@@ -8,11 +8,16 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .components.fetch import Fetcher
+from .components.lane_arith import delay, lane_arith
 from .components.lut_builder import LutBuilder
 from .components.reduction_tree import ReductionTree
 from .config import CoreConfig
 
-__all__ = ["LutCore", "job_layout", "act_layout", "keys_layout", "out_layout"]
+__all__ = ["LutCore", "job_layout", "act_layout", "keys_layout", "out_layout", "step_layout"]
+
+
+def _lane(cfg: CoreConfig, width: int):
+    return lane_arith(cfg).shape(width)
 
 
 def job_layout(cfg: CoreConfig) -> data.StructLayout:
@@ -21,8 +26,9 @@ def job_layout(cfg: CoreConfig) -> data.StructLayout:
 
 
 def act_layout(cfg: CoreConfig) -> data.ArrayLayout:
-    """One activation row: ``tile_n`` signed lanes; lane ``l*mu + j`` is activation ``j`` of LUT ``l``."""
-    return data.ArrayLayout(signed(cfg.act_width), cfg.tile_n)
+    """One activation row: ``tile_n`` lanes (signed integers or FP bit patterns); lane ``l*mu + j``
+    is activation ``j`` of LUT ``l``."""
+    return data.ArrayLayout(_lane(cfg, cfg.act_width), cfg.tile_n)
 
 
 def keys_layout(cfg: CoreConfig) -> data.ArrayLayout:
@@ -31,8 +37,90 @@ def keys_layout(cfg: CoreConfig) -> data.ArrayLayout:
 
 
 def out_layout(cfg: CoreConfig) -> data.StructLayout:
-    """One output tile: ``keys`` signed lanes of ``acc_width`` bits and ``last`` (final tile of the job)."""
-    return data.StructLayout({"data": data.ArrayLayout(signed(cfg.acc_width), cfg.keys), "last": 1})
+    """One output tile: ``keys`` lanes of ``acc_width`` bits and ``last`` (final tile of the job)."""
+    return data.StructLayout({"data": data.ArrayLayout(_lane(cfg, cfg.acc_width), cfg.keys), "last": 1})
+
+
+def step_layout(cfg: CoreConfig) -> data.StructLayout:
+    """What travels with each step through the pipeline."""
+    return data.StructLayout({
+        "valid": 1,
+        "load_lut": 1,  # first output tile of the block: rebuild the LUTs
+        "first": 1,  # input tile 0: take the tile sum as is
+        "last_t": 1,  # last input tile: the accumulator is complete
+        "last": 1,  # final output tile of the job
+        "r": unsigned(max(1, (cfg.reuse - 1).bit_length())),  # output tile within the block
+    })
+
+
+class _Datapath(wiring.Component):
+    """Everything after step issue; all registers are plain ``sync`` (the core stalls them with
+    ``EnableInserter``). Latency from ``step`` to ``out_valid``: 2 + lut_build_latency +
+    tree_latency + acc_latency cycles."""
+
+    def __init__(self, cfg: CoreConfig):
+        self._cfg = cfg
+        super().__init__({
+            "step": In(step_layout(cfg)),
+            "key": In(keys_layout(cfg)),
+            "row": In(act_layout(cfg)),  # the activation row of the step, one cycle after ``step``
+            "out_valid": Out(1),
+            "out": Out(out_layout(cfg)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        arith = lane_arith(cfg)
+
+        # Stage 1: the buffer read completes; LUT build (lut_build_latency cycles) into the LUT registers.
+        s1 = Signal(step_layout(cfg))
+        s1_key = Signal(keys_layout(cfg))
+        m.d.sync += [s1.eq(self.step), s1_key.eq(self.key)]
+        built = delay(m, s1, cfg.lut_build_latency, "build_step")
+        built_key = delay(m, s1_key, cfg.lut_build_latency, "build_key")
+
+        luts = []
+        for lut in range(cfg.luts):
+            builder = LutBuilder(cfg)
+            m.submodules[f"lut_builder{lut}"] = builder
+            m.d.comb += builder.a.eq(Cat(self.row[lut * cfg.mu + j] for j in range(cfg.mu)))
+            regs = [Signal(_lane(cfg, cfg.entry_width(v)), name=f"lut{lut}_e{v}")
+                    for v in range(1, cfg.plan.entries + 1)]
+            with m.If(built.valid & built.load_lut):
+                m.d.sync += [reg.eq(builder.entries[i]) for i, reg in enumerate(regs)]
+            luts.append(regs)
+
+        # Stage 2: fetch, reduction tree (tree_latency cycles), accumulate (acc_latency cycles).
+        s2 = Signal(step_layout(cfg))
+        s2_key = Signal(keys_layout(cfg))
+        m.d.sync += [s2.eq(built), s2_key.eq(built_key)]
+
+        m.submodules.tree = tree = ReductionTree(cfg, step_layout(cfg))
+        m.d.comb += tree.tag.eq(s2)
+        for lut, regs in enumerate(luts):
+            fetch = Fetcher(cfg)
+            m.submodules[f"fetch{lut}"] = fetch
+            m.d.comb += [fetch.entries[i].eq(reg) for i, reg in enumerate(regs)]
+            m.d.comb += fetch.keys.eq(s2_key[lut])
+            m.d.comb += tree.values[lut].eq(fetch.values)
+
+        tag = tree.tag_out
+        acc_lane = data.ArrayLayout(_lane(cfg, cfg.acc_width), cfg.tile_m)
+        acc = Array(Signal(acc_lane, name=f"acc{i}") for i in range(cfg.reuse))
+        done = delay(m, tag, cfg.acc_latency, "acc_step")
+        total = Signal(acc_lane)
+        for k in range(cfg.tile_m):
+            x = arith.to_acc(m, tree.sums[k], f"to_acc{k}")
+            summed = arith.add(m, acc[tag.r][k], x, width=cfg.acc_width, name=f"acc_add{k}")
+            m.d.comb += total[k].eq(Mux(done.first, delay(m, x, cfg.acc_latency, f"first{k}"), summed))
+
+        m.d.sync += self.out_valid.eq(done.valid & done.last_t)
+        with m.If(done.valid & done.last_t):
+            m.d.sync += [self.out.data.eq(total), self.out.last.eq(done.last)]
+        with m.Elif(done.valid):
+            m.d.sync += acc[done.r].eq(total)
+        return m
 
 
 class LutCore(wiring.Component):
@@ -51,12 +139,17 @@ class LutCore(wiring.Component):
        don't-care; ``last`` marks the job's final tile.
 
     Pipeline (all stages advance together; ``out`` backpressure stalls them all, missing key
-    words insert bubbles): issue (buffer read address, key register) -> LUT build into the LUT
-    registers -> fetch, reduction tree (``pipeline`` extra registers) and accumulate -> output
-    register. :func:`hwgen.schedule.job_cycles` gives the resulting cycle count.
+    words insert bubbles): issue (buffer read address, key register) -> LUT build
+    (``lut_build_latency``) into the LUT registers -> fetch, reduction tree (``tree_latency``),
+    conversion to the accumulator format and accumulate (``acc_latency``) -> output register.
+    A step that reads an accumulator waits until the previous update of it has left the
+    accumulate adder (only possible with pipelined FP adders and ``reuse <= adder_stages``).
+    :func:`hwgen.schedule.job_cycles` gives the resulting cycle count.
 
-    The ``reuse * keys`` accumulators are ``acc_width`` bits wide, enough for any GEMV up to
-    ``max_n`` inputs (see :attr:`CoreConfig.acc_width`).
+    Integer cores: the ``reuse * keys`` accumulators are ``acc_width`` bits wide, enough for any
+    GEMV up to ``max_n`` inputs (see :attr:`CoreConfig.acc_width`). Floating-point cores: every
+    add is one rounding of the ``act`` (LUT, tree) or ``acc`` (accumulation) format, in the order
+    the reference model :mod:`sim.reference` follows.
     """
 
     def __init__(self, cfg: CoreConfig):
@@ -78,7 +171,7 @@ class LutCore(wiring.Component):
         tile_n, tile_m, reuse = cfg.tile_n, cfg.tile_m, cfg.reuse
         n_bits, m_bits = cfg.max_n.bit_length(), cfg.max_m.bit_length()
         row_bits = max(1, (cfg.max_tiles_n - 1).bit_length())
-        r_bits = max(1, (reuse - 1).bit_length())
+        r_bits = step_layout(cfg)["r"].shape.width
 
         # All pipeline registers advance together; only output backpressure stalls them.
         advance = Signal()
@@ -98,16 +191,17 @@ class LutCore(wiring.Component):
         tile_rem = Signal(signed(m_bits + 2))  # outputs from the current output tile on
         r = Signal(r_bits)  # output tile within the block
 
-        step_tag = data.StructLayout({
-            "valid": 1,
-            "load_lut": 1,  # first output tile of the block: rebuild the LUTs
-            "first": 1,  # input tile 0: take the tile sum as is
-            "last_t": 1,  # last input tile: the accumulator is complete
-            "last": 1,  # final output tile of the job
-            "r": unsigned(r_bits),
-        })
-        issue = Signal(step_tag)
+        issue = Signal(step_layout(cfg))
         issue_key = Signal(keys_layout(cfg))
+
+        # A step that adds to accumulator r may issue only acc_latency + 1 cycles after the
+        # previous step of the same r (the read-modify-write loop through the pipelined adder).
+        hazard = Signal()
+        in_flight = [Signal(step_layout(cfg), name=f"in_flight{i}") for i in range(cfg.acc_latency)]
+        with m.If(advance):
+            m.d.sync += [dst.eq(src) for dst, src in zip(in_flight, [issue, *in_flight])]
+        m.d.comb += hazard.eq(~(row == 0) & Cat(s.valid & (s.r == r) for s in in_flight).any()
+                              if in_flight else 0)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -137,10 +231,10 @@ class LutCore(wiring.Component):
                         ]
                         m.next = "COMPUTE"
             with m.State("COMPUTE"):
-                m.d.comb += self.keys.ready.eq(advance)
+                m.d.comb += self.keys.ready.eq(advance & ~hazard)
                 block_end = (r == reuse - 1) | (tile_rem <= tile_m)
                 m.d.comb += [
-                    issue.valid.eq(self.keys.valid),
+                    issue.valid.eq(self.keys.valid & ~hazard),
                     issue.load_lut.eq(r == 0),
                     issue.first.eq(row == 0),
                     issue.last_t.eq(row == last_row),
@@ -148,7 +242,7 @@ class LutCore(wiring.Component):
                     issue.r.eq(r),
                     issue_key.eq(self.keys.p),
                 ]
-                with m.If(self.keys.valid & advance):
+                with m.If(self.keys.valid & self.keys.ready):
                     with m.If(~block_end):
                         m.d.sync += [r.eq(r + 1), tile_rem.eq(tile_rem - tile_m)]
                     with m.Elif(row != last_row):
@@ -165,49 +259,7 @@ class LutCore(wiring.Component):
 
         m.d.comb += [rd.addr.eq(row), rd.en.eq(advance)]
 
-        # --- Pipeline, stage 1: LUT build into the LUT registers ---
-        s1 = Signal(step_tag)
-        s1_key = Signal(keys_layout(cfg))
-        with m.If(advance):
-            m.d.sync += [s1.eq(issue), s1_key.eq(issue_key)]
-
-        luts = []
-        for l in range(cfg.luts):
-            builder = LutBuilder(cfg)
-            m.submodules[f"lut_builder{l}"] = builder
-            m.d.comb += builder.a.eq(Cat(rd.data[l * cfg.mu + j] for j in range(cfg.mu)))
-            regs = [Signal(signed(cfg.entry_width(v)), name=f"lut{l}_e{v}") for v in range(1, cfg.plan.entries + 1)]
-            with m.If(advance & s1.valid & s1.load_lut):
-                m.d.sync += [reg.eq(builder.entries[i]) for i, reg in enumerate(regs)]
-            luts.append(regs)
-
-        # --- Stage 2: fetch, reduction tree (with its pipeline registers), accumulate ---
-        s2 = Signal(step_tag)
-        s2_key = Signal(keys_layout(cfg))
-        with m.If(advance):
-            m.d.sync += [s2.eq(s1), s2_key.eq(s1_key)]
-
-        tree = EnableInserter(advance)(ReductionTree(cfg, step_tag))
-        m.submodules.tree = tree
-        m.d.comb += tree.tag.eq(s2)
-        for l, regs in enumerate(luts):
-            fetch = Fetcher(cfg)
-            m.submodules[f"fetch{l}"] = fetch
-            m.d.comb += [fetch.entries[i].eq(reg) for i, reg in enumerate(regs)]
-            m.d.comb += fetch.keys.eq(s2_key[l])
-            m.d.comb += tree.values[l].eq(fetch.values)
-
-        tag = tree.tag_out
-        acc = Array(Signal(data.ArrayLayout(signed(cfg.acc_width), tile_m), name=f"acc{i}") for i in range(reuse))
-        prev = acc[tag.r] if reuse > 1 else acc[0]
-        total = Signal(data.ArrayLayout(signed(cfg.acc_width), tile_m))
-        for k in range(tile_m):
-            m.d.comb += total[k].eq(tree.sums[k] + Mux(tag.first, 0, prev[k]))
-
-        with m.If(advance):
-            m.d.sync += self.out.valid.eq(tag.valid & tag.last_t)
-            with m.If(tag.valid & tag.last_t):
-                m.d.sync += [self.out.p.data.eq(total), self.out.p.last.eq(tag.last)]
-            with m.Elif(tag.valid):
-                m.d.sync += prev.eq(total)
+        m.submodules.datapath = datapath = EnableInserter(advance)(_Datapath(cfg))
+        m.d.comb += [datapath.step.eq(issue), datapath.key.eq(issue_key), datapath.row.eq(rd.data)]
+        m.d.comb += [self.out.valid.eq(datapath.out_valid), self.out.p.eq(datapath.out)]
         return m

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from amaranth.back import verilog
 
-from .config import CoreConfig
+from .arith import FPAdd, FPMul
+from .config import CoreConfig, UnitConfig
 from .core import LutCore
 
-__all__ = ["build", "to_verilog", "emit_verilog"]
+__all__ = ["build", "build_unit", "to_verilog", "emit_verilog"]
 
 
 def build(cfg: CoreConfig) -> LutCore:
     """The Amaranth component for ``cfg``."""
     return LutCore(cfg)
+
+
+def build_unit(ucfg: UnitConfig) -> FPAdd | FPMul:
+    """The stand-alone floating-point unit for ``ucfg`` (ports ``a``, ``b``, ``o``)."""
+    unit = {"fp-add": FPAdd, "fp-mul": FPMul}[ucfg.unit]
+    return unit(ucfg.act_type.fmt, ucfg.adder_stages)
 
 
 def to_verilog(component, name: str) -> str:

@@ -11,7 +11,9 @@ A job computes ``y = a @ W`` for N activations and an N x M ternary matrix. With
 
 One step takes one cycle and one key word; the LUTs are rebuilt when ``o == b*R``.
 Accumulation over ``t`` is in increasing order, the first tile's value is taken as is (no
-add to zero). Output tile ``o`` leaves the core after step ``(T - 1, o)``.
+add to zero). Output tile ``o`` leaves the core after step ``(T - 1, o)``. With a pipelined
+accumulate adder (``acc_latency`` > 0), a step waits until the previous step on its
+accumulator has left the adder: an input tile then takes ``max(R_b, acc_latency + 1)`` cycles.
 """
 
 from __future__ import annotations
@@ -22,12 +24,27 @@ import numpy as np
 
 from .config import CoreConfig
 
-__all__ = ["tiles", "steps", "job_cycles", "job_interval", "PIPELINE_OVERHEAD"]
+__all__ = ["tiles", "steps", "issue_cycles", "pipeline_latency", "job_cycles", "job_interval", "PIPELINE_OVERHEAD"]
 
-#: Cycles from the last key word accepted to its output tile transferred, without extra
-#: pipeline registers: the activation-buffer read / LUT build stage, the fetch-reduce-
-#: accumulate stage and the output register.
+#: Cycles from the last key word accepted to its output tile transferred, without
+#: pipelined adders or extra registers: the activation-buffer read / LUT build stage, the
+#: fetch-reduce-accumulate stage and the output register.
 PIPELINE_OVERHEAD = 3
+
+
+def pipeline_latency(cfg: CoreConfig) -> int:
+    """Cycles from a step's issue to its output tile's transfer (with ``out`` ready)."""
+    return PIPELINE_OVERHEAD + cfg.lut_build_latency + cfg.tree_latency + cfg.acc_latency
+
+
+def issue_cycles(cfg: CoreConfig, n: int, m: int) -> int:
+    """Cycles to issue all steps of an ``n`` x ``m`` job with every key word available."""
+    t_count, o_count = tiles(cfg, n, m)
+    total = 0
+    for b in range(0, o_count, cfg.reuse):
+        r_b = min(cfg.reuse, o_count - b)
+        total += r_b + (t_count - 1) * max(r_b, cfg.acc_latency + 1)
+    return total
 
 
 def tiles(cfg: CoreConfig, n: int, m: int) -> tuple[int, int]:
@@ -50,15 +67,13 @@ def job_cycles(cfg: CoreConfig, n: int, m: int) -> int:
     """Cycles of one job with all streams always valid/ready.
 
     Counted from the cycle the job descriptor is accepted to the cycle the last output tile
-    is transferred, both inclusive-exclusive as ``last - first``: T cycles to load the
-    activation rows, one cycle per step (T * O), and the pipeline latency.
+    is transferred (``last - first``): T cycles to load the activation rows, the issue of all
+    steps (:func:`issue_cycles`, T * O without a pipelined accumulator) and the pipeline latency.
     """
-    t_count, o_count = tiles(cfg, n, m)
-    return t_count + t_count * o_count + cfg.pipeline + PIPELINE_OVERHEAD
+    return tiles(cfg, n, m)[0] + issue_cycles(cfg, n, m) + pipeline_latency(cfg)
 
 
 def job_interval(cfg: CoreConfig, n: int, m: int) -> int:
     """Cycles between the acceptance of back-to-back jobs of the same shape (the pipeline
     drain of one job overlaps the next job's activation load)."""
-    t_count, o_count = tiles(cfg, n, m)
-    return t_count + t_count * o_count + 1
+    return tiles(cfg, n, m)[0] + issue_cycles(cfg, n, m) + 1

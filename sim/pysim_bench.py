@@ -23,7 +23,7 @@ __all__ = ["Job", "JobResult", "run_jobs"]
 
 @dataclass(frozen=True)
 class Job:
-    """One GEMV: ``activations`` (N,) ints and ``weights`` (N, M) ternary.
+    """One GEMV: ``activations`` (N,) ints (bit patterns for FP cores) and ``weights`` (N, M) ternary.
 
     ``weights`` may have extra rows past N (up to the last input tile): their keys are sent,
     and the core must ignore them because it zeroes activation lanes past N.
@@ -88,7 +88,10 @@ def run_jobs(cfg: CoreConfig, jobs: list[Job], *, seed: int = 0, out_stall: floa
         for job in jobs:
             n = job.shape[0]
             t_count = -(-n // cfg.tile_n)
-            lo, hi = cfg.act_type.min_value, cfg.act_type.max_value
+            if cfg.is_fp:  # bit patterns
+                lo, hi = 0, (1 << cfg.act_width) - 1
+            else:
+                lo, hi = cfg.act_type.min_value, cfg.act_type.max_value
             rows = np.array([rng.randint(lo, hi) for _ in range(t_count * cfg.tile_n)])
             rows[:n] = job.activations
             for t in range(t_count):

@@ -1,12 +1,17 @@
 """The PyTorch bit-exact reference model of a LUT core.
 
 It performs the adds of the RTL in the RTL's order: the LUT build walks
-:attr:`CoreConfig.plan`, the reduction walks :attr:`CoreConfig.tree`, and accumulation runs
-over input tiles in increasing order with the first tile taken as is (see
+:attr:`CoreConfig.plan` (``entry[src] +- a[act]``), the fetch negates by the key's sign, the
+reduction walks :attr:`CoreConfig.tree` (``left + right``), and accumulation runs over input
+tiles in increasing order (``acc + tile``), the first tile taken as is (see
 :mod:`hwgen.schedule`). Independent lanes (tiles, LUTs, columns) are vectorised; the adds
-that the hardware chains are chained here one by one. For integer activations every add
-is exact (the core's widths cannot overflow, see :attr:`CoreConfig.acc_width`), so the
-result also equals ``activations @ weights`` in int64.
+that the hardware chains are chained here one by one.
+
+Integer activations: every add is exact (the core's widths cannot overflow, see
+:attr:`CoreConfig.acc_width`), so the result also equals ``activations @ weights`` in int64.
+Floating-point activations: values are bit patterns (int64 tensors); every add is one
+correctly rounded :func:`sim.fp_reference.fp_add` in the ``act`` format (LUT, tree) or the
+``acc`` format (after the exact :func:`sim.fp_reference.fp_convert` of each tile sum).
 """
 
 from __future__ import annotations
@@ -16,9 +21,55 @@ import torch
 from hwgen.config import CoreConfig
 from hwgen.key_encoding import check_ternary
 
+from . import fp_reference
 from .key_encoding import encode_weights
 
 __all__ = ["ReferenceModel"]
+
+
+class _IntOps:
+    """Exact int64 lanes."""
+
+    def __init__(self, cfg: CoreConfig):
+        pass
+
+    def add(self, a, b):
+        return a + b
+
+    def sub(self, a, b):
+        return a - b
+
+    def neg(self, a):
+        return -a
+
+    def to_acc(self, a):
+        return a
+
+    def acc_add(self, a, b):
+        return a + b
+
+
+class _FPOps:
+    """Bit-pattern lanes; each op rounds like one FP unit of the core."""
+
+    def __init__(self, cfg: CoreConfig):
+        self.fmt, self.acc_fmt = cfg.act_type.fmt, cfg.acc_type.fmt
+        self.sign = 1 << (self.fmt.width - 1)
+
+    def add(self, a, b):
+        return fp_reference.fp_add(a, b, self.fmt)
+
+    def sub(self, a, b):
+        return fp_reference.fp_add(a, b ^ self.sign, self.fmt)
+
+    def neg(self, a):
+        return a ^ self.sign
+
+    def to_acc(self, a):
+        return a if self.acc_fmt == self.fmt else fp_reference.fp_convert(a, self.fmt, self.acc_fmt)
+
+    def acc_add(self, a, b):
+        return fp_reference.fp_add(a, b, self.acc_fmt)
 
 
 class ReferenceModel:
@@ -34,6 +85,7 @@ class ReferenceModel:
 
     def __init__(self, cfg: CoreConfig):
         self.cfg = cfg
+        self.ops = _FPOps(cfg) if cfg.is_fp else _IntOps(cfg)
 
     # --- the three datapath stages, exposed for unit tests of the RTL blocks ---
 
@@ -47,28 +99,34 @@ class ReferenceModel:
         for step in plan.steps:
             a = groups[..., step.act]
             src = entries[step.src]
-            entries[step.dst] = src - a if step.subtract else src + a
+            entries[step.dst] = self.ops.sub(src, a) if step.subtract else self.ops.add(src, a)
         return torch.stack(entries, dim=-1)
 
     def fetch(self, luts: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        """Signed fetch: ``luts`` ``(..., E + 1)``, ``keys`` ``(..., M)`` -> ``(..., M)``."""
+        """Signed fetch: ``luts`` ``(..., E + 1)``, ``keys`` ``(..., M)`` -> ``(..., M)``.
+
+        Indices past E read zero, as in the RTL."""
         sign_bit = self.cfg.key_bits - 1
         index = keys & ((1 << sign_bit) - 1)
-        value = torch.gather(luts, -1, index)
-        return torch.where((keys >> sign_bit) == 1, -value, value)
+        valid = index <= self.cfg.plan.entries
+        value = torch.gather(luts, -1, torch.where(valid, index, 0))
+        value = torch.where(valid, value, 0)
+        return torch.where((keys >> sign_bit) == 1, self.ops.neg(value), value)
 
     def reduce(self, values: torch.Tensor) -> torch.Tensor:
         """Balanced-tree sum over dimension -2 (the L LUTs) in :attr:`CoreConfig.tree` order."""
         level = [values[..., i, :] for i in range(values.shape[-2])]
         for nodes in self.cfg.tree:
-            level = [level[n[0]] + level[n[1]] if len(n) == 2 else level[n[0]] for n in nodes]
+            level = [self.ops.add(level[n[0]], level[n[1]]) if len(n) == 2 else level[n[0]] for n in nodes]
         return level[0]
 
     def accumulate(self, partials: torch.Tensor) -> torch.Tensor:
-        """Sum over input tiles (dimension 0) in increasing order, the first taken as is."""
+        """Sum over input tiles (dimension 0) in increasing order in the accumulator format,
+        the first taken as is."""
+        partials = self.ops.to_acc(partials)
         acc = partials[0]
         for t in range(1, partials.shape[0]):
-            acc = acc + partials[t]
+            acc = self.ops.acc_add(acc, partials[t])
         return acc
 
     # --- whole GEMVs ---
@@ -89,15 +147,38 @@ class ReferenceModel:
         fetched = self.fetch(luts, k.reshape(t_count, cfg.luts, m))  # (T, L, M)
         return self.accumulate(self.reduce(fetched))
 
+    def encode_activations(self, values: torch.Tensor) -> torch.Tensor:
+        """Floating-point cores: round float values to the ``act`` format (RNE); bit patterns (int64)."""
+        if not self.cfg.is_fp:
+            raise ValueError(f"encode_activations is for floating-point cores, got act={self.cfg.act}")
+        return fp_reference.to_bits(torch.as_tensor(values), self.cfg.act_type.fmt)
+
+    def decode_outputs(self, bits: torch.Tensor) -> torch.Tensor:
+        """Floating-point cores: output bit patterns as float64 values (exact)."""
+        return fp_reference.from_bits(bits, self.cfg.acc_type.fmt, dtype=torch.float64)
+
     def gemv(self, activations: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """``y = activations @ weights`` as the core computes it (int64, shape ``(M,)``)."""
+        """``y = activations @ weights`` as the core computes it, shape ``(M,)``, int64.
+
+        Integer cores: ``activations`` are integers in the ``act`` range and ``y`` the exact sums.
+        Floating-point cores: ``activations`` are bit patterns of the ``act`` format (see
+        :meth:`encode_activations`) and ``y`` the bit patterns of the ``acc`` format.
+        """
         w = torch.as_tensor(check_ternary(torch.as_tensor(weights).numpy()))
-        a = torch.as_tensor(activations, dtype=torch.int64)
+        a = torch.as_tensor(activations)
+        if a.is_floating_point():
+            raise ValueError("activations must be integers (bit patterns for floating-point cores; "
+                             "see encode_activations)")
+        a = a.to(torch.int64)
         if a.ndim != 1 or a.shape[0] != w.shape[0]:
             raise ValueError(f"activations must have shape ({w.shape[0]},) to match weights, got {tuple(a.shape)}")
-        lo, hi = self.cfg.act_type.min_value, self.cfg.act_type.max_value
+        if self.cfg.is_fp:
+            lo, hi = 0, (1 << self.cfg.act_width) - 1
+        else:
+            lo, hi = self.cfg.act_type.min_value, self.cfg.act_type.max_value
         if a.numel() and (a.min() < lo or a.max() > hi):
-            raise ValueError(f"activations must be in [{lo}, {hi}] for act={self.cfg.act}")
+            kind = "bit patterns " if self.cfg.is_fp else ""
+            raise ValueError(f"activations must be {kind}in [{lo}, {hi}] for act={self.cfg.act}")
         if not 1 <= a.shape[0] <= self.cfg.max_n or not 1 <= w.shape[1] <= self.cfg.max_m:
             raise ValueError(
                 f"GEMV shape N={a.shape[0]}, M={w.shape[1]} must be in [1, max_n={self.cfg.max_n}] x "

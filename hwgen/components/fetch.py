@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import CoreConfig
+from .lane_arith import lane_arith
 
 __all__ = ["Fetcher"]
 
@@ -14,9 +15,10 @@ __all__ = ["Fetcher"]
 class Fetcher(wiring.Component):
     """The ``keys`` fetchers of one LUT (combinational).
 
-    Each key (see :mod:`hwgen.key_encoding`) selects entry ``index`` (0 is the constant zero;
-    indices past E also read zero) and negates it when its sign bit is set. Negation cannot
-    overflow: entries lie in the symmetric range +-mu * 2**(act_width-1).
+    Each key (see :mod:`hwgen.key_encoding`) selects entry ``index`` (0 is the constant zero,
+    all-zero bits, i.e. +0.0 for floating point; indices past E also read zero) and negates it
+    when its sign bit is set. Integer negation cannot overflow: entries lie in the symmetric
+    range +-mu * 2**(act_width-1). Floating-point negation flips the sign bit.
 
     Members
     -------
@@ -30,22 +32,24 @@ class Fetcher(wiring.Component):
 
     def __init__(self, cfg: CoreConfig):
         self._cfg = cfg
+        lane = lane_arith(cfg).shape(cfg.lut_width)
         super().__init__({
-            "entries": In(data.ArrayLayout(signed(cfg.lut_width), cfg.plan.entries)),
+            "entries": In(data.ArrayLayout(lane, cfg.plan.entries)),
             "keys": In(data.ArrayLayout(unsigned(cfg.key_bits), cfg.keys)),
-            "values": Out(data.ArrayLayout(signed(cfg.lut_width), cfg.keys)),
+            "values": Out(data.ArrayLayout(lane, cfg.keys)),
         })
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
+        arith = lane_arith(cfg)
         index_bits = cfg.key_bits - 1
         for k in range(cfg.keys):
             key = self.keys[k]
-            value = Signal(signed(cfg.lut_width), name=f"value{k}")
+            value = Signal(arith.shape(cfg.lut_width), name=f"value{k}")
             with m.Switch(key[:index_bits]):
                 for v in range(1, cfg.plan.entries + 1):
                     with m.Case(v):
                         m.d.comb += value.eq(self.entries[v - 1])
-            m.d.comb += self.values[k].eq(Mux(key[index_bits], -value, value))
+            m.d.comb += self.values[k].eq(Mux(key[index_bits], arith.neg(value), value))
         return m

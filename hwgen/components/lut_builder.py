@@ -1,49 +1,60 @@
-"""LUT builder: the adds of :attr:`CoreConfig.plan` as combinational integer logic."""
+"""LUT builder: the adds of :attr:`CoreConfig.plan`, one adder per plan step."""
 
 from __future__ import annotations
 
-from amaranth import Module, Signal, signed
+from amaranth import Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import CoreConfig
+from .lane_arith import delay, lane_arith
 
 __all__ = ["LutBuilder"]
 
 
 class LutBuilder(wiring.Component):
-    """Build the E stored entries of one LUT from ``mu`` activations (purely combinational).
+    """Build the E stored entries of one LUT from ``mu`` activations.
 
-    Entry ``v`` (1..E) is computed at its own width :meth:`CoreConfig.entry_width` by the
-    plan step that names it, then sign-extended to :attr:`CoreConfig.lut_width`; one adder
-    per plan step, ``E - mu`` in all.
+    Entry ``v`` (1..E) is computed by the plan step that names it (one adder per step,
+    ``E - mu`` in all), at :meth:`CoreConfig.entry_width` bits, and output at
+    :attr:`CoreConfig.lut_width` bits (sign-extended for integers). With pipelined
+    floating-point adders, a step of depth ``d`` starts ``(d - 1) * adder_stages`` cycles after
+    the activations, which are delayed to meet it, and every entry is delayed to leave after
+    :attr:`CoreConfig.lut_build_latency` cycles, so all entries of one group leave together.
 
     Members
     -------
-    a : In(ArrayLayout(signed(act_width), mu))
+    a : In(ArrayLayout(act lane, mu))
         The activation group, ``a[j]`` weighted by ``3**j`` in the entry index.
-    entries : Out(ArrayLayout(signed(lut_width), E))
-        ``entries[v - 1]`` holds entry ``v``.
+    entries : Out(ArrayLayout(LUT lane, E))
+        ``entries[v - 1]`` holds entry ``v``, ``cfg.lut_build_latency`` cycles after ``a``.
     """
 
     def __init__(self, cfg: CoreConfig):
         self._cfg = cfg
+        arith = lane_arith(cfg)
         super().__init__({
-            "a": In(data.ArrayLayout(signed(cfg.act_width), cfg.mu)),
-            "entries": Out(data.ArrayLayout(signed(cfg.lut_width), cfg.plan.entries)),
+            "a": In(data.ArrayLayout(arith.shape(cfg.act_width), cfg.mu)),
+            "entries": Out(data.ArrayLayout(arith.shape(cfg.lut_width), cfg.plan.entries)),
         })
 
     def elaborate(self, platform):
         m = Module()
         cfg, plan = self._cfg, self._cfg.plan
-        built = {}
+        arith = lane_arith(cfg)
+        lat = arith.latency
+        built = {}  # entry -> (value, depth)
         for j, v in enumerate(plan.singles):
-            built[v] = self.a[j]
+            built[v] = (self.a[j], 0)
         for step in plan.steps:
-            entry = Signal(signed(cfg.entry_width(step.dst)), name=f"entry{step.dst}")
-            src, act = built[step.src], self.a[step.act]
-            m.d.comb += entry.eq(src - act if step.subtract else src + act)
-            built[step.dst] = entry
+            src, src_depth = built[step.src]
+            assert src_depth == step.depth - 1
+            act = delay(m, self.a[step.act], src_depth * lat, f"a{step.act}_to_e{step.dst}")
+            value = arith.add(m, src, act, width=cfg.entry_width(step.dst), name=f"entry{step.dst}",
+                              subtract=step.subtract)
+            built[step.dst] = (value, step.depth)
         for v in range(1, plan.entries + 1):
-            m.d.comb += self.entries[v - 1].eq(built[v])
+            value, depth = built[v]
+            out = delay(m, value, cfg.lut_build_latency - depth * lat, f"entry{v}_align")
+            m.d.comb += self.entries[v - 1].eq(out)
         return m

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Signal, signed
+from amaranth import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import CoreConfig
+from .lane_arith import delay, lane_arith
 
 __all__ = ["ReductionTree"]
 
@@ -15,28 +16,31 @@ class ReductionTree(wiring.Component):
     """Sum the ``luts`` fetched values of each of the ``keys`` lanes along :attr:`CoreConfig.tree`.
 
     Registers sit where :attr:`CoreConfig.pipeline_cuts` says: ``cuts[0]`` on the inputs (after
-    the fetch), ``cuts[d]`` after tree level ``d``. The latency is ``cfg.pipeline`` cycles. A
-    ``tag`` of any shape travels with the data through the same registers. Registers are plain
-    ``sync`` registers: stall the tree by wrapping it in ``EnableInserter``.
+    the fetch), ``cuts[d]`` after tree level ``d``; pipelined floating-point adders add
+    ``adder_stages`` per level (a value passing a level unadded is delayed as much). The latency
+    is :attr:`CoreConfig.tree_latency` cycles. A ``tag`` of any shape travels with the data,
+    delayed as much. Registers are plain ``sync`` registers: stall the tree by wrapping it in
+    ``EnableInserter``.
 
     Members
     -------
-    values : In(ArrayLayout(ArrayLayout(signed(lut_width), keys), luts))
+    values : In(ArrayLayout(ArrayLayout(LUT lane, keys), luts))
         ``values[l][k]``: LUT ``l``'s signed value for lane ``k``.
     tag : In(tag_shape)
         Side information aligned with ``values``.
-    sums : Out(ArrayLayout(signed(tree_width(luts)), keys))
-        The lane sums, ``cfg.pipeline`` cycles later.
+    sums : Out(ArrayLayout(tree lane, keys))
+        The lane sums, ``cfg.tree_latency`` cycles later.
     tag_out : Out(tag_shape)
         ``tag``, delayed by the same registers.
     """
 
     def __init__(self, cfg: CoreConfig, tag_shape):
         self._cfg = cfg
+        arith = lane_arith(cfg)
         super().__init__({
-            "values": In(data.ArrayLayout(data.ArrayLayout(signed(cfg.lut_width), cfg.keys), cfg.luts)),
+            "values": In(data.ArrayLayout(data.ArrayLayout(arith.shape(cfg.lut_width), cfg.keys), cfg.luts)),
             "tag": In(tag_shape),
-            "sums": Out(data.ArrayLayout(signed(cfg.tree_width(cfg.luts)), cfg.keys)),
+            "sums": Out(data.ArrayLayout(arith.shape(cfg.tree_width(cfg.luts)), cfg.keys)),
             "tag_out": Out(tag_shape),
         })
 
@@ -44,6 +48,7 @@ class ReductionTree(wiring.Component):
         m = Module()
         cfg = self._cfg
         cuts = cfg.pipeline_cuts
+        arith = lane_arith(cfg)
 
         def stage(level, tag, cut, label):
             """Register every lane of every node (and the tag) when ``cut``; else pass through."""
@@ -66,17 +71,15 @@ class ReductionTree(wiring.Component):
             new_level, new_terms = [], []
             for i, node in enumerate(nodes):
                 if len(node) == 1:
-                    new_level.append(level[node[0]])
+                    new_level.append([delay(m, v, arith.latency, f"pass_d{d}_n{i}_k{k}")
+                                      for k, v in enumerate(level[node[0]])])
                     new_terms.append(terms[node[0]])
                     continue
                 t = terms[node[0]] + terms[node[1]]
-                lanes = []
-                for k in range(cfg.keys):
-                    s = Signal(signed(cfg.tree_width(t)), name=f"sum_d{d}_n{i}_k{k}")
-                    m.d.comb += s.eq(level[node[0]][k] + level[node[1]][k])
-                    lanes.append(s)
-                new_level.append(lanes)
+                new_level.append([arith.add(m, level[node[0]][k], level[node[1]][k], width=cfg.tree_width(t),
+                                            name=f"sum_d{d}_n{i}_k{k}") for k in range(cfg.keys)])
                 new_terms.append(t)
+            tag = delay(m, tag, arith.latency, f"tag_d{d}")
             level, tag = stage(new_level, tag, cuts[d], f"tree{d}")
             terms = new_terms
         m.d.comb += [self.sums[k].eq(level[0][k]) for k in range(cfg.keys)]

@@ -46,6 +46,7 @@ from hwgen.config import CoreConfig
 from hwgen.key_encoding import key_stream
 from hwgen.lanes import pack_lanes, unpack_lanes
 from hwgen.schedule import job_cycles, tiles
+from sim import fp_reference
 from sim.reference import ReferenceModel
 
 CFG_ENV = "TERNLUT_CFG"
@@ -294,10 +295,11 @@ class GemvModel:
     def send_input(self, job: Job) -> torch.Tensor:
         """Compute ``y`` with the reference model (checked against ``a @ w`` in int64) and emit its tiles."""
         y = self.reference.gemv(job.a, job.w)
-        exact = job.a.to(torch.int64) @ job.w.to(torch.int64)
-        assert y.dtype == torch.int64 and torch.equal(y, exact), (
-            f"reference model disagrees with a @ W for {job}: first differences at "
-            f"{torch.nonzero(y != exact).flatten()[:8].tolist()}")
+        if not self.cfg.is_fp:  # integer sums are exact: the model must also equal a @ W
+            exact = job.a.to(torch.int64) @ job.w.to(torch.int64)
+            assert y.dtype == torch.int64 and torch.equal(y, exact), (
+                f"reference model disagrees with a @ W for {job}: first differences at "
+                f"{torch.nonzero(y != exact).flatten()[:8].tolist()}")
         keys = self.cfg.keys
         _, o_count = tiles(self.cfg, job.n, job.m)
         values = y.tolist()
@@ -336,7 +338,7 @@ class InOrderChecker:
             raise AssertionError(f"unexpected output tile at edge {edge}: payload {payload:#x}")
         exp = self._expected.popleft()
         data_bits = cfg.keys * cfg.acc_width
-        lanes = unpack_lanes(payload & ((1 << data_bits) - 1), cfg.keys, cfg.acc_width, signed=True)
+        lanes = unpack_lanes(payload & ((1 << data_bits) - 1), cfg.keys, cfg.acc_width, signed=not cfg.is_fp)
         last = (payload >> data_bits) & 1
         pairs = enumerate(zip(exp.lanes, lanes, strict=True))
         wrong = [(k, exp.o * cfg.keys + k, e, a) for k, (e, a) in pairs if e is not None and e != a]
@@ -470,7 +472,7 @@ class LutCoreTestbench:
         self.model.send_input(job)
         self.job_drv.send(n | (m << self.n_bits), tag=job.index)
         t_count, _ = tiles(cfg, n, m)
-        lo, hi = cfg.act_type.min_value, cfg.act_type.max_value
+        lo, hi = act_range(cfg)
         a_list = job.a.tolist()
         for t in range(t_count):
             row = [a_list[i] if i < n else self.rng.randint(lo, hi)  # lanes >= n: garbage
@@ -531,12 +533,50 @@ def rngs_for(name: str) -> tuple[random.Random, np.random.Generator]:
     return random.Random(f"{seed}:{name}"), np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
+def act_range(cfg: CoreConfig) -> tuple[int, int]:
+    """Inclusive range of the integers on an activation lane: values, or FP bit patterns."""
+    if cfg.is_fp:
+        return 0, (1 << cfg.act_width) - 1
+    return cfg.act_type.min_value, cfg.act_type.max_value
+
+
+def random_fp_activations(cfg: CoreConfig, gen: np.random.Generator, n: int) -> np.ndarray:
+    """FP bit patterns that exercise rounding: one magnitude per job, drawn from tiny (subnormal
+    results), unit and huge (overflow to inf), Gaussian values (cancellation through +-1 weights),
+    and 2% arbitrary bit patterns (infinities, NaNs, subnormals, signed zeros)."""
+    fmt = cfg.act_type.fmt
+    min_normal = 2.0 ** (1 - fmt.bias)
+    max_finite = (2 - 2.0 ** -fmt.man_bits) * 2.0 ** fmt.bias
+    scale = [min_normal * 2.0 ** -(fmt.man_bits // 2), 1.0, max_finite / 4][int(gen.integers(3))]
+    values = torch.from_numpy(gen.standard_normal(n) * scale)
+    bits = fp_reference.to_bits(values, fmt).numpy()
+    wild = gen.random(n) < 0.02
+    bits[wild] = gen.integers(0, 1 << fmt.width, size=int(wild.sum()))
+    return bits.astype(np.int64)
+
+
 def random_gemv(cfg: CoreConfig, gen: np.random.Generator, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Uniform activations over the full ``act`` range and uniform ternary weights."""
-    lo, hi = cfg.act_type.min_value, cfg.act_type.max_value
-    a = gen.integers(lo, hi, size=n, endpoint=True, dtype=np.int64)
+    """Activations (uniform over the integer range, or :func:`random_fp_activations`) and uniform
+    ternary weights."""
+    if cfg.is_fp:
+        a = random_fp_activations(cfg, gen, n)
+    else:
+        lo, hi = act_range(cfg)
+        a = gen.integers(lo, hi, size=n, endpoint=True, dtype=np.int64)
     w = gen.integers(-1, 1, size=(n, m), endpoint=True).astype(np.int8)
     return a, w
+
+
+def extreme_activations(cfg: CoreConfig) -> list[int]:
+    """Integer cores: the minimum and maximum value (the accumulator bound). Floating-point
+    cores: the largest finite value (overflow to inf), the smallest subnormal (subnormal sums),
+    the smallest normal of both signs, and -0."""
+    if not cfg.is_fp:
+        return [cfg.act_type.min_value, cfg.act_type.max_value]
+    fmt = cfg.act_type.fmt
+    sign = 1 << (fmt.width - 1)
+    min_normal = 1 << fmt.man_bits
+    return [fmt.max_finite, fmt.min_subnormal, min_normal | sign, sign]
 
 
 def _not_multiple(gen: np.random.Generator, step: int, hi: int) -> int:
@@ -611,9 +651,11 @@ async def test_zero_weights(dut) -> None:
 
 @cocotb.test()
 async def test_extreme_activations(dut) -> None:
-    """N = max_n activations all at the minimum (then maximum) value with all weights +1, then -1.
+    """N = max_n activations all at one extreme value (see :func:`extreme_activations`) with all
+    weights +1, then -1.
 
-    ``max_n * min_value * -1`` is the largest output magnitude, so this proves the accumulator width.
+    Integer cores: ``max_n * min_value * -1`` is the largest output magnitude, so this proves the
+    accumulator width. Floating-point cores: overflow to +-inf, subnormal sums and signed zeros.
     """
     cfg = load_config()
     rng, gen = rngs_for("extreme_activations")
@@ -622,7 +664,7 @@ async def test_extreme_activations(dut) -> None:
     n = cfg.max_n
     m = min(cfg.max_m, cfg.keys * cfg.reuse + max(1, cfg.keys // 2))
     gemvs = []
-    for value in (cfg.act_type.min_value, cfg.act_type.max_value):
+    for value in extreme_activations(cfg):
         for weight in (1, -1):
             gemvs.append((np.full(n, value, dtype=np.int64), np.full((n, m), weight, dtype=np.int8)))
     await _run_jobs(tb, gemvs, one_at_a_time=True)

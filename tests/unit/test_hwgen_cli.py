@@ -41,8 +41,20 @@ def test_emit_json(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args,line", [
-    (["--act", "fp16"], "hwgen emit: error: --act: `act`='fp16' is not supported yet: floating-point "
-                        "activations are planned (supported now: int2..int16)"),
+    (["--act", "fp17"], "hwgen emit: error: --act: `act` must be one of int2..int16, fp16, bf16, fp32, "
+                        "fp8e4m3, fp8e5m2, got act='fp17'"),
+    (["--acc", "fp32"], "hwgen emit: error: --acc: `acc` applies to floating-point activations only (integer "
+                        "accumulators are sized from max_n), got acc='fp32' with act='int8'"),
+    (["--act", "fp16", "--acc", "bf16"], "hwgen emit: error: --acc: `acc` must be a floating-point format at least "
+                                         "as wide as act='fp16' in exponent and mantissa (e.g. 'fp32'), got acc='bf16'"),
+    (["--adder-stages", "1"], "hwgen emit: error: --adder-stages: `adder_stages` applies to floating-point "
+                              "activations only (integer adders are combinational; use `pipeline`), got adder_stages=1"),
+    (["--act", "fp16", "--adder-stages", "9"], "hwgen emit: error: --adder-stages: `adder_stages` must be in [0, 8] "
+                                               "registers per adder, got adder_stages=9"),
+    (["--unit", "fp-add", "--act", "int8"], "hwgen emit: error: --act: `act` must be a floating-point format (fp16, "
+                                            "bf16, fp32, fp8e4m3, fp8e5m2) for a floating-point unit, got act='int8'"),
+    (["--unit", "fp-mul", "--mu", "3", "--core", "8"], "hwgen emit: error: --unit: --core, --mu do(es) not apply to "
+                                                       "a single unit (allowed: --act, --adder-stages, --name, -o)"),
     (["--act", "int32"], "hwgen emit: error: --act: `act` integer width must be in [2, 16] bits, got act='int32'"),
     (["--mu", "0"], "hwgen emit: error: --mu: `mu` must be in [1, 8], got mu=0"),
     (["--mu", "12"], "hwgen emit: error: --mu: `mu` must be in [1, 8], got mu=12"),
@@ -104,14 +116,15 @@ def test_design_file_and_overrides(tmp_path, capsys):
     assert main(["emit", "--design", str(design), "--keys", "8", "--max-m", "64", "--reuse", "2",
                  "-o", str(out_file), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["config"] | {"name": None} == {"act": "int8", "mu": 3, "luts": 16, "keys": 8, "max_n": 6912,
-                                              "max_m": 64, "reuse": 2, "pipeline": 2, "name": None}
+    assert doc["config"] | {"name": None} == {"act": "int8", "acc": "", "adder_stages": 0, "mu": 3, "luts": 16,
+                                              "keys": 8, "max_n": 6912, "max_m": 64, "reuse": 2, "pipeline": 2,
+                                              "name": None}
     assert doc["summary"]["mu_source"] == f"design file {design}"
 
 
 @pytest.mark.parametrize("content,line", [
-    ("[core]\nmu = 3\nbogus = 1\n", "design file 'd.toml': unknown key(s) bogus in [core] (allowed: act, keys, "
-                                    "luts, max_m, max_n, mu, name, pipeline, reuse)"),
+    ("[core]\nmu = 3\nbogus = 1\n", "design file 'd.toml': unknown key(s) bogus in [core] (allowed: acc, act, "
+                                    "adder_stages, keys, luts, max_m, max_n, mu, name, pipeline, reuse)"),
     ("mu = 3\n", "design file 'd.toml' has no [core] table"),
 ])
 def test_bad_design_file(tmp_path, content, line):
@@ -120,3 +133,25 @@ def test_bad_design_file(tmp_path, content, line):
     assert status == 1
     assert err.strip() == f"hwgen emit: error: {line}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.toml"]
+
+
+@pytest.mark.parametrize("unit,act,stages", [("fp-add", "fp16", 0), ("fp-mul", "bf16", 2)])
+def test_emit_unit(tmp_path, capsys, unit, act, stages):
+    os.chdir(tmp_path)
+    assert main(["emit", "--unit", unit, "--act", act, "--adder-stages", str(stages), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    name = f"{unit.replace('-', '_')}_{act}_s{stages}"
+    assert doc["output"] == f"{name}.v" and doc["unit"]["latency_cycles"] == stages
+    assert [p["name"] for p in doc["ports"]] == (["clk", "rst"] if stages else []) + ["a", "b", "o"]
+    text = (tmp_path / f"{name}.v").read_text()
+    assert f"module {name}(" in text
+
+
+def test_emit_fp_core_summary(tmp_path, capsys):
+    os.chdir(tmp_path)
+    assert main(["emit", "--act", "fp16", "--acc", "fp32", "--adder-stages", "1", "--core", "2", "--mu", "2",
+                 "--max-n", "8", "--max-m", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote lut_fp16_fp32_mu2_2x2.v" in out
+    assert "FP adders     : 1 pipeline registers each; accumulate in fp32" in out
+    assert "accumulators  : 1 x 2 x fp32" in out

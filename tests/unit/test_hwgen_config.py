@@ -50,9 +50,16 @@ def test_pipeline_cuts(luts, pipeline, cuts):
     (dict(keys=0), r"`keys` must be in \[1, 4096\] fetchers per LUT, got keys=0"),
     (dict(act="int17"), r"`act` integer width must be in \[2, 16\] bits, got act='int17'"),
     (dict(act="int1"), r"`act` integer width must be in \[2, 16\] bits, got act='int1'"),
-    (dict(act="uint8"), r"`act` must be one of int2..int16, got act='uint8'"),
-    (dict(act="fp16"), r"`act`='fp16' is not supported yet: floating-point activations are planned "
-                       r"\(supported now: int2..int16\)"),
+    (dict(act="uint8"), r"`act` must be one of int2..int16, fp16, bf16, fp32, fp8e4m3, fp8e5m2, got act='uint8'"),
+    (dict(acc="fp32"), r"`acc` applies to floating-point activations only \(integer accumulators are sized "
+                       r"from max_n\), got acc='fp32' with act='int8'"),
+    (dict(adder_stages=2), r"`adder_stages` applies to floating-point activations only \(integer adders are "
+                           r"combinational; use `pipeline`\), got adder_stages=2"),
+    (dict(act="fp16", acc="fp8e5m2"), r"`acc` must be a floating-point format at least as wide as act='fp16' in "
+                                      r"exponent and mantissa \(e.g. 'fp32'\), got acc='fp8e5m2'"),
+    (dict(act="bf16", acc="int8"), r"`acc` must be a floating-point format at least as wide as act='bf16' in "
+                                   r"exponent and mantissa \(e.g. 'fp32'\), got acc='int8'"),
+    (dict(act="fp16", adder_stages=9), r"`adder_stages` must be in \[0, 8\] registers per adder, got adder_stages=9"),
     (dict(max_n=7), r"`max_n` must be at least the tile height luts\*mu = 8 activations, got max_n=7"),
     (dict(max_m=3), r"`max_m` must be at least the tile width keys = 4 outputs, got max_m=3"),
     (dict(reuse=5), r"`reuse` must be in \[1, ceil\(max_m/keys\) = 4\] output tiles, got reuse=5"),
@@ -86,3 +93,14 @@ def test_core_config_needs_a_size():
 def test_act_type_range():
     t = ActType.parse("int4")
     assert (t.min_value, t.max_value, str(t)) == (-8, 7, "int4")
+
+
+def test_fp_config_latencies_and_widths():
+    cfg = CoreConfig(act="fp16", acc="fp32", adder_stages=2, mu=3, luts=5, keys=4, max_n=60, max_m=60, pipeline=1)
+    assert cfg.is_fp and cfg.lut_width == cfg.entry_width(13) == 16 and cfg.acc_width == 32
+    assert cfg.lut_build_latency == 2 * 2  # plan depth 2
+    assert cfg.tree_latency == 3 * 2 + 1  # ceil(log2 5) levels + one cut register
+    assert cfg.acc_latency == 2
+    assert cfg.name == "lut_fp16_fp32_mu3_15x4"
+    assert CoreConfig(**cfg.to_dict()) == cfg
+    assert CoreConfig(act="bf16", acc="bf16", luts=1, keys=1, mu=1, max_n=1, max_m=1).acc_width == 16
