@@ -1,4 +1,4 @@
-"""The whole integer core in Amaranth's simulator: bit-exact GEMVs, stalls, back-to-back jobs, cycles.
+"""The whole core in Amaranth's simulator: bit-exact GEMVs, stalls, back-to-back jobs, cycles.
 
 Small configurations only; the emitted Verilog of large ones runs under cocotb (tests/integration).
 """
@@ -11,6 +11,7 @@ from hwgen.config import CoreConfig
 from hwgen.schedule import job_cycles
 from sim.pysim_bench import Job, run_jobs
 from sim.reference import ReferenceModel
+from sim.stimulus import extreme_activations, random_gemv
 
 CONFIGS = [
     dict(mu=1, luts=1, keys=1, max_n=6, max_m=5),
@@ -19,11 +20,24 @@ CONFIGS = [
     dict(mu=4, luts=3, keys=2, max_n=50, max_m=9, pipeline=3, act="int4"),
     dict(mu=5, luts=1, keys=3, max_n=12, max_m=7, pipeline=1, act="int3"),
 ]
+# Floating point at every adder depth 0..3: L = 1, reuse below and above the accumulate latency,
+# a wider accumulator, fp8.
+FP_CONFIGS = [
+    dict(act="fp16", mu=2, luts=3, keys=2, max_n=30, max_m=8),
+    dict(act="fp16", acc="fp32", adder_stages=1, mu=3, luts=2, keys=2, max_n=24, max_m=8, reuse=2, pipeline=2),
+    dict(act="bf16", adder_stages=3, mu=2, luts=1, keys=3, max_n=10, max_m=9, reuse=2),
+    dict(act="fp16", adder_stages=2, mu=1, luts=5, keys=2, max_n=15, max_m=6, reuse=3, pipeline=4),
+    dict(act="fp8e4m3", acc="fp16", adder_stages=1, mu=2, luts=2, keys=2, max_n=12, max_m=4),
+    dict(act="fp8e5m2", adder_stages=3, mu=3, luts=1, keys=1, max_n=6, max_m=2, pipeline=1),
+]
+
+
+def _ids(kwargs):
+    return "-".join(f"{a}{b}" for a, b in kwargs.items())
 
 
 def _random_jobs(cfg, shapes, rng):
-    lo, hi = cfg.act_type.min_value, cfg.act_type.max_value
-    return [Job(rng.integers(lo, hi + 1, n), rng.integers(-1, 2, (n, m))) for n, m in shapes]
+    return [Job(*random_gemv(cfg, rng, n, m)) for n, m in shapes]
 
 
 def _check(cfg, jobs, results):
@@ -32,18 +46,20 @@ def _check(cfg, jobs, results):
         n = job.shape[0]
         a, w = torch.from_numpy(job.activations).long(), torch.from_numpy(job.weights[:n]).long()
         expected = model.gemv(a, w)
-        assert torch.equal(expected, a @ w)
+        if not cfg.is_fp:
+            assert torch.equal(expected, a @ w)
         assert result.y == expected.tolist()
 
 
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=lambda k: "-".join(f"{a}{b}" for a, b in k.items()))
+@pytest.mark.parametrize("kwargs", CONFIGS + FP_CONFIGS, ids=_ids)
 def test_random_gemvs_with_stalls_back_to_back(kwargs):
     cfg = CoreConfig(**kwargs)
     rng = np.random.default_rng(1)
     shapes = [(1, 1), (cfg.max_n, cfg.max_m), (cfg.tile_n + 1, cfg.keys + 1),
               (cfg.max_n - 1, max(1, cfg.max_m - 1)), (3, cfg.max_m)]
     jobs = _random_jobs(cfg, shapes, rng)
-    jobs.append(Job(np.full(5, 1), np.zeros((5, 4), dtype=int)))  # all-zero weights
+    n, m = min(5, cfg.max_n), min(4, cfg.max_m)
+    jobs.append(Job(random_gemv(cfg, rng, n, m)[0], np.zeros((n, m), dtype=int)))  # all-zero weights
     _check(cfg, jobs, run_jobs(cfg, jobs, seed=2, out_stall=0.4, in_gaps=0.3))
 
 
@@ -51,14 +67,27 @@ def test_random_gemvs_with_stalls_back_to_back(kwargs):
 def test_extreme_activations_cannot_overflow(kwargs):
     cfg = CoreConfig(**kwargs)
     n, m = cfg.max_n, cfg.max_m
-    lo, hi = cfg.act_type.min_value, cfg.act_type.max_value
+    lo, hi = extreme_activations(cfg)
     jobs = [Job(np.full(n, a), np.full((n, m), s)) for a in (lo, hi) for s in (1, -1)]
     results = run_jobs(cfg, jobs)
     _check(cfg, jobs, results)
     assert results[1].y[0] == -lo * n  # the largest magnitude, +max_n * 2**(w-1)
 
 
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=lambda k: "-".join(f"{a}{b}" for a, b in k.items()))
+@pytest.mark.parametrize("kwargs", FP_CONFIGS[1:3], ids=["fp16-fp32acc", "bf16"])
+def test_fp_extremes_overflow_subnormals_signed_zeros(kwargs):
+    cfg = CoreConfig(**kwargs)
+    model = ReferenceModel(cfg)
+    n, m = cfg.max_n, 3
+    jobs = [Job(np.full(n, a), np.full((n, m), s)) for a in extreme_activations(cfg) for s in (1, -1)]
+    results = run_jobs(cfg, jobs)
+    _check(cfg, jobs, results)
+    values = [model.decode_outputs(torch.tensor(r.y))[0].item() for r in results]
+    assert float("inf") in values and float("-inf") in values  # LUT entries overflow in the act format
+    assert any(0 < abs(v) < 2.0 ** (1 - cfg.act_type.fmt.bias) for v in values)  # a subnormal result
+
+
+@pytest.mark.parametrize("kwargs", CONFIGS + FP_CONFIGS, ids=_ids)
 def test_unstalled_cycle_count_matches_schedule(kwargs):
     cfg = CoreConfig(**kwargs)
     rng = np.random.default_rng(3)
