@@ -7,7 +7,8 @@ count against :func:`hwgen.schedule.job_cycles`. Pick the simulator with ``--sim
 
 The configurations together cover mu = 1..5, L and K that are not powers of two, L = 1,
 reuse > 1 (the bench's shapes include M not a multiple of keys * reuse), pipeline = 0 and the
-maximum ``1 + ceil(log2(L))``, and activation widths 2..16; small ``max_n`` / ``max_m`` keep
+maximum ``1 + ceil(log2(L))``, integer widths 2..16, and floating-point fp16, bf16 and fp8 with
+0..3 pipeline registers per adder and fp16/fp32 accumulators; small ``max_n`` / ``max_m`` keep
 the jobs short. The headline design is the CLI's ``core_config(core=64, act="int8")``.
 """
 
@@ -30,6 +31,21 @@ CONFIGS = {
     # mu = 5 with 16-bit activations (widest LUT entries), reuse 2, pipeline 2 (maximum for L = 2).
     "mu5_l2_k4_int16_r2_p2max": CoreConfig(act="int16", mu=5, luts=2, keys=4, max_n=200, max_m=40, reuse=2,
                                            pipeline=2),
+    # Floating point, every adder depth 0..3 (the core aligns its own data at each):
+    # fp16 combinational adders, L = 3, K = 2.
+    "fp16_mu2_l3_k2_s0": CoreConfig(act="fp16", mu=2, luts=3, keys=2, max_n=36, max_m=10),
+    # fp16 with an fp32 accumulator, 1-stage adders, reuse 2 (= acc latency + 1), pipeline 2.
+    "fp16_fp32_mu3_l2_k3_s1_r2_p2": CoreConfig(act="fp16", acc="fp32", adder_stages=1, mu=3, luts=2, keys=3,
+                                               max_n=36, max_m=15, reuse=2, pipeline=2),
+    # bf16, L = 1, 3-stage adders with reuse 2 < acc latency + 1 (the core spaces accumulator reads).
+    "bf16_mu2_l1_k3_s3_r2": CoreConfig(act="bf16", adder_stages=3, mu=2, luts=1, keys=3, max_n=12, max_m=12,
+                                       reuse=2),
+    # fp16, mu = 1 (sign-flip, no LUT adders), L = 5 (odd tree), 2-stage adders, pipeline max.
+    "fp16_mu1_l5_k2_s2_r3_p4max": CoreConfig(act="fp16", adder_stages=2, mu=1, luts=5, keys=2, max_n=20,
+                                             max_m=12, reuse=3, pipeline=4),
+    # fp8 E5M2 with an fp16 accumulator, 2-stage adders.
+    "fp8e5m2_fp16_mu3_l2_k2_s2": CoreConfig(act="fp8e5m2", acc="fp16", adder_stages=2, mu=3, luts=2, keys=2,
+                                            max_n=24, max_m=8),
     # The CLI's headline design: 64 x 64 tile, mu 4 (16 LUTs x 64 keys), int8, default max_n / max_m.
     "headline_core64_int8": core_config(core=64, act="int8"),
 }
