@@ -190,7 +190,7 @@ class EmitCommand:
         return 0
 
     def run(self, args: argparse.Namespace) -> int:
-        from .emit import build, to_verilog
+        from .emit import build, core_verilog
         from .ports import port_table
 
         if args.unit:
@@ -198,9 +198,9 @@ class EmitCommand:
         cfg = self.config(args)
         path = Path(args.output) if args.output else Path(f"{cfg.name}.v")
         _check_writable(path)
-        core = build(cfg)
+        core = build(cfg, shared_units=True)
         ports = port_table(core)
-        text = to_verilog(core, cfg.name)
+        text = core_verilog(core)
         _write_atomic(path, text)
         summary = cfg.summary()
         if args.mu is not None:

@@ -8,7 +8,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .components.fetch import Fetcher
-from .components.lane_arith import delay, lane_arith
+from .components.lane_arith import SharedUnits, delay, lane_arith
 from .components.lut_builder import LutBuilder
 from .components.reduction_tree import ReductionTree
 from .config import CoreConfig
@@ -58,8 +58,9 @@ class _Datapath(wiring.Component):
     ``EnableInserter``). Latency from ``step`` to ``out_valid``: 2 + lut_build_latency +
     tree_latency + acc_latency cycles."""
 
-    def __init__(self, cfg: CoreConfig):
+    def __init__(self, cfg: CoreConfig, units: SharedUnits | None):
         self._cfg = cfg
+        self._units = units
         super().__init__({
             "step": In(step_layout(cfg)),
             "key": In(keys_layout(cfg)),
@@ -71,7 +72,7 @@ class _Datapath(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
-        arith = lane_arith(cfg)
+        arith = lane_arith(cfg, self._units)
 
         # Stage 1: the buffer read completes; LUT build (lut_build_latency cycles) into the LUT registers.
         s1 = Signal(step_layout(cfg))
@@ -82,7 +83,7 @@ class _Datapath(wiring.Component):
 
         luts = []
         for lut in range(cfg.luts):
-            builder = LutBuilder(cfg)
+            builder = LutBuilder(cfg, self._units)
             m.submodules[f"lut_builder{lut}"] = builder
             m.d.comb += builder.a.eq(Cat(self.row[lut * cfg.mu + j] for j in range(cfg.mu)))
             regs = [Signal(_lane(cfg, cfg.entry_width(v)), name=f"lut{lut}_e{v}")
@@ -96,7 +97,7 @@ class _Datapath(wiring.Component):
         s2_key = Signal(keys_layout(cfg))
         m.d.sync += [s2.eq(built), s2_key.eq(built_key)]
 
-        m.submodules.tree = tree = ReductionTree(cfg, step_layout(cfg))
+        m.submodules.tree = tree = ReductionTree(cfg, step_layout(cfg), self._units)
         m.d.comb += tree.tag.eq(s2)
         for lut, regs in enumerate(luts):
             fetch = Fetcher(cfg)
@@ -152,8 +153,9 @@ class LutCore(wiring.Component):
     the reference model :mod:`sim.reference` follows.
     """
 
-    def __init__(self, cfg: CoreConfig):
+    def __init__(self, cfg: CoreConfig, *, shared_units: bool = False):
         self._cfg = cfg
+        self._units = SharedUnits(cfg.name) if shared_units and cfg.is_fp else None
         super().__init__({
             "job": In(stream.Signature(job_layout(cfg))),
             "act": In(stream.Signature(act_layout(cfg))),
@@ -164,6 +166,11 @@ class LutCore(wiring.Component):
     @property
     def cfg(self) -> CoreConfig:
         return self._cfg
+
+    @property
+    def shared_units(self) -> SharedUnits | None:
+        """The shared FP unit modules (``shared_units=True``); filled when the core is elaborated."""
+        return self._units
 
     def elaborate(self, platform):
         m = Module()
@@ -259,7 +266,9 @@ class LutCore(wiring.Component):
 
         m.d.comb += [rd.addr.eq(row), rd.en.eq(advance)]
 
-        m.submodules.datapath = datapath = EnableInserter(advance)(_Datapath(cfg))
+        m.submodules.datapath = datapath = EnableInserter(advance)(_Datapath(cfg, self._units))
+        if self._units is not None:
+            m.d.comb += self._units.en.eq(advance)
         m.d.comb += [datapath.step.eq(issue), datapath.key.eq(issue_key), datapath.row.eq(rd.data)]
         m.d.comb += [self.out.valid.eq(datapath.out_valid), self.out.p.eq(datapath.out)]
         return m

@@ -11,9 +11,9 @@ from .core import LutCore
 __all__ = ["build", "build_unit", "to_verilog", "emit_verilog"]
 
 
-def build(cfg: CoreConfig) -> LutCore:
-    """The Amaranth component for ``cfg``."""
-    return LutCore(cfg)
+def build(cfg: CoreConfig, *, shared_units: bool = False) -> LutCore:
+    """The Amaranth component for ``cfg`` (``shared_units``: FP units as instances, for Verilog)."""
+    return LutCore(cfg, shared_units=shared_units)
 
 
 def build_unit(ucfg: UnitConfig) -> FPAdd | FPMul:
@@ -27,6 +27,14 @@ def to_verilog(component, name: str) -> str:
     return verilog.convert(component, name=name, emit_src=False)
 
 
+def core_verilog(core: LutCore) -> str:
+    """Verilog of a core and, after it, of each shared FP unit module it instantiates."""
+    text = to_verilog(core, core.cfg.name)
+    units = core.shared_units.modules if core.shared_units is not None else {}
+    return "".join([text, *(to_verilog(unit, name) for name, unit in sorted(units.items()))])
+
+
 def emit_verilog(cfg: CoreConfig) -> str:
-    """Verilog source of the core for ``cfg``, top module named ``cfg.name``."""
-    return to_verilog(build(cfg), cfg.name)
+    """Verilog source of the core for ``cfg``, top module named ``cfg.name``; floating-point
+    units are written once each and instantiated (see :class:`hwgen.components.lane_arith.SharedUnits`)."""
+    return core_verilog(build(cfg, shared_units=True))

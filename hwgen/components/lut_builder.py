@@ -7,7 +7,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import CoreConfig
-from .lane_arith import delay, lane_arith
+from .lane_arith import SharedUnits, delay, lane_arith
 
 __all__ = ["LutBuilder"]
 
@@ -30,8 +30,9 @@ class LutBuilder(wiring.Component):
         ``entries[v - 1]`` holds entry ``v``, ``cfg.lut_build_latency`` cycles after ``a``.
     """
 
-    def __init__(self, cfg: CoreConfig):
+    def __init__(self, cfg: CoreConfig, units: SharedUnits | None = None):
         self._cfg = cfg
+        self._units = units
         arith = lane_arith(cfg)
         super().__init__({
             "a": In(data.ArrayLayout(arith.shape(cfg.act_width), cfg.mu)),
@@ -41,7 +42,7 @@ class LutBuilder(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, plan = self._cfg, self._cfg.plan
-        arith = lane_arith(cfg)
+        arith = lane_arith(cfg, self._units)
         lat = arith.latency
         built = {}  # entry -> (value, depth)
         for j, v in enumerate(plan.singles):

@@ -7,7 +7,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import CoreConfig
-from .lane_arith import delay, lane_arith
+from .lane_arith import SharedUnits, delay, lane_arith
 
 __all__ = ["ReductionTree"]
 
@@ -34,8 +34,9 @@ class ReductionTree(wiring.Component):
         ``tag``, delayed by the same registers.
     """
 
-    def __init__(self, cfg: CoreConfig, tag_shape):
+    def __init__(self, cfg: CoreConfig, tag_shape, units: SharedUnits | None = None):
         self._cfg = cfg
+        self._units = units
         arith = lane_arith(cfg)
         super().__init__({
             "values": In(data.ArrayLayout(data.ArrayLayout(arith.shape(cfg.lut_width), cfg.keys), cfg.luts)),
@@ -48,7 +49,7 @@ class ReductionTree(wiring.Component):
         m = Module()
         cfg = self._cfg
         cuts = cfg.pipeline_cuts
-        arith = lane_arith(cfg)
+        arith = lane_arith(cfg, self._units)
 
         def stage(level, tag, cut, label):
             """Register every lane of every node (and the tag) when ``cut``; else pass through."""

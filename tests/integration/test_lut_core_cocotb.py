@@ -48,6 +48,10 @@ CONFIGS = {
                                             max_n=24, max_m=8),
     # The CLI's headline design: 64 x 64 tile, mu 4 (16 LUTs x 64 keys), int8, default max_n / max_m.
     "headline_core64_int8": core_config(core=64, act="int8"),
+    # `hwgen emit --act fp16 --core 64` at two pipeline depths: combinational adders, and
+    # 2-stage adders with 2 extra tree registers (LUT build 6, tree 10, accumulate 2 cycles).
+    "headline_core64_fp16_s0": core_config(core=64, act="fp16"),
+    "headline_core64_fp16_s2_p2": core_config(core=64, act="fp16", adder_stages=2, pipeline=2),
 }
 
 

@@ -38,6 +38,9 @@ CONFIGS = {
                                      pipeline=4),
     "mu5_l2_k4_int16_p2max": CoreConfig(act="int16", mu=5, luts=2, keys=4, max_n=200, max_m=40, pipeline=2),
     "headline_core64_int8": core_config(core=64, act="int8"),
+    "fp16_fp32_mu3_l2_k3_s1_p2": CoreConfig(act="fp16", acc="fp32", adder_stages=1, mu=3, luts=2, keys=3,
+                                            max_n=36, max_m=15, reuse=2, pipeline=2),
+    "headline_core64_fp16_s2_p2": core_config(core=64, act="fp16", adder_stages=2, pipeline=2),
 }
 
 

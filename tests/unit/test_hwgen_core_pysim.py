@@ -105,3 +105,16 @@ def test_lanes_past_n_are_ignored_even_with_nonzero_keys():
     jobs = [Job(rng.integers(-128, 128, n), np.ones((cfg.tile_n * -(-n // cfg.tile_n), 7), dtype=int))
             for n in (1, 4, cfg.tile_n + 2)]
     _check(cfg, jobs, run_jobs(cfg, jobs, seed=5))
+
+
+def test_verilog_shares_one_module_per_fp_unit_kind():
+    """The emitted Verilog of an FP core defines each unit once and instantiates it per add."""
+    from hwgen.emit import emit_verilog
+
+    cfg = CoreConfig(**FP_CONFIGS[1])  # fp16 LUT/tree adders, fp32 accumulate adders, a converter
+    text = emit_verilog(cfg)
+    units = {f"{cfg.name}__fp_add_fp16_s1": 2 * 10 + 1 * 2,  # LUT adders (2 LUTs x E-mu) + tree (L-1) x K
+             f"{cfg.name}__fp_add_fp32_s1": 2, f"{cfg.name}__fp_convert_fp16_fp32": 2}
+    for module, count in units.items():
+        assert text.count(f"module {module}(") == 1
+        assert text.count(f"  {module} ") == count, module
