@@ -77,6 +77,12 @@ def _check_writable(path: Path) -> None:
         raise CommandError(f"-o: cannot write {str(path)!r}: permission denied")
 
 
+def _print_ports(ports: list[dict[str, object]]) -> None:
+    print("  ports:")
+    for port in ports:
+        print(f"    {port['direction']:<6} {port['name']:<16} {port['width']:>6} bits  {port['doc']}")
+
+
 class EmitCommand:
     """``hwgen emit``: write the Verilog of a LUT core and print its summary."""
 
@@ -184,9 +190,7 @@ class EmitCommand:
         print(f"  unit          : {ucfg.unit} on {ucfg.act} (IEEE-754 style, round to nearest even, "
               f"subnormals kept, canonical NaN)")
         print(f"  latency       : {ucfg.adder_stages} cycles ({ucfg.adder_stages} pipeline registers)")
-        print("  ports:")
-        for port in ports:
-            print(f"    {port['direction']:<6} {port['name']:<16} {port['width']:>6} bits  {port['doc']}")
+        _print_ports(ports)
         return 0
 
     def run(self, args: argparse.Namespace) -> int:
@@ -230,9 +234,7 @@ class EmitCommand:
             print(f"  accumulators  : {cfg.reuse} x {cfg.keys} x {cfg.acc_width} bits (no overflow up to "
                   f"N={cfg.max_n}); max_m={cfg.max_m}")
         print(f"  pipeline      : {cfg.pipeline} extra stages")
-        print("  ports:")
-        for port in ports:
-            print(f"    {port['direction']:<6} {port['name']:<16} {port['width']:>6} bits  {port['doc']}")
+        _print_ports(ports)
         return 0
 
 

@@ -1,10 +1,10 @@
 """Floating-point format conversion (exact when widening, round to nearest even when narrowing)."""
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .fp_add import _check_fmt, _lzc, _round_pack, _wire
+from ._common import _check_fmt, _lzc, _round_pack, _wire
 
 __all__ = ["FPConvert"]
 

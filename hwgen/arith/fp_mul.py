@@ -1,15 +1,13 @@
 """Floating-point multiplier (round to nearest, ties to even)."""
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
-from .fp_add import _check_fmt, _check_stages, _lzc, _Pipeline, _round_pack, _wire
+from ._common import _BinaryUnit, _lzc, _Pipeline, _round_pack, _wire
 
 __all__ = ["FPMul"]
 
 
-class FPMul(wiring.Component):
+class FPMul(_BinaryUnit):
     """Floating-point multiplier: ``o = a * b``, IEEE 754 semantics, round to nearest, ties to even.
 
     Subnormal inputs and results are supported (never flushed). ``0 * inf`` and any NaN input give the
@@ -44,26 +42,6 @@ class FPMul(wiring.Component):
     ValueError
         If ``stages`` is outside [0, 8].
     """
-
-    def __init__(self, fmt, stages=0):
-        _check_fmt(fmt)
-        _check_stages(stages)
-        self._fmt = fmt
-        self._stages = stages
-        super().__init__({"a": In(fmt.width), "b": In(fmt.width), "o": Out(fmt.width)})
-
-    @property
-    def fmt(self):
-        return self._fmt
-
-    @property
-    def stages(self):
-        return self._stages
-
-    @property
-    def latency(self):
-        """Latency, in cycles of the ``sync`` domain."""
-        return self._stages
 
     def elaborate(self, platform):
         m = Module()

@@ -20,7 +20,17 @@ both forms elaborate the same :class:`hwgen.arith.FPAdd`.
 
 from __future__ import annotations
 
-from amaranth import ClockSignal, EnableInserter, Instance, Module, ResetSignal, Signal, Value, signed, unsigned
+from amaranth import (
+    ClockSignal,
+    EnableInserter,
+    Instance,
+    Module,
+    ResetSignal,
+    Signal,
+    Value,
+    signed,
+    unsigned,
+)
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

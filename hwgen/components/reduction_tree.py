@@ -65,7 +65,7 @@ class ReductionTree(wiring.Component):
             return regs, tag_reg
 
         # level[i] holds the lane values of node i; terms[i] counts the LUTs it sums.
-        level = [[self.values[l][k] for k in range(cfg.keys)] for l in range(cfg.luts)]
+        level = [[self.values[lut][k] for k in range(cfg.keys)] for lut in range(cfg.luts)]
         terms = [1] * cfg.luts
         level, tag = stage(level, self.tag, cuts[0], "fetch")
         for d, nodes in enumerate(cfg.tree, start=1):

@@ -13,6 +13,7 @@ from hwgen.arith import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPConvert
 from sim import fp_reference as ref
 from tests.unit import test_hwgen_fp_add
 from tests.unit.test_hwgen_fp_add import corner_values, raises_quietly
+
 collect_unused = test_hwgen_fp_add.collect_unused  # shared fixture
 
 WIDENING = [
