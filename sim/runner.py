@@ -205,8 +205,9 @@ def _tool_path():
 
 
 def build_dir_name(cfg: CoreConfig) -> str:
-    """Directory name that spells out every parameter of ``cfg``."""
-    return (f"{cfg.name}__{cfg.act}_mu{cfg.mu}_l{cfg.luts}_k{cfg.keys}_n{cfg.max_n}_m{cfg.max_m}"
+    """Directory name that spells out every parameter of ``cfg`` (FP: also ``acc`` and adder stages)."""
+    fp = f"_{cfg.acc_type}_s{cfg.adder_stages}" if cfg.is_fp else ""
+    return (f"{cfg.name}__{cfg.act}{fp}_mu{cfg.mu}_l{cfg.luts}_k{cfg.keys}_n{cfg.max_n}_m{cfg.max_m}"
             f"_r{cfg.reuse}_p{cfg.pipeline}")
 
 

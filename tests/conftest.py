@@ -2,7 +2,8 @@
 
 ``--sim {verilator,icarus}`` picks the HDL simulator of the cocotb tests (default: verilator,
 or ``$TERNLUT_SIM``); ``--cocotb-seed N`` their stimulus seed. Tests that need a simulator
-that is not installed are skipped, not failed.
+that is not installed are skipped, not failed. Tests marked ``slow`` (the 64 x 64 fp16 cores,
+about 13 minutes each on 2 cores) run only with ``--run-slow``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run the cocotb tests on SIM (default: %(default)s)")
     group.addoption("--cocotb-seed", type=int, default=int(os.environ.get("TERNLUT_SEED", "1")),
                     metavar="N", help="seed the cocotb stimulus with N (default: %(default)s)")
+    group.addoption("--run-slow", action="store_true",
+                    help="also run the tests marked `slow` (64 x 64 fp16 cores in an HDL simulator)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -48,15 +48,20 @@ CONFIGS = {
                                             max_n=24, max_m=8),
     # The CLI's headline design: 64 x 64 tile, mu 4 (16 LUTs x 64 keys), int8, default max_n / max_m.
     "headline_core64_int8": core_config(core=64, act="int8"),
-    # `hwgen emit --act fp16 --core 64` at two pipeline depths: combinational adders, and
-    # 2-stage adders with 2 extra tree registers (LUT build 6, tree 10, accumulate 2 cycles).
+}
+#: `hwgen emit --act fp16 --core 64` at two pipeline depths: combinational adders, and 2-stage
+#: adders with 2 extra tree registers (LUT build 6, tree 10, accumulate 2 cycles). About 13
+#: minutes each on 2 cores (Verilator build), so they run with ``--run-slow`` only.
+SLOW_CONFIGS = {
     "headline_core64_fp16_s0": core_config(core=64, act="fp16"),
     "headline_core64_fp16_s2_p2": core_config(core=64, act="fp16", adder_stages=2, pipeline=2),
 }
+PARAMS = [*(pytest.param(cfg, id=name) for name, cfg in CONFIGS.items()),
+          *(pytest.param(cfg, id=name, marks=pytest.mark.slow) for name, cfg in SLOW_CONFIGS.items())]
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("cfg", CONFIGS.values(), ids=CONFIGS.keys())
+@pytest.mark.parametrize("cfg", PARAMS)
 def test_lut_core_matches_reference(cfg: CoreConfig, hdl_sim: str, cocotb_seed: int, cocotb_build_root,
                                     emitted_verilog) -> None:
     from sim.runner import run_cocotb
