@@ -19,6 +19,7 @@ def test_preset_is_valid(path):
     assert cfg.tile_n >= 1 and cfg.acc_width > cfg.act_width
 
 
-def test_headline_preset_matches_cli_default():
-    cfg = core_config(**load_design(DESIGNS[0].parent / "int8_core64.toml"))
-    assert cfg == core_config(core=64, act="int8")
+@pytest.mark.parametrize("stem,act", [("int8_core64", "int8"), ("fp16_core64", "fp16")])
+def test_headline_presets_match_cli_defaults(stem, act):
+    cfg = core_config(**load_design(DESIGNS[0].parent / f"{stem}.toml"))
+    assert cfg == core_config(core=64, act=act)
