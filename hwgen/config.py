@@ -195,6 +195,8 @@ class CoreConfig:
 
     def __post_init__(self) -> None:
         self._validate()
+        if self.is_fp and not self.acc:  # one spelling per design: "" means "same as act"
+            object.__setattr__(self, "acc", self.act)
         if not self.name:
             object.__setattr__(self, "name", self.default_name())
 
