@@ -77,6 +77,17 @@ def _check_writable(path: Path) -> None:
         raise CommandError(f"-o: cannot write {str(path)!r}: permission denied")
 
 
+def _write_and_report(args: argparse.Namespace, path: Path, text: str, module: str, doc: dict) -> bool:
+    """Write the Verilog; with ``--json`` print ``doc`` as the command's JSON document and return
+    True, else print the ``wrote ...`` line and return False (the caller prints its summary)."""
+    _write_atomic(path, text)
+    if args.json:
+        print(json.dumps({"command": "emit", "output": str(path), **doc, "versions": _versions()}, indent=2))
+        return True
+    print(f"wrote {path} ({len(text.splitlines())} lines of Verilog, module {module})")
+    return False
+
+
 def _print_ports(ports: list[dict[str, object]]) -> None:
     print("  ports:")
     for port in ports:
@@ -177,16 +188,10 @@ class EmitCommand:
         ports = port_table(unit, clocked=ucfg.adder_stages > 0,
                            docs={"a": f"operand a, {ucfg.act} bit pattern", "b": f"operand b, {ucfg.act} bit pattern",
                                  "o": f"{op}, {ucfg.act} bit pattern, {ucfg.adder_stages} cycles later"})
-        text = to_verilog(unit, ucfg.name)
-        _write_atomic(path, text)
-        if args.json:
-            doc = {"command": "emit", "output": str(path),
-                   "unit": {"unit": ucfg.unit, "act": ucfg.act, "adder_stages": ucfg.adder_stages,
-                            "name": ucfg.name, "latency_cycles": ucfg.adder_stages},
-                   "ports": ports, "versions": _versions()}
-            print(json.dumps(doc, indent=2))
+        unit_doc = {"unit": ucfg.unit, "act": ucfg.act, "adder_stages": ucfg.adder_stages, "name": ucfg.name,
+                    "latency_cycles": ucfg.adder_stages}
+        if _write_and_report(args, path, to_verilog(unit, ucfg.name), ucfg.name, {"unit": unit_doc, "ports": ports}):
             return 0
-        print(f"wrote {path} ({len(text.splitlines())} lines of Verilog, module {ucfg.name})")
         print(f"  unit          : {ucfg.unit} on {ucfg.act} (IEEE-754 style, round to nearest even, "
               f"subnormals kept, canonical NaN)")
         print(f"  latency       : {ucfg.adder_stages} cycles ({ucfg.adder_stages} pipeline registers)")
@@ -205,7 +210,6 @@ class EmitCommand:
         core = build(cfg, shared_units=True)
         ports = port_table(core)
         text = core_verilog(core)
-        _write_atomic(path, text)
         summary = cfg.summary()
         if args.mu is not None:
             summary["mu_source"] = "--mu"
@@ -213,12 +217,9 @@ class EmitCommand:
             summary["mu_source"] = f"design file {args.design}"
         else:
             summary["mu_source"] = f"default constant DEFAULT_MU={DEFAULT_MU}"
-        if args.json:
-            doc = {"command": "emit", "output": str(path), "config": cfg.to_dict(), "summary": summary,
-                   "ports": ports, "versions": _versions()}
-            print(json.dumps(doc, indent=2))
+        if _write_and_report(args, path, text, cfg.name,
+                             {"config": cfg.to_dict(), "summary": summary, "ports": ports}):
             return 0
-        print(f"wrote {path} ({len(text.splitlines())} lines of Verilog, module {cfg.name})")
         print(f"  tile          : {cfg.tile_n} activations x {cfg.tile_m} outputs per cycle "
               f"({cfg.luts} LUTs x mu={cfg.mu}, {cfg.keys} fetchers per LUT)")
         print(f"  mu            : {cfg.mu} ({summary['mu_source']})")
