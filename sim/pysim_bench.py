@@ -18,6 +18,8 @@ from hwgen.core import LutCore
 from hwgen.key_encoding import key_stream
 from hwgen.schedule import tiles
 
+from .stimulus import act_range
+
 __all__ = ["Job", "JobResult", "run_jobs"]
 
 
@@ -86,12 +88,9 @@ def run_jobs(cfg: CoreConfig, jobs: list[Job], *, seed: int = 0, out_stall: floa
 
     async def drive_acts(ctx):
         for job in jobs:
-            n = job.shape[0]
-            t_count = -(-n // cfg.tile_n)
-            if cfg.is_fp:  # bit patterns
-                lo, hi = 0, (1 << cfg.act_width) - 1
-            else:
-                lo, hi = cfg.act_type.min_value, cfg.act_type.max_value
+            n, m = job.shape
+            t_count = tiles(cfg, n, m)[0]
+            lo, hi = act_range(cfg)
             rows = np.array([rng.randint(lo, hi) for _ in range(t_count * cfg.tile_n)])
             rows[:n] = job.activations
             for t in range(t_count):
