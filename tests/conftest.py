@@ -3,7 +3,7 @@
 ``--sim {verilator,icarus}`` picks the HDL simulator of the cocotb tests (default: verilator,
 or ``$TERNLUT_SIM``); ``--cocotb-seed N`` their stimulus seed. Tests that need a simulator
 that is not installed are skipped, not failed. Tests marked ``slow`` (the 64 x 64 fp16 cores,
-about 13 minutes each on 2 cores) run only with ``--run-slow``.
+11 to 25 minutes each on 2 cores) run only with ``--run-slow``.
 """
 
 from __future__ import annotations

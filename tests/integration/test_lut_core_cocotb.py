@@ -50,7 +50,7 @@ CONFIGS = {
     "headline_core64_int8": core_config(core=64, act="int8"),
 }
 #: `hwgen emit --act fp16 --core 64` at two pipeline depths: combinational adders, and 2-stage
-#: adders with 2 extra tree registers (LUT build 6, tree 10, accumulate 2 cycles). About 13
+#: adders with 2 extra tree registers (LUT build 6, tree 10, accumulate 2 cycles). 11 to 25
 #: minutes each on 2 cores (Verilator build), so they run with ``--run-slow`` only.
 SLOW_CONFIGS = {
     "headline_core64_fp16_s0": core_config(core=64, act="fp16"),
