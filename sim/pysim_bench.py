@@ -42,10 +42,12 @@ class Job:
 
 @dataclass(frozen=True)
 class JobResult:
-    """Outputs ``y`` (M ints) and ``cycles`` from job acceptance to the last output transfer."""
+    """Outputs ``y`` (M ints), ``cycles`` from job acceptance to the last output transfer, and
+    ``accepted``, the cycle the job descriptor was accepted."""
 
     y: list[int]
     cycles: int
+    accepted: int
 
 
 def run_jobs(cfg: CoreConfig, jobs: list[Job], *, seed: int = 0, out_stall: float = 0.0,
@@ -120,7 +122,7 @@ def run_jobs(cfg: CoreConfig, jobs: list[Job], *, seed: int = 0, out_stall: floa
                 if payload.last != (o == o_count - 1):
                     raise AssertionError(f"job {index}: `last` is {payload.last} on output tile {o} of {o_count}")
                 y.extend(payload.data[k] for k in range(cfg.keys))
-            results.append(JobResult(y=y[:m], cycles=now[0] - accepted[index]))
+            results.append(JobResult(y=y[:m], cycles=now[0] - accepted[index], accepted=accepted[index]))
 
     sim.add_process(clock)
     for driver in (drive_jobs, drive_acts, drive_keys):

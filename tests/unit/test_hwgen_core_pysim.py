@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hwgen.config import CoreConfig
-from hwgen.schedule import job_cycles
+from hwgen.schedule import job_cycles, job_interval
 from sim.pysim_bench import Job, run_jobs
 from sim.reference import ReferenceModel
 from sim.stimulus import extreme_activations, random_gemv
@@ -118,3 +118,16 @@ def test_verilog_shares_one_module_per_fp_unit_kind():
     for module, count in units.items():
         assert text.count(f"module {module}(") == 1
         assert text.count(f"  {module} ") == count, module
+
+
+@pytest.mark.parametrize("kwargs", [CONFIGS[1], FP_CONFIGS[2]], ids=["int", "fp-s3"])
+def test_back_to_back_jobs_are_accepted_every_job_interval(kwargs):
+    """With every stream at full speed, jobs of one shape are accepted :func:`job_interval` apart
+    (the drain of one job overlaps the next job's activation load)."""
+    cfg = CoreConfig(**kwargs)
+    n, m = cfg.tile_n + 1, cfg.keys + 1
+    jobs = _random_jobs(cfg, [(n, m)] * 4, np.random.default_rng(6))
+    results = run_jobs(cfg, jobs)
+    _check(cfg, jobs, results)
+    starts = [r.accepted for r in results]
+    assert [b - a for a, b in zip(starts, starts[1:])] == [job_interval(cfg, n, m)] * 3
