@@ -1,0 +1,13 @@
+"""Analytical cost model of ternary LUT cores (area, cycles, throughput, clock) and the synthesis
+flow it is calibrated and validated against.
+
+``costmodel.estimate(cfg)`` reads the same :class:`hwgen.config.CoreConfig` as the generator
+and the reference model. This package never imports Amaranth: the calibration and validation
+front-ends that emit Verilog live in :mod:`dse`.
+"""
+
+from .model import GROUPS, CostReport, estimate
+from .table import estimate_table
+from .unit_costs import DEFAULT_TABLE, UnitCosts, load_unit_costs
+
+__all__ = ["GROUPS", "CostReport", "estimate", "estimate_table", "UnitCosts", "load_unit_costs", "DEFAULT_TABLE"]

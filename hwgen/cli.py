@@ -1,7 +1,7 @@
-"""The ``hwgen`` command line: ``hwgen emit`` writes the Verilog of a LUT core.
+"""The ``hwgen`` command line: ``emit`` (Verilog of a core), ``cost`` (the cost model), ``synth`` (synthesis).
 
 Commands are classes with ``add_arguments(parser)`` and ``run(args) -> int``, registered in
-:data:`COMMANDS` (the one place to add a command). Every command has ``--json``: one JSON
+:func:`commands` (the one place to add a command). Every command has ``--json``: one JSON
 document on stdout; the human summary and errors go to stderr / stdout as usual.
 """
 
@@ -19,7 +19,6 @@ from pathlib import Path
 from .config import (
     DEFAULT_MAX_M,
     DEFAULT_MAX_N,
-    DEFAULT_MU,
     UNIT_KINDS,
     ConfigError,
     CoreConfig,
@@ -28,7 +27,7 @@ from .config import (
     load_design,
 )
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "commands"]
 
 VERSION = "0.1.0"
 
@@ -94,20 +93,43 @@ def _print_ports(ports: list[dict[str, object]]) -> None:
         print(f"    {port['direction']:<6} {port['name']:<16} {port['width']:>6} bits  {port['doc']}")
 
 
+#: One line per ``--arch`` baseline for the emit summary.
+_ARCH_DOCS = {
+    "signflip": "no LUT reuse: each weight selects +a, -a or 0; the LUT core at mu=1",
+    "mac": "a multiplier per weight and output; full-width weight operands on the keys stream",
+}
+
+
 class EmitCommand:
     """``hwgen emit``: write the Verilog of a LUT core and print its summary."""
 
     name = "emit"
     help = "write the Verilog of a ternary LUT core"
     flags = {
-        "act": "--act", "acc": "--acc", "adder_stages": "--adder-stages", "core": "--core", "mu": "--mu", "luts": "--luts", "keys": "--keys",
+        "arch": "--arch", "act": "--act", "acc": "--acc", "adder_stages": "--adder-stages", "core": "--core", "mu": "--mu", "luts": "--luts", "keys": "--keys",
         "max_n": "--max-n", "max_m": "--max-m", "reuse": "--reuse", "pipeline": "--pipeline", "name": "--name",
     }
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        self.add_design_arguments(p)
+        p.add_argument("--unit", default=None, choices=UNIT_KINDS,
+                       help="emit a single floating-point unit (ports a, b, o) of the --act format "
+                            "instead of a core")
+        p.add_argument("-o", "--output", default=None, metavar="PATH",
+                       help="Verilog file to write (default: ./NAME.v)")
+
+    def add_design_arguments(self, p: argparse.ArgumentParser) -> None:
+        """The options that describe a core (shared by ``emit``, ``cost`` and ``synth``)."""
         p.add_argument("--design", default=None, metavar="FILE",
                        help="start from the [core] table of a TOML design file (e.g. designs/cores/*.toml); "
                             "options given on the command line override it")
+        p.add_argument("--arch", default=None, metavar="{lut,signflip,mac}",
+                       help="datapath architecture: lut = ternary LUT core (LUTs of MU activations, weight "
+                            "keys); signflip = baseline without LUT reuse, each weight selects +a, -a or 0 "
+                            "(the LUT core at MU=1); mac = baseline with a multiplier per weight and output, "
+                            "weights sent as full-width operands in the --act format; signflip and mac "
+                            "require MU=1, so --luts (or --core) is the activations per cycle "
+                            "(default: lut)")
         p.add_argument("--act", default=None, metavar="TYPE",
                        help="activation type: int2..int16 (signed), fp16, bf16, fp32, fp8e4m3 or fp8e5m2 "
                             "(default: int8)")
@@ -115,17 +137,15 @@ class EmitCommand:
                        help="accumulator/output format of a floating-point core, e.g. fp32 (default: the --act "
                             "format); integer accumulators are sized from --max-n")
         p.add_argument("--adder-stages", type=int, default=None, metavar="S",
-                       help="pipeline registers inside every floating-point adder, 0..8; also the latency "
-                            "of --unit (default: 0)")
-        p.add_argument("--unit", default=None, choices=UNIT_KINDS,
-                       help="emit a single floating-point unit (ports a, b, o) of the --act format "
-                            "instead of a core")
+                       help="pipeline registers inside every floating-point adder (and multiplier of "
+                            "--arch mac), 0..8; also the latency of --unit (default: 0)")
         p.add_argument("--core", type=int, default=None, metavar="C",
                        help="tile edge: C activations in and C outputs per cycle, i.e. keys=C and "
                             "luts=ceil(C/mu) (default: 64)")
         p.add_argument("--mu", type=int, default=None, metavar="MU",
-                       help=f"activations per LUT, 1..8; each LUT stores (3^MU-1)/2 entries "
-                            f"(default: {DEFAULT_MU})")
+                       help="activations per LUT, 1..8; each LUT stores (3^MU-1)/2 entries (default: the "
+                            "cost model's best of 1..6 for the activation type and tile, see `hwgen cost`; "
+                            "1, the only value allowed, for --arch signflip/mac)")
         p.add_argument("--luts", type=int, default=None, metavar="L",
                        help="LUTs in parallel, overrides the one derived from --core")
         p.add_argument("--keys", type=int, default=None, metavar="K",
@@ -142,9 +162,8 @@ class EmitCommand:
                        help="extra register stages between LUT registers and accumulators, "
                             "0..1+ceil(log2(L)) (default: 0)")
         p.add_argument("--name", default=None, metavar="NAME",
-                       help="Verilog module name (default: lut_<act>_mu<MU>_<rows>x<cols>)")
-        p.add_argument("-o", "--output", default=None, metavar="PATH",
-                       help="Verilog file to write (default: ./NAME.v)")
+                       help="Verilog module name (default: lut_<act>_mu<MU>_<rows>x<cols>, or "
+                            "<arch>_<act>_<rows>x<cols> for --arch signflip/mac)")
 
     def config(self, args: argparse.Namespace) -> CoreConfig:
         """Design file values, overridden by the options given; ``--core 64`` fills in a missing L or K."""
@@ -157,6 +176,13 @@ class EmitCommand:
             params.update(given)
             if "core" not in params and not {"luts", "keys"} <= params.keys():
                 params["core"] = 64
+            args.mu_choice = None
+            if params.get("mu") is None and params.get("arch", "lut") == "lut" and not getattr(args, "unit", None):
+                from costmodel.choose import choose_mu
+
+                choice = choose_mu({k: v for k, v in params.items() if k != "mu"})
+                params["mu"] = choice.mu
+                args.mu_choice = choice.describe()
             return core_config(**params)
         except ConfigError as exc:
             raise CommandError("\n".join(_flag_for(p, self.flags) for p in exc.problems)) from None
@@ -207,28 +233,47 @@ class EmitCommand:
         cfg = self.config(args)
         path = Path(args.output) if args.output else Path(f"{cfg.name}.v")
         _check_writable(path)
-        core = build(cfg, shared_units=True)
+        try:
+            core = build(cfg, shared_units=True)
+        except ValueError as exc:  # e.g. the weight words of a wide --arch mac core
+            raise CommandError(str(exc)) from None
         ports = port_table(core)
         text = core_verilog(core)
         summary = cfg.summary()
         if args.mu is not None:
             summary["mu_source"] = "--mu"
-        elif args.design:
+        elif cfg.arch != "lut":
+            summary["mu_source"] = f"fixed at 1 for --arch {cfg.arch}"
+        elif args.mu_choice is None:
             summary["mu_source"] = f"design file {args.design}"
         else:
-            summary["mu_source"] = f"default constant DEFAULT_MU={DEFAULT_MU}"
+            summary["mu_source"] = args.mu_choice
         if _write_and_report(args, path, text, cfg.name,
                              {"config": cfg.to_dict(), "summary": summary, "ports": ports}):
             return 0
-        print(f"  tile          : {cfg.tile_n} activations x {cfg.tile_m} outputs per cycle "
-              f"({cfg.luts} LUTs x mu={cfg.mu}, {cfg.keys} fetchers per LUT)")
-        print(f"  mu            : {cfg.mu} ({summary['mu_source']})")
-        print(f"  LUT           : {cfg.plan.entries} entries, {cfg.plan.adders} adders per LUT "
-              f"({cfg.plan.adders * cfg.luts} in all), build depth {cfg.plan.depth}")
+        if cfg.arch != "lut":
+            print(f"  arch          : {cfg.arch} ({_ARCH_DOCS[cfg.arch]})")
+        if cfg.is_mac:
+            print(f"  tile          : {cfg.tile_n} activations x {cfg.tile_m} outputs per cycle "
+                  f"({cfg.luts} activation lanes x {cfg.keys} multipliers)")
+            print(f"  multipliers   : {cfg.luts * cfg.keys} x {cfg.act} ({cfg.product_width}-bit products), "
+                  f"tree over {cfg.tile_n} products per output")
+        else:
+            print(f"  tile          : {cfg.tile_n} activations x {cfg.tile_m} outputs per cycle "
+                  f"({cfg.luts} LUTs x mu={cfg.mu}, {cfg.keys} fetchers per LUT)")
+            print(f"  mu            : {cfg.mu} ({summary['mu_source']})")
+            print(f"  LUT           : {cfg.plan.entries} entries, {cfg.plan.adders} adders per LUT "
+                  f"({cfg.plan.adders * cfg.luts} in all), build depth {cfg.plan.depth}")
         print(f"  activations   : {cfg.act}, buffer {cfg.max_tiles_n} rows x {cfg.tile_n} (max_n={cfg.max_n})")
-        if cfg.is_fp:
+        if cfg.is_fp and cfg.is_mac:
+            print(f"  FP units      : {cfg.adder_stages} pipeline registers per adder and multiplier; "
+                  f"accumulate in {cfg.acc_type}")
+        elif cfg.is_fp:
             print(f"  FP adders     : {cfg.adder_stages} pipeline registers each; accumulate in {cfg.acc_type}")
-        print(f"  keys          : {cfg.key_bits} bits per {cfg.mu} weights")
+        if cfg.is_mac:
+            print(f"  keys          : one {cfg.key_bits}-bit weight operand ({cfg.act} format) per weight")
+        else:
+            print(f"  keys          : {cfg.key_bits} bits per {cfg.mu} weights")
         if cfg.is_fp:
             print(f"  accumulators  : {cfg.reuse} x {cfg.keys} x {cfg.acc_type}; max_m={cfg.max_m}")
         else:
@@ -239,8 +284,11 @@ class EmitCommand:
         return 0
 
 
-#: The registered commands, in help order.
-COMMANDS = (EmitCommand(),)
+def commands() -> tuple:
+    """The registered commands, in help order (imported here: they build on :class:`EmitCommand`)."""
+    from .cost_cli import CostCommand, SynthCommand
+
+    return (EmitCommand(), CostCommand(), SynthCommand())
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -250,7 +298,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hwgen {VERSION}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
+    for command in commands():
         p = sub.add_parser(command.name, help=command.help, description=command.help)
         command.add_arguments(p)
         p.add_argument("--json", action="store_true", help="print one JSON document on stdout")

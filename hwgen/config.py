@@ -1,4 +1,4 @@
-"""The validated description of a LUT core: one frozen dataclass read by every interpreter.
+"""The validated description of a core: one frozen dataclass read by every interpreter.
 
 The Amaranth generator (:mod:`hwgen.core`), the PyTorch reference model (:mod:`sim.reference`)
 and the cost model all take a :class:`CoreConfig` and nothing else. Parameters are
@@ -21,8 +21,11 @@ from .tree_plan import tree_depth, tree_plan
 __all__ = [
     "ConfigError",
     "ActType",
+    "ARCHS",
     "CoreConfig",
     "int_sum_width",
+    "int_product_sum_width",
+    "default_mu",
     "DEFAULT_MU",
     "DEFAULT_MAX_N",
     "DEFAULT_MAX_M",
@@ -48,6 +51,15 @@ MAX_DIM = 1 << 24
 #: Floating-point activation / accumulator formats by name.
 FP_FORMATS = {"fp16": FP16, "bf16": BF16, "fp32": FP32, "fp8e4m3": FP8_E4M3, "fp8e5m2": FP8_E5M2}
 MAX_ADDER_STAGES = 8
+
+#: Core architectures (:attr:`CoreConfig.arch`): the ternary LUT core and two baselines with
+#: the same interfaces, schedule and reference semantics.
+ARCHS = ("lut", "signflip", "mac")
+#: Why ``mu`` is fixed at 1 for the baselines (used in the error message).
+_MU1_REASON = {
+    "signflip": "each weight selects +a, -a or 0: no LUT reuse",
+    "mac": "no LUTs, one multiplier per weight; `luts` is the activations per cycle",
+}
 
 
 class ConfigError(ValueError):
@@ -123,6 +135,23 @@ def int_sum_width(terms: int, act_width: int) -> int:
     return (terms << (act_width - 1)).bit_length() + 1
 
 
+def int_product_sum_width(terms: int, act_width: int) -> int:
+    """Signed width (bits) that holds any sum of ``terms`` products of two ``act_width``-bit
+    signed integers (a generic multiplier: weights are not assumed ternary).
+
+    A product lies in [-2**(2w-2) + 2**(w-1), 2**(2w-2)] (the top value is ``min * min``), so
+    one product needs ``2 * w`` bits and a sum of ``terms`` products the smallest signed width
+    whose maximum reaches ``terms * 2**(2w-2)``.
+    """
+    return (terms << (2 * act_width - 2)).bit_length() + 1
+
+
+def default_mu(arch: str) -> int:
+    """The ``mu`` of a config that does not set it: :data:`DEFAULT_MU` for ``"lut"``, 1 for the
+    baselines (``"signflip"``, ``"mac"``), which require it."""
+    return 1 if arch in _MU1_REASON else DEFAULT_MU
+
+
 def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
@@ -138,7 +167,7 @@ _NAME_PROBLEM = ("`name` must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*, a
 
 @dataclass(frozen=True, kw_only=True)
 class CoreConfig:
-    """A ternary LUT core.
+    """A ternary-weight GEMV core: the LUT core or one of its baselines (``arch``).
 
     Per cycle the core processes a tile of ``tile_n x tile_m = (luts * mu) x keys`` ternary
     weights: ``luts`` LUTs, each built from ``mu`` activations, are read by ``keys`` fetchers.
@@ -147,6 +176,20 @@ class CoreConfig:
 
     Parameters
     ----------
+    arch : str
+        Datapath architecture; all three share the interfaces, the schedule, the reduction tree
+        and the accumulators:
+
+        * ``"lut"``: the ternary LUT core (default).
+        * ``"signflip"``: no LUT reuse; each weight selects +a, -a or 0 (a mux and a sign flip).
+          This *is* the LUT core at ``mu = 1`` (one entry, the activation itself; 2-bit keys),
+          so its RTL, reference and cost equal those of ``arch="lut", mu=1`` by construction.
+        * ``"mac"``: a multiplier-based core: ``tile_n x keys`` multipliers of activations by
+          full-width weight operands in the ``act`` format (the ``keys`` stream carries them,
+          see :attr:`key_bits`), a reduction tree over ``tile_n`` products per output, and the
+          same accumulation. It has no LUTs: ``luts`` is the activations per cycle.
+
+        The baselines require ``mu = 1`` (the default for them), so ``tile_n = luts``.
     act : str
         Activation format: ``"int2"``..``"int16"`` (signed) or ``"fp16"``, ``"bf16"``, ``"fp32"``,
         ``"fp8e4m3"``, ``"fp8e5m2"`` (IEEE-754 style, see :mod:`hwgen.arith.fp_format`).
@@ -158,12 +201,14 @@ class CoreConfig:
     adder_stages : int
         Pipeline registers inside every floating-point adder, in [0, 8]; must be 0 for integer
         cores (integer adders are combinational; use ``pipeline``).
-    mu : int
-        Activations per LUT, in [1, 8].
+    mu : int or None
+        Activations per LUT, in [1, 8]; must be 1 for ``signflip`` and ``mac``. ``None`` (the
+        default) means :func:`default_mu` of ``arch``, and is replaced by that value.
     luts : int
-        LUTs in parallel (L), in [1, 4096].
+        LUTs in parallel (L), in [1, 4096]; for ``signflip`` and ``mac``, the activations per cycle.
     keys : int
-        Fetchers per LUT (K), i.e. output lanes, in [1, 4096].
+        Fetchers per LUT (K), i.e. output lanes, in [1, 4096]; for ``mac``, the multipliers per
+        activation lane.
     max_n : int
         Largest GEMV input length N (activations); at least ``luts * mu``. Sizes the activation
         buffer (``max_n`` activations) and the accumulator width.
@@ -179,10 +224,11 @@ class CoreConfig:
         Verilog module name (a Verilog identifier).
     """
 
+    arch: str = "lut"
     act: str = "int8"
     acc: str = ""
     adder_stages: int = 0
-    mu: int = DEFAULT_MU
+    mu: int | None = None
     luts: int
     keys: int
     max_n: int = DEFAULT_MAX_N
@@ -194,6 +240,8 @@ class CoreConfig:
     acc_type: ActType = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.mu is None:  # one spelling per design: the arch's default mu is written out
+            object.__setattr__(self, "mu", default_mu(self.arch))
         self._validate()
         if self.is_fp and not self.acc:  # one spelling per design: "" means "same as act"
             object.__setattr__(self, "acc", self.act)
@@ -202,6 +250,8 @@ class CoreConfig:
 
     def _validate(self) -> None:
         problems: list[str] = []
+        if self.arch not in ARCHS:
+            problems.append(f"`arch` must be one of {', '.join(ARCHS)}, got arch={self.arch!r}")
         act_type = acc_type = None
         try:
             act_type = ActType.parse(self.act)
@@ -246,6 +296,10 @@ class CoreConfig:
                 problems.append(f"`{name}` must be in [{lo}, {hi}]{unit}, got {name}={value}")
             else:
                 ok[name] = value
+        if "mu" in ok and self.arch in _MU1_REASON and self.mu != 1:
+            problems.append(f"`mu` must be 1 for arch={self.arch!r} ({_MU1_REASON[self.arch]}), "
+                            f"got mu={self.mu}")
+            del ok["mu"]
         if {"mu", "luts", "max_n"} <= ok.keys() and self.max_n < self.luts * self.mu:
             problems.append(
                 f"`max_n` must be at least the tile height luts*mu = {self.luts * self.mu} activations, "
@@ -273,14 +327,23 @@ class CoreConfig:
             raise ConfigError(problems)
 
     def default_name(self) -> str:
-        """``lut_<act>[_<acc>]_mu<mu>_<tile_n>x<tile_m>``, e.g. ``lut_int8_mu4_64x64``, ``lut_fp16_fp32_mu3_...``."""
+        """``lut_<act>[_<acc>]_mu<mu>_<tile_n>x<tile_m>``, e.g. ``lut_int8_mu4_64x64``,
+        ``lut_fp16_fp32_mu3_...``; the baselines name their arch instead and leave out mu (always
+        1): ``mac_int8_8x8``, ``signflip_bf16_16x4``."""
         acc = f"_{self.acc}" if self.acc and self.acc != self.act else ""
+        if self.arch != "lut":
+            return f"{self.arch}_{self.act}{acc}_{self.tile_n}x{self.tile_m}"
         return f"lut_{self.act}{acc}_mu{self.mu}_{self.tile_n}x{self.tile_m}"
 
     @property
     def is_fp(self) -> bool:
         """Floating-point activations."""
         return self.act_type.kind == "fp"
+
+    @property
+    def is_mac(self) -> bool:
+        """A multiplier-based core (``arch == "mac"``): its datapath multiplies instead of fetching."""
+        return self.arch == "mac"
 
     # --- Derived structure (read by the generator, the reference model and the cost model) ---
 
@@ -311,8 +374,13 @@ class CoreConfig:
 
     @property
     def key_bits(self) -> int:
-        """Bits per weight key, ``ceil(log2(3**mu))``: a sign bit (MSB) and ``key_bits - 1`` index bits."""
-        return key_bits(self.mu)
+        """Bits per element of the ``keys`` stream.
+
+        LUT cores (and ``signflip``): a weight key of ``ceil(log2(3**mu))`` bits, a sign bit
+        (MSB) and ``key_bits - 1`` index bits. ``mac`` cores: a full-width weight operand in the
+        ``act`` format, ``act_width`` bits (see :func:`hwgen.key_encoding.weight_operands`).
+        """
+        return self.act_width if self.is_mac else key_bits(self.mu)
 
     @property
     def max_tiles_n(self) -> int:
@@ -337,9 +405,23 @@ class CoreConfig:
         """Width (bits) of a fetched, signed LUT value: a sum of ``mu`` activations."""
         return self._sum_width(self.mu)
 
-    def tree_width(self, luts: int) -> int:
-        """Width (bits) of a tree node that sums ``luts`` LUT values."""
-        return self._sum_width(luts * self.mu)
+    @property
+    def product_width(self) -> int:
+        """Width (bits) of one multiplier product of a ``mac`` core: the full signed product of
+        two ``act_width``-bit integers, ``2 * act_width`` (a generic multiplier does not know
+        that the weights are ternary), or the ``act`` format for floating point."""
+        return int_product_sum_width(1, self.act_width) if not self.is_fp else self.act_width
+
+    def tree_width(self, terms: int) -> int:
+        """Width (bits) of a tree node that sums ``terms`` leaves: LUT values (a sum of
+        ``terms * mu`` activations), or for ``mac`` products (:func:`int_product_sum_width`,
+        sized for generic weights). Floating point: the ``act`` format. ``tree_width(1)`` is
+        the leaf width (:attr:`lut_width` or :attr:`product_width`)."""
+        if self.is_fp:
+            return self.act_width
+        if self.is_mac:
+            return int_product_sum_width(terms, self.act_width)
+        return self._sum_width(terms * self.mu)
 
     @property
     def acc_width(self) -> int:
@@ -348,6 +430,10 @@ class CoreConfig:
         Integer cores: a GEMV of N <= ``max_n`` inputs sums at most ``max_n`` terms a[n] * w[n, m],
         each in [-2**(w-1), 2**(w-1)] (lanes past N are zeroed by the core), so no GEMV up to the
         maximum size can overflow: |y| <= max_n * 2**(w-1) < 2**(acc_width-1).
+        ``mac`` cores have the same accumulators, safe for weights in {-1, 0, +1} (the only
+        weights the core is specified for), although their tree is sized for generic weights
+        (:meth:`tree_width`): a ternary tile sum, |s| <= tile_n * 2**(w-1), narrows to
+        ``acc_width`` exactly. Generic weights could overflow them.
         Floating-point cores: the width of the ``acc`` format.
         """
         return int_sum_width(self.max_n, self.act_width) if not self.is_fp else self.acc_type.width
@@ -358,6 +444,13 @@ class CoreConfig:
     def lut_build_latency(self) -> int:
         """Cycles from an activation row to its LUT entries: plan depth x ``adder_stages``."""
         return self.plan.depth * self.adder_stages
+
+    @property
+    def mul_latency(self) -> int:
+        """Cycles through a multiplier of a ``mac`` core: ``adder_stages`` for floating point
+        (the FP multipliers are pipelined like the adders), 0 for integers; 0 for LUT cores,
+        whose fetch (a mux and a sign flip) takes its place and is combinational."""
+        return self.adder_stages if self.is_mac else 0
 
     @property
     def tree_latency(self) -> int:
@@ -372,7 +465,8 @@ class CoreConfig:
 
     @property
     def pipeline_cuts(self) -> tuple[bool, ...]:
-        """Where the ``pipeline`` registers go: ``cuts[0]`` after the fetch, ``cuts[d]`` after tree level d.
+        """Where the ``pipeline`` registers go: ``cuts[0]`` after the fetch (``mac``: after the
+        multipliers), ``cuts[d]`` after tree level d.
 
         The datapath after the LUT registers has ``D + 2`` combinational segments (fetch,
         ``D = ceil(log2(luts))`` tree levels, accumulate); register ``i`` of ``P`` closes the
@@ -392,6 +486,7 @@ class CoreConfig:
         """Parameters and derived sizes as a flat dict (for CLIs and reports)."""
         return {
             "name": self.name,
+            "arch": self.arch,
             "act": self.act,
             "acc": self.acc_type.name if self.acc_type else "",
             "adder_stages": self.adder_stages,
@@ -403,8 +498,10 @@ class CoreConfig:
             "max_m": self.max_m,
             "reuse": self.reuse,
             "pipeline": self.pipeline,
-            "lut_entries": self.plan.entries,
-            "adders_per_lut": self.plan.adders,
+            "lut_entries": 0 if self.is_mac else self.plan.entries,
+            "adders_per_lut": 0 if self.is_mac else self.plan.adders,
+            "multipliers": self.luts * self.keys if self.is_mac else 0,
+            "product_width": self.product_width if self.is_mac else 0,
             "key_bits": self.key_bits,
             "acc_width": self.acc_width,
         }
@@ -415,7 +512,8 @@ def core_config(*, core: int | None = None, mu: int | None = None, luts: int | N
     """Build a :class:`CoreConfig` from a square core size and optional overrides.
 
     ``core=C`` means a C x C tile: ``keys = C`` and ``luts = ceil(C / mu)``; explicit
-    ``luts`` / ``keys`` win. ``max_n`` / ``max_m`` default to at least the tile.
+    ``luts`` / ``keys`` win. ``mu`` defaults to :func:`default_mu` of ``arch`` (so ``luts = C``
+    for ``signflip`` and ``mac``). ``max_n`` / ``max_m`` default to at least the tile.
     """
     problems = []
     if core is not None and (not _is_int(core) or not 1 <= core <= MAX_KEYS):
@@ -427,7 +525,7 @@ def core_config(*, core: int | None = None, mu: int | None = None, luts: int | N
         raise ConfigError(problems)
     if problems:
         raise ConfigError(problems)
-    mu = DEFAULT_MU if mu is None else mu
+    mu = default_mu(kwargs.get("arch", "lut")) if mu is None else mu
     if keys is None:
         keys = core
     if luts is None:

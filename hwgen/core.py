@@ -1,8 +1,14 @@
-"""The ternary LUT core (integer or floating-point activations): streams in, GEMV results out."""
+"""The ternary-weight core (integer or floating-point activations): streams in, GEMV results out.
+
+One core serves every :attr:`CoreConfig.arch`: the LUT core and its ``signflip`` baseline (the
+LUT core at mu = 1) fetch signed LUT entries; the ``mac`` baseline multiplies activations by
+full-width weight operands instead. Everything else (FSM, activation buffer, backpressure,
+accumulator hazards, reduction tree, accumulation) is shared.
+"""
 
 from __future__ import annotations
 
-from amaranth import Array, Cat, EnableInserter, Module, Mux, Signal, signed, unsigned
+from amaranth import Array, Cat, EnableInserter, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -10,10 +16,16 @@ from amaranth.lib.wiring import In, Out
 from .components.fetch import Fetcher
 from .components.lane_arith import SharedUnits, delay, lane_arith
 from .components.lut_builder import LutBuilder
+from .components.multipliers import Multipliers
 from .components.reduction_tree import ReductionTree
 from .config import CoreConfig
 
-__all__ = ["LutCore", "job_layout", "act_layout", "keys_layout", "out_layout", "step_layout"]
+__all__ = ["LutCore", "job_layout", "act_layout", "keys_layout", "out_layout", "step_layout", "MAX_NETLIST_BITS"]
+
+#: Amaranth 0.5 numbers the output bits of a netlist cell with 16 bits, and a module's inputs are
+#: the outputs of one cell (bits 0 and 1 reserved): a core's input ports may total at most this
+#: many bits, and no signal may be wider.
+MAX_NETLIST_BITS = (1 << 16) - 2
 
 
 def _lane(cfg: CoreConfig, width: int):
@@ -32,8 +44,11 @@ def act_layout(cfg: CoreConfig) -> data.ArrayLayout:
 
 
 def keys_layout(cfg: CoreConfig) -> data.ArrayLayout:
-    """One key word: ``[l][k]`` is the key of LUT ``l`` for output lane ``k`` (see :mod:`hwgen.key_encoding`)."""
-    return data.ArrayLayout(data.ArrayLayout(unsigned(cfg.key_bits), cfg.keys), cfg.luts)
+    """One word of the ``keys`` stream: ``[l][k]`` is the key of LUT ``l`` for output lane ``k``
+    (see :mod:`hwgen.key_encoding`); for ``mac`` cores, the weight operand of activation lane
+    ``l`` for output lane ``k``, in the ``act`` format (:attr:`CoreConfig.key_bits` = act width)."""
+    lane = _lane(cfg, cfg.key_bits) if cfg.is_mac else unsigned(cfg.key_bits)
+    return data.ArrayLayout(data.ArrayLayout(lane, cfg.keys), cfg.luts)
 
 
 def out_layout(cfg: CoreConfig) -> data.StructLayout:
@@ -53,10 +68,23 @@ def step_layout(cfg: CoreConfig) -> data.StructLayout:
     })
 
 
+def _check_netlist_limits(cfg: CoreConfig) -> None:
+    """Raise ``ValueError`` unless the core's ports fit :data:`MAX_NETLIST_BITS`."""
+    widths = {name: layout(cfg).size for name, layout in
+              (("job", job_layout), ("act", act_layout), ("keys", keys_layout), ("out", out_layout))}
+    inputs = widths["job"] + widths["act"] + widths["keys"] + 3 + 1 + 2  # valids, out.ready, clk, rst
+    widest = max(widths, key=widths.get)
+    if inputs > MAX_NETLIST_BITS or widths[widest] > MAX_NETLIST_BITS:
+        raise ValueError(
+            f"cannot generate {cfg.name}: its input ports total {inputs} bits and its widest stream word "
+            f"({widest}) is {widths[widest]} bits; an Amaranth 0.5 netlist allows at most {MAX_NETLIST_BITS} "
+            f"bits for either (use fewer luts or keys)")
+
+
 class _Datapath(wiring.Component):
     """Everything after step issue; all registers are plain ``sync`` (the core stalls them with
     ``EnableInserter``). Latency from ``step`` to ``out_valid``: 2 + lut_build_latency +
-    tree_latency + acc_latency cycles."""
+    mul_latency + tree_latency + acc_latency cycles."""
 
     def __init__(self, cfg: CoreConfig, units: SharedUnits | None):
         self._cfg = cfg
@@ -69,18 +97,9 @@ class _Datapath(wiring.Component):
             "out": Out(out_layout(cfg)),
         })
 
-    def elaborate(self, platform):
-        m = Module()
+    def _lut_registers(self, m: Module, load: Value) -> list[list[Signal]]:
+        """Build the LUTs from the activation row; ``regs[l][v - 1]`` holds entry ``v`` of LUT ``l``."""
         cfg = self._cfg
-        arith = lane_arith(cfg, self._units)
-
-        # Stage 1: the buffer read completes; LUT build (lut_build_latency cycles) into the LUT registers.
-        s1 = Signal(step_layout(cfg))
-        s1_key = Signal(keys_layout(cfg))
-        m.d.sync += [s1.eq(self.step), s1_key.eq(self.key)]
-        built = delay(m, s1, cfg.lut_build_latency, "build_step")
-        built_key = delay(m, s1_key, cfg.lut_build_latency, "build_key")
-
         luts = []
         for lut in range(cfg.luts):
             builder = LutBuilder(cfg, self._units)
@@ -88,23 +107,65 @@ class _Datapath(wiring.Component):
             m.d.comb += builder.a.eq(Cat(self.row[lut * cfg.mu + j] for j in range(cfg.mu)))
             regs = [Signal(_lane(cfg, cfg.entry_width(v)), name=f"lut{lut}_e{v}")
                     for v in range(1, cfg.plan.entries + 1)]
-            with m.If(built.valid & built.load_lut):
+            with m.If(load):
                 m.d.sync += [reg.eq(builder.entries[i]) for i, reg in enumerate(regs)]
             luts.append(regs)
+        return luts
 
-        # Stage 2: fetch, reduction tree (tree_latency cycles), accumulate (acc_latency cycles).
+    def _fetch(self, m: Module, luts: list[list[Signal]], key: Value) -> list[Value]:
+        """The tree leaves of a LUT core: ``keys`` signed fetches from each LUT."""
+        leaves = []
+        for lut, regs in enumerate(luts):
+            fetch = Fetcher(self._cfg)
+            m.submodules[f"fetch{lut}"] = fetch
+            m.d.comb += [fetch.entries[i].eq(reg) for i, reg in enumerate(regs)]
+            m.d.comb += fetch.keys.eq(key[lut])
+            leaves.append(fetch.values)
+        return leaves
+
+    def _operand_registers(self, m: Module, load: Value) -> list[Signal]:
+        """``mac``: hold the activation row (what a LUT of mu = 1 stores) for the multipliers."""
+        cfg = self._cfg
+        regs = [Signal(_lane(cfg, cfg.act_width), name=f"operand{lane}") for lane in range(cfg.luts)]
+        with m.If(load):
+            m.d.sync += [reg.eq(self.row[lane]) for lane, reg in enumerate(regs)]
+        return regs
+
+    def _multiply(self, m: Module, operands: list[Signal], weights: Value) -> list[Value]:
+        """The tree leaves of a ``mac`` core: ``keys`` products of each activation lane."""
+        leaves = []
+        for lane, reg in enumerate(operands):
+            mul = Multipliers(self._cfg, self._units)
+            m.submodules[f"mul{lane}"] = mul
+            m.d.comb += [mul.a.eq(reg), mul.weights.eq(weights[lane])]
+            leaves.append(mul.products)
+        return leaves
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        arith = lane_arith(cfg, self._units)
+
+        # Stage 1: the buffer read completes; LUT build (lut_build_latency cycles) into the LUT
+        # registers (mac: the row into the operand registers), once per output block.
+        s1 = Signal(step_layout(cfg))
+        s1_key = Signal(keys_layout(cfg))
+        m.d.sync += [s1.eq(self.step), s1_key.eq(self.key)]
+        built = delay(m, s1, cfg.lut_build_latency, "build_step")
+        built_key = delay(m, s1_key, cfg.lut_build_latency, "build_key")
+        load = built.valid & built.load_lut
+        stored = self._operand_registers(m, load) if cfg.is_mac else self._lut_registers(m, load)
+
+        # Stage 2: fetch or multiply (mul_latency cycles), reduction tree (tree_latency cycles),
+        # accumulate (acc_latency cycles).
         s2 = Signal(step_layout(cfg))
         s2_key = Signal(keys_layout(cfg))
         m.d.sync += [s2.eq(built), s2_key.eq(built_key)]
 
         m.submodules.tree = tree = ReductionTree(cfg, step_layout(cfg), self._units)
-        m.d.comb += tree.tag.eq(s2)
-        for lut, regs in enumerate(luts):
-            fetch = Fetcher(cfg)
-            m.submodules[f"fetch{lut}"] = fetch
-            m.d.comb += [fetch.entries[i].eq(reg) for i, reg in enumerate(regs)]
-            m.d.comb += fetch.keys.eq(s2_key[lut])
-            m.d.comb += tree.values[lut].eq(fetch.values)
+        m.d.comb += tree.tag.eq(delay(m, s2, cfg.mul_latency, "mul_step"))
+        leaves = self._multiply(m, stored, s2_key) if cfg.is_mac else self._fetch(m, stored, s2_key)
+        m.d.comb += [tree.values[i].eq(leaf) for i, leaf in enumerate(leaves)]
 
         tag = tree.tag_out
         acc_lane = data.ArrayLayout(_lane(cfg, cfg.acc_width), cfg.tile_m)
@@ -125,7 +186,8 @@ class _Datapath(wiring.Component):
 
 
 class LutCore(wiring.Component):
-    """A ternary-weight GEMV engine built from ``luts`` LUTs of ``mu`` activations and ``keys`` fetchers each.
+    """A ternary-weight GEMV engine built from ``luts`` LUTs of ``mu`` activations and ``keys`` fetchers each
+    (``arch="mac"``: ``luts`` activation lanes of ``keys`` multipliers each).
 
     A job computes ``y = a @ W`` (N activations, N x M ternary weights) following
     :mod:`hwgen.schedule`. Protocol, per job:
@@ -134,8 +196,8 @@ class LutCore(wiring.Component):
        pipeline may still be draining).
     2. ``act``: ``T = ceil(n / tile_n)`` activation rows, stored in the activation buffer
        (``max_tiles_n`` rows). Lanes at index >= n are ignored (zeroed).
-    3. ``keys``: the ``T * O`` key words of :func:`hwgen.key_encoding.key_stream`, accepted once
-       all rows are loaded, one per cycle.
+    3. ``keys``: the ``T * O`` key words of :func:`hwgen.key_encoding.key_stream` (``mac``: weight
+       words of full-width operands), accepted once all rows are loaded, one per cycle.
     4. ``out``: ``O = ceil(m / keys)`` output tiles in order; lanes >= m of the last tile are
        don't-care; ``last`` marks the job's final tile.
 
@@ -143,17 +205,27 @@ class LutCore(wiring.Component):
     words insert bubbles): issue (buffer read address, key register) -> LUT build
     (``lut_build_latency``) into the LUT registers -> fetch, reduction tree (``tree_latency``),
     conversion to the accumulator format and accumulate (``acc_latency``) -> output register.
+    A ``mac`` core loads the activation row into operand registers instead of building LUTs and
+    multiplies (``mul_latency``) instead of fetching: tile_n x keys multipliers, then a tree over
+    the tile_n products of each output.
     A step that reads an accumulator waits until the previous update of it has left the
     accumulate adder (only possible with pipelined FP adders and ``reuse <= adder_stages``).
     :func:`hwgen.schedule.job_cycles` gives the resulting cycle count.
 
     Integer cores: the ``reuse * keys`` accumulators are ``acc_width`` bits wide, enough for any
     GEMV up to ``max_n`` inputs (see :attr:`CoreConfig.acc_width`). Floating-point cores: every
-    add is one rounding of the ``act`` (LUT, tree) or ``acc`` (accumulation) format, in the order
-    the reference model :mod:`sim.reference` follows.
+    add (and ``mac`` product) is one rounding of the ``act`` (LUT, product, tree) or ``acc``
+    (accumulation) format, in the order the reference model :mod:`sim.reference` follows.
+
+    Raises
+    ------
+    ValueError
+        If the streams are too wide for an Amaranth 0.5 netlist (:data:`MAX_NETLIST_BITS`), e.g.
+        the 65,536-bit weight words of a 64 x 64 fp16 ``mac`` core.
     """
 
     def __init__(self, cfg: CoreConfig, *, shared_units: bool = False):
+        _check_netlist_limits(cfg)
         self._cfg = cfg
         self._units = SharedUnits(cfg.name) if shared_units and cfg.is_fp else None
         super().__init__({

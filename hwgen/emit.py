@@ -12,7 +12,10 @@ __all__ = ["build", "build_unit", "to_verilog", "emit_verilog"]
 
 
 def build(cfg: CoreConfig, *, shared_units: bool = False) -> LutCore:
-    """The Amaranth component for ``cfg`` (``shared_units``: FP units as instances, for Verilog)."""
+    """The Amaranth component for ``cfg`` (``shared_units``: FP units as instances, for Verilog).
+
+    Raises ``ValueError`` if its streams are too wide for an Amaranth netlist
+    (:data:`hwgen.core.MAX_NETLIST_BITS`)."""
     return LutCore(cfg, shared_units=shared_units)
 
 

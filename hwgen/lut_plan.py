@@ -113,6 +113,16 @@ class LutPlan:
         return len(self.steps)
 
     @property
+    def operand_groups(self) -> tuple[tuple[LutStep, ...], ...]:
+        """Steps grouped by their operands ``(src, act)``, in plan order. Every group is an add/subtract
+        pair ``src + a``, ``src - a`` (both signs of the removed trit), so synthesis shares the
+        operand logic of the two (alignment, for floating point); the cost model prices pairs."""
+        groups: dict[tuple[int, int], list[LutStep]] = {}
+        for step in self.steps:
+            groups.setdefault((step.src, step.act), []).append(step)
+        return tuple(tuple(g) for g in groups.values())
+
+    @property
     def depth(self) -> int:
         """Adder depth of the deepest entry (mu - 1)."""
         return max((s.depth for s in self.steps), default=0)

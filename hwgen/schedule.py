@@ -1,4 +1,4 @@
-"""The GEMV schedule of a LUT core: step order, stream lengths and cycle counts.
+"""The GEMV schedule of a core (every ``arch``): step order, stream lengths and cycle counts.
 
 A job computes ``y = a @ W`` for N activations and an N x M ternary matrix. With
 ``T = ceil(N / tile_n)`` input tiles, ``O = ceil(M / tile_m)`` output tiles and
@@ -9,7 +9,8 @@ A job computes ``y = a @ W`` for N activations and an N x M ternary matrix. With
             for o in range(b*R, min((b+1)*R, O)): # output tile: one step, one key word
                 acc[o] (+)= tree(fetch(LUT_t, keys[t, o]))
 
-One step takes one cycle and one key word; the LUTs are rebuilt when ``o == b*R``.
+One step takes one cycle and one key word (``mac``: weight word); the LUTs are rebuilt
+(``mac``: the operand registers reloaded) when ``o == b*R``.
 Accumulation over ``t`` is in increasing order, the first tile's value is taken as is (no
 add to zero). Output tile ``o`` leaves the core after step ``(T - 1, o)``. With a pipelined
 accumulate adder (``acc_latency`` > 0), a step waits until the previous step on its
@@ -24,7 +25,7 @@ import numpy as np
 
 from .config import CoreConfig
 
-__all__ = ["tiles", "steps", "issue_cycles", "pipeline_latency", "job_cycles", "job_interval", "PIPELINE_OVERHEAD"]
+__all__ = ["tiles", "tile_counts", "steps", "issue_cycles", "block_issue_cycles", "pipeline_latency", "job_cycles", "job_interval", "PIPELINE_OVERHEAD"]
 
 #: Cycles from the last key word accepted to its output tile transferred, without
 #: pipelined adders or extra registers: the activation-buffer read / LUT build stage, the
@@ -34,22 +35,38 @@ PIPELINE_OVERHEAD = 3
 
 def pipeline_latency(cfg: CoreConfig) -> int:
     """Cycles from a step's issue to its output tile's transfer (with ``out`` ready)."""
-    return PIPELINE_OVERHEAD + cfg.lut_build_latency + cfg.tree_latency + cfg.acc_latency
+    return PIPELINE_OVERHEAD + cfg.lut_build_latency + cfg.mul_latency + cfg.tree_latency + cfg.acc_latency
 
 
 def issue_cycles(cfg: CoreConfig, n: int, m: int) -> int:
     """Cycles to issue all steps of an ``n`` x ``m`` job with every key word available."""
     t_count, o_count = tiles(cfg, n, m)
-    total = 0
-    for b in range(0, o_count, cfg.reuse):
-        r_b = min(cfg.reuse, o_count - b)
-        total += r_b + (t_count - 1) * max(r_b, cfg.acc_latency + 1)
-    return total
+    return int(block_issue_cycles(t_count, o_count, cfg.reuse, cfg.acc_latency))
+
+
+def block_issue_cycles(t_count, o_count, reuse, acc_latency):
+    """Issue cycles of ``T`` input x ``O`` output tiles in blocks of ``reuse`` (numpy arrays or ints).
+
+    Each block of ``R_b`` output tiles takes ``R_b + (T - 1) * max(R_b, acc_latency + 1)``
+    cycles: ``O // R`` full blocks and one partial block of ``O % R`` tiles.
+    """
+    t_count, o_count = np.asarray(t_count, np.int64), np.asarray(o_count, np.int64)
+    reuse, acc_latency = np.asarray(reuse, np.int64), np.asarray(acc_latency, np.int64)
+    full, rest = o_count // reuse, o_count % reuse
+    per_full = reuse + (t_count - 1) * np.maximum(reuse, acc_latency + 1)
+    per_rest = np.where(rest > 0, rest + (t_count - 1) * np.maximum(rest, acc_latency + 1), 0)
+    return full * per_full + per_rest
 
 
 def tiles(cfg: CoreConfig, n: int, m: int) -> tuple[int, int]:
     """``(T, O)``: input and output tiles of an ``n`` x ``m`` GEMV."""
-    return math.ceil(n / cfg.tile_n), math.ceil(m / cfg.tile_m)
+    t_count, o_count = tile_counts(cfg.tile_n, cfg.tile_m, n, m)
+    return int(t_count), int(o_count)
+
+
+def tile_counts(tile_n, tile_m, n, m):
+    """``(ceil(n / tile_n), ceil(m / tile_m))`` for ints or numpy arrays."""
+    return -(-np.asarray(n, np.int64) // tile_n), -(-np.asarray(m, np.int64) // tile_m)
 
 
 def steps(cfg: CoreConfig, n: int, m: int) -> np.ndarray:

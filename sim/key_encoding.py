@@ -7,7 +7,7 @@ import torch
 from hwgen import key_encoding as _np_keys
 from hwgen.config import CoreConfig
 
-__all__ = ["encode_weights", "decode_keys", "key_stream"]
+__all__ = ["encode_weights", "decode_keys", "key_stream", "weight_operands", "weight_stream"]
 
 
 def _np(x: torch.Tensor):
@@ -27,3 +27,13 @@ def decode_keys(keys: torch.Tensor, mu: int, n: int | None = None) -> torch.Tens
 def key_stream(cfg: CoreConfig, weights: torch.Tensor) -> torch.Tensor:
     """Torch version of :func:`hwgen.key_encoding.key_stream` (returns int64)."""
     return torch.from_numpy(_np_keys.key_stream(cfg, _np(weights)).astype("int64"))
+
+
+def weight_operands(cfg: CoreConfig, weights: torch.Tensor) -> torch.Tensor:
+    """Torch version of :func:`hwgen.key_encoding.weight_operands` (returns int64)."""
+    return torch.from_numpy(_np_keys.weight_operands(cfg, _np(weights)).astype("int64"))
+
+
+def weight_stream(cfg: CoreConfig, weights: torch.Tensor) -> torch.Tensor:
+    """Torch version of :func:`hwgen.key_encoding.weight_stream` (returns int64)."""
+    return torch.from_numpy(_np_keys.weight_stream(cfg, _np(weights)).astype("int64"))

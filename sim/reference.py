@@ -1,17 +1,25 @@
-"""The PyTorch bit-exact reference model of a LUT core.
+"""The PyTorch bit-exact reference model of a core (every :attr:`CoreConfig.arch`).
 
 It performs the adds of the RTL in the RTL's order: the LUT build walks
 :attr:`CoreConfig.plan` (``entry[src] +- a[act]``), the fetch negates by the key's sign, the
 reduction walks :attr:`CoreConfig.tree` (``left + right``), and accumulation runs over input
 tiles in increasing order (``acc + tile``), the first tile taken as is (see
 :mod:`hwgen.schedule`). Independent lanes (tiles, LUTs, columns) are vectorised; the adds
-that the hardware chains are chained here one by one.
+that the hardware chains are chained here one by one. ``signflip`` cores are LUT cores with
+mu = 1. ``mac`` cores replace build and fetch by the products ``a * w`` of each activation
+with its weight operand (:func:`hwgen.key_encoding.weight_operands`); the tree then sums the
+``tile_n`` products of each output.
 
-Integer activations: every add is exact (the core's widths cannot overflow, see
-:attr:`CoreConfig.acc_width`), so the result also equals ``activations @ weights`` in int64.
+Integer activations: tree nodes and accumulators wrap at the config's widths
+(:meth:`CoreConfig.tree_width`, :attr:`CoreConfig.acc_width`), as the RTL's registers would,
+but the widths are chosen so that nothing ever wraps: the result equals
+``activations @ weights`` in int64 (the benches check this).
 Floating-point activations: values are bit patterns (int64 tensors); every add is one
 correctly rounded :func:`sim.fp_reference.fp_add` in the ``act`` format (LUT, tree) or the
-``acc`` format (after the exact :func:`sim.fp_reference.fp_convert` of each tile sum).
+``acc`` format (after the exact :func:`sim.fp_reference.fp_convert` of each tile sum); every
+``mac`` product is one :func:`sim.fp_reference.fp_mul` in the ``act`` format, with its IEEE
+special cases: ``inf * +0.0`` and ``NaN * w`` are NaN, ``-a * +0.0`` is ``-0``. A weight of 0
+therefore does not always contribute nothing, unlike in a LUT core.
 """
 
 from __future__ import annotations
@@ -22,16 +30,21 @@ from hwgen.config import CoreConfig
 from hwgen.key_encoding import check_ternary
 
 from . import fp_reference
-from .key_encoding import encode_weights
+from .key_encoding import encode_weights, weight_operands
 
 __all__ = ["ReferenceModel"]
 
 
 class _IntOps:
-    """Exact int64 lanes."""
+    """int64 lanes; ``wrap`` narrows to a two's-complement width as an RTL signal does."""
 
     def __init__(self, cfg: CoreConfig):
-        pass
+        self.acc_width = cfg.acc_width
+
+    @staticmethod
+    def wrap(a, width):
+        half = 1 << (width - 1)
+        return (a + half) % (2 * half) - half
 
     def add(self, a, b):
         return a + b
@@ -39,14 +52,17 @@ class _IntOps:
     def sub(self, a, b):
         return a - b
 
+    def mul(self, a, b):
+        return a * b
+
     def neg(self, a):
         return -a
 
     def to_acc(self, a):
-        return a
+        return self.wrap(a, self.acc_width)
 
     def acc_add(self, a, b):
-        return a + b
+        return self.wrap(a + b, self.acc_width)
 
 
 class _FPOps:
@@ -56,8 +72,15 @@ class _FPOps:
         self.fmt, self.acc_fmt = cfg.act_type.fmt, cfg.acc_type.fmt
         self.sign = 1 << (self.fmt.width - 1)
 
+    @staticmethod
+    def wrap(a, width):
+        return a
+
     def add(self, a, b):
         return fp_reference.fp_add(a, b, self.fmt)
+
+    def mul(self, a, b):
+        return fp_reference.fp_mul(a, b, self.fmt)
 
     def sub(self, a, b):
         return fp_reference.fp_add(a, b ^ self.sign, self.fmt)
@@ -113,11 +136,20 @@ class ReferenceModel:
         value = torch.where(valid, value, 0)
         return torch.where((keys >> sign_bit) == 1, self.ops.neg(value), value)
 
+    def multiply(self, activations: torch.Tensor, operands: torch.Tensor) -> torch.Tensor:
+        """``mac`` products ``activations * operands`` (broadcasting), at :attr:`CoreConfig.product_width`."""
+        return self.ops.wrap(self.ops.mul(activations, operands), self.cfg.product_width)
+
     def reduce(self, values: torch.Tensor) -> torch.Tensor:
-        """Balanced-tree sum over dimension -2 (the L LUTs) in :attr:`CoreConfig.tree` order."""
+        """Balanced-tree sum over dimension -2 (the L leaves: LUT values or ``mac`` products) in
+        :attr:`CoreConfig.tree` order; a node of ``t`` leaves at :meth:`CoreConfig.tree_width`."""
         level = [values[..., i, :] for i in range(values.shape[-2])]
+        terms = [1] * len(level)
         for nodes in self.cfg.tree:
-            level = [self.ops.add(level[n[0]], level[n[1]]) if len(n) == 2 else level[n[0]] for n in nodes]
+            level = [self.ops.wrap(self.ops.add(level[n[0]], level[n[1]]),
+                                   self.cfg.tree_width(terms[n[0]] + terms[n[1]]))
+                     if len(n) == 2 else level[n[0]] for n in nodes]
+            terms = [sum(terms[i] for i in n) for n in nodes]
         return level[0]
 
     def accumulate(self, partials: torch.Tensor) -> torch.Tensor:
@@ -146,6 +178,20 @@ class ReferenceModel:
         luts = self.build_luts(padded.reshape(t_count, cfg.luts, cfg.mu))  # (T, L, E+1)
         fetched = self.fetch(luts, k.reshape(t_count, cfg.luts, m))  # (T, L, M)
         return self.accumulate(self.reduce(fetched))
+
+    def gemv_weights(self, activations: torch.Tensor, operands: torch.Tensor) -> torch.Tensor:
+        """``mac`` cores: ``y`` for N activations and N x M weight operands (from
+        :func:`sim.key_encoding.weight_operands`); rows past N are +0 times +0."""
+        cfg = self.cfg
+        a = torch.as_tensor(activations, dtype=torch.int64)
+        n, m = operands.shape
+        t_count = -(-n // cfg.tile_n)
+        padded = torch.zeros(t_count * cfg.tile_n, dtype=torch.int64)
+        padded[: a.shape[0]] = a
+        w = torch.zeros((t_count * cfg.tile_n, m), dtype=torch.int64)
+        w[:n] = torch.as_tensor(operands, dtype=torch.int64)
+        products = self.multiply(padded.reshape(t_count, cfg.tile_n, 1), w.reshape(t_count, cfg.tile_n, m))
+        return self.accumulate(self.reduce(products))
 
     def encode_activations(self, values: torch.Tensor) -> torch.Tensor:
         """Floating-point cores: round float values to the ``act`` format (RNE); bit patterns (int64)."""
@@ -184,4 +230,6 @@ class ReferenceModel:
                 f"GEMV shape N={a.shape[0]}, M={w.shape[1]} must be in [1, max_n={self.cfg.max_n}] x "
                 f"[1, max_m={self.cfg.max_m}]"
             )
+        if self.cfg.is_mac:
+            return self.gemv_weights(a, weight_operands(self.cfg, w))
         return self.gemv_keys(a, encode_weights(w, self.cfg.mu))

@@ -44,7 +44,7 @@ __all__ = [
 
 #: Supported simulators (names of ``cocotb_tools.runner.get_runner``).
 SIMULATORS = ("verilator", "icarus")
-#: The cocotb test module of the LUT core.
+#: The cocotb test module of the core (every ``arch``).
 BENCH_MODULE = "sim.cocotb_bench.lut_core_tb"
 
 #: Verilator build arguments (measured on the 64x64 int8 core, 2 cores):
@@ -205,9 +205,11 @@ def _tool_path():
 
 
 def build_dir_name(cfg: CoreConfig) -> str:
-    """Directory name that spells out every parameter of ``cfg`` (FP: also ``acc`` and adder stages)."""
+    """Directory name that spells out every parameter of ``cfg`` (FP: also ``acc`` and adder stages;
+    the arch when it is not ``lut``)."""
+    arch = f"{cfg.arch}_" if cfg.arch != "lut" else ""
     fp = f"_{cfg.acc_type}_s{cfg.adder_stages}" if cfg.is_fp else ""
-    return (f"{cfg.name}__{cfg.act}{fp}_mu{cfg.mu}_l{cfg.luts}_k{cfg.keys}_n{cfg.max_n}_m{cfg.max_m}"
+    return (f"{cfg.name}__{arch}{cfg.act}{fp}_mu{cfg.mu}_l{cfg.luts}_k{cfg.keys}_n{cfg.max_n}_m{cfg.max_m}"
             f"_r{cfg.reuse}_p{cfg.pipeline}")
 
 

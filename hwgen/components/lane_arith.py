@@ -1,12 +1,13 @@
-"""Lane arithmetic: the add / negate / delay primitives the datapath is built from.
+"""Lane arithmetic: the add / multiply / negate / delay primitives the datapath is built from.
 
-One datapath (LUT builder, fetch, reduction tree, accumulator) serves integer and
-floating-point cores; it asks a lane-arithmetic object for each operation:
+One datapath (LUT builder and fetch, or multipliers; reduction tree, accumulator) serves
+integer and floating-point cores; it asks a lane-arithmetic object for each operation:
 
-* :class:`IntArith` -- exact two's-complement adds, combinational (latency 0); widths come
-  from the config.
-* :class:`FPArith` -- one :class:`hwgen.arith.FPAdd` per add (latency ``adder_stages``),
-  negation by flipping the sign bit.
+* :class:`IntArith` -- exact two's-complement adds and full-width products, combinational
+  (latency 0); widths come from the config.
+* :class:`FPArith` -- one :class:`hwgen.arith.FPAdd` per add (latency ``adder_stages``), one
+  :class:`hwgen.arith.FPMul` per product (latency :attr:`CoreConfig.mul_latency`), negation
+  by flipping the sign bit.
 
 Everything here uses plain ``sync`` registers; the core stalls them with ``EnableInserter``.
 
@@ -34,7 +35,7 @@ from amaranth import (
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..arith import FPAdd, FPConvert, FPFormat
+from ..arith import FPAdd, FPConvert, FPFormat, FPMul
 from ..config import CoreConfig
 
 __all__ = ["IntArith", "FPArith", "SharedUnits", "EnabledUnit", "lane_arith", "delay"]
@@ -66,23 +67,35 @@ class IntArith:
         m.d.comb += out.eq(a - b if subtract else a + b)
         return out
 
+    def mul(self, m: Module, a: Value, b: Value, *, name: str) -> Value:
+        """``a * b``, the full signed product (:attr:`CoreConfig.product_width` bits)."""
+        out = Signal(signed(self._cfg.product_width), name=name)
+        m.d.comb += out.eq(a * b)
+        return out
+
     def neg(self, a: Value) -> Value:
         return -a
 
     def to_acc(self, m: Module, a: Value, name: str) -> Value:
-        return a
+        """``a`` at :attr:`CoreConfig.acc_width` bits. Only a ``mac`` tree (sized for generic
+        weights) can be wider; narrowing it is exact for ternary weights (see ``acc_width``)."""
+        if len(a) <= self._cfg.acc_width:
+            return a
+        out = Signal(signed(self._cfg.acc_width), name=name)
+        m.d.comb += out.eq(a)
+        return out
 
 
 class EnabledUnit(wiring.Component):
     """A floating-point unit as a stand-alone module with a stall enable: ports ``a``, ``b``, ``o``
-    (adder) or ``i``, ``o`` (converter), and ``en`` when it has registers."""
+    (adder, multiplier) or ``i``, ``o`` (converter), and ``en`` when it has registers."""
 
-    def __init__(self, unit: FPAdd | FPConvert):
+    def __init__(self, unit: FPAdd | FPMul | FPConvert):
         self._unit = unit
-        if isinstance(unit, FPAdd):
-            members = {"a": In(unit.fmt.width), "b": In(unit.fmt.width), "o": Out(unit.fmt.width)}
-        else:
+        if isinstance(unit, FPConvert):
             members = {"i": In(unit.src.width), "o": Out(unit.dst.width)}
+        else:
+            members = {"a": In(unit.fmt.width), "b": In(unit.fmt.width), "o": Out(unit.fmt.width)}
         if unit.latency:
             members["en"] = In(1)
         super().__init__(members)
@@ -137,6 +150,11 @@ class SharedUnits:
         return self._instance(m, f"fp_add_{fmt.name}_s{stages}", lambda: FPAdd(fmt, stages), stages,
                               fmt.width, name, a=a, b=b)
 
+    def mul(self, m: Module, fmt: FPFormat, stages: int, a: Value, b: Value, name: str) -> Value:
+        """``a * b``: an instance of the ``fp_mul_<fmt>_s<stages>`` module (latency ``stages``)."""
+        return self._instance(m, f"fp_mul_{fmt.name}_s{stages}", lambda: FPMul(fmt, stages), stages,
+                              fmt.width, name, a=a, b=b)
+
     def convert(self, m: Module, src: FPFormat, dst: FPFormat, a: Value, name: str) -> Value:
         """``a`` converted to ``dst``: an instance of the combinational ``fp_convert_<src>_<dst>`` module."""
         return self._instance(m, f"fp_convert_{src.name}_{dst.name}", lambda: FPConvert(src, dst), 0,
@@ -170,6 +188,17 @@ class FPArith:
         m.submodules[name] = adder
         m.d.comb += [adder.a.eq(a), adder.b.eq(b)]
         return adder.o
+
+    def mul(self, m: Module, a: Value, b: Value, *, name: str) -> Value:
+        """``a * b`` by one FP multiplier of the ``act`` format, pipelined like the adders
+        (latency :attr:`CoreConfig.mul_latency`)."""
+        stages = self._cfg.mul_latency
+        if self._units is not None:
+            return self._units.mul(m, self._fmt, stages, a, b, name)
+        mul = FPMul(self._fmt, stages)
+        m.submodules[name] = mul
+        m.d.comb += [mul.a.eq(a), mul.b.eq(b)]
+        return mul.o
 
     def neg(self, a: Value) -> Value:
         """Flip the sign bit (exact; NaN payloads are canonicalised by the next add)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth import Module
+from amaranth import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -19,7 +19,8 @@ class LutBuilder(wiring.Component):
     ``E - mu`` in all), at :meth:`CoreConfig.entry_width` bits, and output at
     :attr:`CoreConfig.lut_width` bits (sign-extended for integers). With pipelined
     floating-point adders, a step of depth ``d`` starts ``(d - 1) * adder_stages`` cycles after
-    the activations, which are delayed to meet it, and every entry is delayed to leave after
+    the activations, which are delayed to meet it (one tapped delay line of ``lut_build_latency``
+    registers per activation), and every entry is delayed to leave after
     :attr:`CoreConfig.lut_build_latency` cycles, so all entries of one group leave together.
 
     Members
@@ -44,18 +45,29 @@ class LutBuilder(wiring.Component):
         cfg, plan = self._cfg, self._cfg.plan
         arith = lane_arith(cfg, self._units)
         lat = arith.latency
+        # One delay line per activation, tapped where a step (or the aligned single entry) needs it.
+        taps = []
+        for j in range(cfg.mu):
+            line = [self.a[j]]
+            for i in range(cfg.lut_build_latency):
+                reg = Signal.like(self.a[j], name=f"a{j}_d{i + 1}")
+                m.d.sync += reg.eq(line[-1])
+                line.append(reg)
+            taps.append(line)
         built = {}  # entry -> (value, depth)
         for j, v in enumerate(plan.singles):
             built[v] = (self.a[j], 0)
         for step in plan.steps:
             src, src_depth = built[step.src]
             assert src_depth == step.depth - 1
-            act = delay(m, self.a[step.act], src_depth * lat, f"a{step.act}_to_e{step.dst}")
-            value = arith.add(m, src, act, width=cfg.entry_width(step.dst), name=f"entry{step.dst}",
-                              subtract=step.subtract)
+            value = arith.add(m, src, taps[step.act][src_depth * lat], width=cfg.entry_width(step.dst),
+                              name=f"entry{step.dst}", subtract=step.subtract)
             built[step.dst] = (value, step.depth)
         for v in range(1, plan.entries + 1):
             value, depth = built[v]
-            out = delay(m, value, cfg.lut_build_latency - depth * lat, f"entry{v}_align")
+            if depth == 0:
+                out = taps[plan.singles.index(v)][cfg.lut_build_latency]
+            else:
+                out = delay(m, value, cfg.lut_build_latency - depth * lat, f"entry{v}_align")
             m.d.comb += self.entries[v - 1].eq(out)
         return m

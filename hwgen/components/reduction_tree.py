@@ -1,4 +1,5 @@
-"""Reduction stage: a balanced adder tree over the L LUT values, with optional pipeline registers."""
+"""Reduction stage: a balanced adder tree over the L leaves (LUT values or products), with optional
+pipeline registers."""
 
 from __future__ import annotations
 
@@ -13,19 +14,23 @@ __all__ = ["ReductionTree"]
 
 
 class ReductionTree(wiring.Component):
-    """Sum the ``luts`` fetched values of each of the ``keys`` lanes along :attr:`CoreConfig.tree`.
+    """Sum the ``luts`` leaves of each of the ``keys`` lanes along :attr:`CoreConfig.tree`.
+
+    The leaves are the fetched LUT values or, in a ``mac`` core, the products of the ``luts``
+    activation lanes; a node that sums ``t`` leaves is :meth:`CoreConfig.tree_width` ``(t)``
+    bits wide (leaves: ``tree_width(1)``).
 
     Registers sit where :attr:`CoreConfig.pipeline_cuts` says: ``cuts[0]`` on the inputs (after
-    the fetch), ``cuts[d]`` after tree level ``d``; pipelined floating-point adders add
-    ``adder_stages`` per level (a value passing a level unadded is delayed as much). The latency
-    is :attr:`CoreConfig.tree_latency` cycles. A ``tag`` of any shape travels with the data,
-    delayed as much. Registers are plain ``sync`` registers: stall the tree by wrapping it in
-    ``EnableInserter``.
+    the fetch or the multipliers), ``cuts[d]`` after tree level ``d``; pipelined floating-point
+    adders add ``adder_stages`` per level (a value passing a level unadded is delayed as much).
+    The latency is :attr:`CoreConfig.tree_latency` cycles. A ``tag`` of any shape travels with
+    the data, delayed as much. Registers are plain ``sync`` registers: stall the tree by
+    wrapping it in ``EnableInserter``.
 
     Members
     -------
-    values : In(ArrayLayout(ArrayLayout(LUT lane, keys), luts))
-        ``values[l][k]``: LUT ``l``'s signed value for lane ``k``.
+    values : In(ArrayLayout(leaf lane, keys)).array(luts)
+        ``values[l][k]``: LUT ``l``'s signed value (``mac``: lane ``l``'s product) for lane ``k``.
     tag : In(tag_shape)
         Side information aligned with ``values``.
     sums : Out(ArrayLayout(tree lane, keys))
@@ -39,7 +44,9 @@ class ReductionTree(wiring.Component):
         self._units = units
         arith = lane_arith(cfg)
         super().__init__({
-            "values": In(data.ArrayLayout(data.ArrayLayout(arith.shape(cfg.lut_width), cfg.keys), cfg.luts)),
+            # one signal per leaf: Amaranth 0.5 netlists cap a signal at 65535 bits, which a single
+            # luts x keys x product signal of a 64 x 64 mac core (65536 bits) would exceed
+            "values": In(data.ArrayLayout(arith.shape(cfg.tree_width(1)), cfg.keys)).array(cfg.luts),
             "tag": In(tag_shape),
             "sums": Out(data.ArrayLayout(arith.shape(cfg.tree_width(cfg.luts)), cfg.keys)),
             "tag_out": Out(tag_shape),
@@ -64,7 +71,7 @@ class ReductionTree(wiring.Component):
             m.d.sync += tag_reg.eq(tag)
             return regs, tag_reg
 
-        # level[i] holds the lane values of node i; terms[i] counts the LUTs it sums.
+        # level[i] holds the lane values of node i; terms[i] counts the leaves it sums.
         level = [[self.values[lut][k] for k in range(cfg.keys)] for lut in range(cfg.luts)]
         terms = [1] * cfg.luts
         level, tag = stage(level, self.tag, cuts[0], "fetch")

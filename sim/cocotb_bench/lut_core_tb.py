@@ -1,10 +1,11 @@
-"""cocotb regression of the LUT core (:class:`hwgen.core.LutCore`) against the reference model.
+"""cocotb regression of the core (:class:`hwgen.core.LutCore`, any ``arch``) against the reference model.
 
 The reference is :class:`sim.reference.ReferenceModel`, itself checked against ``a @ W`` in int64.
 
 Structured like cocotb's ``examples/matrix_multiplier`` bench: one :class:`StreamSource` per
-input stream (``job``, ``act``, ``keys``), each in its own coroutine and independent of the
-others, a :class:`StreamSink` that monitors ``out`` (with optional random backpressure) and
+input stream (``job``, ``act``, ``keys``; a ``mac`` core's ``keys`` words are its weight
+operands, see :func:`hwgen.key_encoding.key_stream`), each in its own coroutine and
+independent of the others, a :class:`StreamSink` that monitors ``out`` (with optional random backpressure) and
 checks the stream rules, a :class:`GemvModel` that turns a job into expected output tiles, and
 an :class:`InOrderChecker` that compares every tile bit for bit.
 
@@ -589,7 +590,9 @@ async def test_random_shapes(dut) -> None:
 
 @cocotb.test()
 async def test_zero_weights(dut) -> None:
-    """All-zero weights give all-zero outputs, whatever the activations (including N = max_n)."""
+    """All-zero weights give all-zero outputs, whatever the activations (including N = max_n);
+    except in floating-point ``mac`` cores, where ``inf * +0.0`` is NaN and ``-a * +0.0`` is -0,
+    as the reference model says."""
     cfg = load_config()
     rng, gen = rngs_for("zero_weights")
     tb = LutCoreTestbench(dut, cfg, rng)

@@ -1,4 +1,4 @@
-"""The emitted Verilog of the LUT core equals the PyTorch reference bit for bit, in an HDL simulator.
+"""The emitted Verilog of the core (every arch) equals the PyTorch reference bit for bit, in an HDL simulator.
 
 Each configuration is built once (``build/cocotb/<sim>/<config>/``) and runs every cocotb test
 of :mod:`sim.cocotb_bench.lut_core_tb` in one simulator process: random shapes, zero weights,
@@ -9,7 +9,10 @@ The configurations together cover mu = 1..5, L and K that are not powers of two,
 reuse > 1 (the bench's shapes include M not a multiple of keys * reuse), pipeline = 0 and the
 maximum ``1 + ceil(log2(L))``, integer widths 2..16, and floating-point fp16, bf16 and fp8 with
 0..3 pipeline registers per adder and fp16/fp32 accumulators; small ``max_n`` / ``max_m`` keep
-the jobs short. The headline design is the CLI's ``core_config(core=64, act="int8")``.
+the jobs short. The headline design is the CLI's ``core_config(core=64, act="int8")``. The
+baselines: ``mac`` int8 (8 x 8 multipliers, a generic tree narrowed into ternary-sized
+accumulators, pipeline registers) and fp16 (pipelined multipliers and adders), ``signflip``
+int8 and bf16.
 """
 
 from __future__ import annotations
@@ -46,6 +49,18 @@ CONFIGS = {
     # fp8 E5M2 with an fp16 accumulator, 2-stage adders.
     "fp8e5m2_fp16_mu3_l2_k2_s2": CoreConfig(act="fp8e5m2", acc="fp16", adder_stages=2, mu=3, luts=2, keys=2,
                                             max_n=24, max_m=8),
+    # Baselines. mac int8, 8 x 8 multipliers; with max_n = 40 the 19-bit tree (sized for generic
+    # weights) is wider than the 14-bit accumulators (sized for ternary weights); reuse 2, pipeline 2.
+    "mac_int8_l8_k8_r2_p2": CoreConfig(arch="mac", act="int8", luts=8, keys=8, max_n=40, max_m=40, reuse=2,
+                                       pipeline=2),
+    # mac fp16 with 1-stage multipliers and adders, L = 3 (odd tree), reuse 2 (= acc latency + 1).
+    "mac_fp16_l3_k2_s1_r2": CoreConfig(arch="mac", act="fp16", adder_stages=1, luts=3, keys=2, max_n=24,
+                                       max_m=10, reuse=2),
+    # signflip (the LUT core at mu = 1) int8 with a pipeline register, and bf16 with 2-stage adders.
+    "signflip_int8_l4_k5_p1": CoreConfig(arch="signflip", act="int8", luts=4, keys=5, max_n=30, max_m=25,
+                                         pipeline=1),
+    "signflip_bf16_l3_k2_s2_r3": CoreConfig(arch="signflip", act="bf16", adder_stages=2, luts=3, keys=2,
+                                            max_n=12, max_m=12, reuse=3),
     # The CLI's headline design: 64 x 64 tile, mu 4 (16 LUTs x 64 keys), int8, default max_n / max_m.
     "headline_core64_int8": core_config(core=64, act="int8"),
 }

@@ -41,6 +41,12 @@ CONFIGS = {
     "fp16_fp32_mu3_l2_k3_s1_p2": CoreConfig(act="fp16", acc="fp32", adder_stages=1, mu=3, luts=2, keys=3,
                                             max_n=36, max_m=15, reuse=2, pipeline=2),
     "headline_core64_fp16_s2_p2": core_config(core=64, act="fp16", adder_stages=2, pipeline=2),
+    # The multiplier baseline: int8 (generic 16-bit products, tree wider than the accumulators),
+    # and fp16 with pipelined multipliers, an fp32 accumulator and pipeline registers.
+    "mac_int8_l8_k8_r2_p2": CoreConfig(arch="mac", act="int8", luts=8, keys=8, max_n=40, max_m=40, reuse=2,
+                                       pipeline=2),
+    "mac_fp16_fp32_l3_k3_s1_p2": CoreConfig(arch="mac", act="fp16", acc="fp32", adder_stages=1, luts=3,
+                                            keys=3, max_n=36, max_m=15, reuse=2, pipeline=2),
 }
 
 

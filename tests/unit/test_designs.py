@@ -23,3 +23,9 @@ def test_preset_is_valid(path):
 def test_headline_presets_match_cli_defaults(stem, act):
     cfg = core_config(**load_design(DESIGNS[0].parent / f"{stem}.toml"))
     assert cfg == core_config(core=64, act=act)
+
+
+@pytest.mark.parametrize("stem,arch", [("int8_mac64", "mac"), ("int8_signflip64", "signflip")])
+def test_baseline_presets_match_cli(stem, arch):
+    cfg = core_config(**load_design(DESIGNS[0].parent / f"{stem}.toml"))
+    assert cfg == core_config(core=64, act="int8", arch=arch)

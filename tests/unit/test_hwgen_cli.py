@@ -65,6 +65,18 @@ def test_emit_json(tmp_path, capsys):
     (["--pipeline", "-1"], "hwgen emit: error: --pipeline: `pipeline` must be in [0, 64] register stages, "
                            "got pipeline=-1"),
     (["--core", "0"], "hwgen emit: error: --core: `core` must be in [1, 4096] (tile edge, activations), got core=0"),
+    (["--arch", "systolic"], "hwgen emit: error: --arch: `arch` must be one of lut, signflip, mac, "
+                             "got arch='systolic'"),
+    (["--arch", "signflip", "--mu", "2"], "hwgen emit: error: --mu: `mu` must be 1 for arch='signflip' "
+                                          "(each weight selects +a, -a or 0: no LUT reuse), got mu=2"),
+    (["--arch", "mac", "--mu", "4"], "hwgen emit: error: --mu: `mu` must be 1 for arch='mac' (no LUTs, one "
+                                     "multiplier per weight; `luts` is the activations per cycle), got mu=4"),
+    (["--unit", "fp-mul", "--arch", "mac"], "hwgen emit: error: --unit: --arch do(es) not apply to a single "
+                                            "unit (allowed: --act, --adder-stages, --name, -o)"),
+    (["--arch", "mac", "--act", "fp16", "--core", "64"], "hwgen emit: error: cannot generate mac_fp16_64x64: its "
+                                                         "input ports total 66594 bits and its widest stream word "
+                                                         "(keys) is 65536 bits; an Amaranth 0.5 netlist allows at "
+                                                         "most 65534 bits for either (use fewer luts or keys)"),
     (["-o", "no/such/folder/x.v"], "hwgen emit: error: -o: cannot write 'no/such/folder/x.v': "
                                    "folder 'no/such/folder' does not exist"),
 ])
@@ -101,7 +113,7 @@ def test_output_is_a_directory(tmp_path):
 def test_help_documents_every_option_with_units(tmp_path):
     status, out, _ = run(["emit", "--help"], tmp_path)
     assert status == 0
-    for option in ("--act", "--core", "--mu", "--luts", "--keys", "--max-n", "--max-m", "--reuse",
+    for option in ("--arch", "--act", "--core", "--mu", "--luts", "--keys", "--max-n", "--max-m", "--reuse",
                    "--pipeline", "--name", "--output", "--json"):
         assert option in out
     assert "activations" in out and "(default: 8192)" in out
@@ -116,7 +128,7 @@ def test_design_file_and_overrides(tmp_path, capsys):
     assert main(["emit", "--design", str(design), "--keys", "8", "--max-m", "64", "--reuse", "2",
                  "-o", str(out_file), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["config"] | {"name": None} == {"act": "int8", "acc": "", "adder_stages": 0, "mu": 3, "luts": 16,
+    assert doc["config"] | {"name": None} == {"arch": "lut", "act": "int8", "acc": "", "adder_stages": 0, "mu": 3, "luts": 16,
                                               "keys": 8, "max_n": 6912, "max_m": 64, "reuse": 2, "pipeline": 2,
                                               "name": None}
     assert doc["summary"]["mu_source"] == f"design file {design}"
@@ -124,7 +136,7 @@ def test_design_file_and_overrides(tmp_path, capsys):
 
 @pytest.mark.parametrize("content,line", [
     ("[core]\nmu = 3\nbogus = 1\n", "design file 'd.toml': unknown key(s) bogus in [core] (allowed: acc, act, "
-                                    "adder_stages, keys, luts, max_m, max_n, mu, name, pipeline, reuse)"),
+                                    "adder_stages, arch, keys, luts, max_m, max_n, mu, name, pipeline, reuse)"),
     ("mu = 3\n", "design file 'd.toml' has no [core] table"),
 ])
 def test_bad_design_file(tmp_path, content, line):
@@ -155,3 +167,34 @@ def test_emit_fp_core_summary(tmp_path, capsys):
     assert "wrote lut_fp16_fp32_mu2_2x2.v" in out
     assert "FP adders     : 1 pipeline registers each; accumulate in fp32" in out
     assert "accumulators  : 1 x 2 x fp32" in out
+
+
+def test_emit_mac_baseline_json(tmp_path, capsys):
+    os.chdir(tmp_path)
+    assert main(["emit", "--arch", "mac", "--act", "int8", "--core", "4", "--max-n", "16", "--max-m", "8",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["output"] == "mac_int8_4x4.v" and (tmp_path / "mac_int8_4x4.v").exists()
+    assert (doc["config"]["arch"], doc["config"]["mu"], doc["config"]["luts"]) == ("mac", 1, 4)
+    assert (doc["summary"]["multipliers"], doc["summary"]["product_width"]) == (16, 16)
+    assert doc["summary"]["mu_source"] == "fixed at 1 for --arch mac"
+    widths = {p["name"]: p["width"] for p in doc["ports"]}
+    assert widths["keys__payload"] == 4 * 4 * 8  # full-width int8 weight operands
+    assert widths["act__payload"] == 4 * 8
+
+
+def test_emit_baseline_summaries(tmp_path, capsys):
+    os.chdir(tmp_path)
+    assert main(["emit", "--arch", "signflip", "--act", "bf16", "--core", "4", "--max-n", "8",
+                 "--max-m", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote signflip_bf16_4x4.v" in out
+    assert "mu            : 1 (fixed at 1 for --arch signflip)" in out
+    assert "keys          : 2 bits per 1 weights" in out
+    assert main(["emit", "--arch", "mac", "--act", "fp16", "--adder-stages", "2", "--core", "2",
+                 "--max-n", "4", "--max-m", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote mac_fp16_2x2.v" in out
+    assert "multipliers   : 4 x fp16 (16-bit products), tree over 2 products per output" in out
+    assert "FP units      : 2 pipeline registers per adder and multiplier; accumulate in fp16" in out
+    assert "keys          : one 16-bit weight operand (fp16 format) per weight" in out

@@ -1,6 +1,14 @@
 import pytest
 
-from hwgen.config import ActType, ConfigError, CoreConfig, core_config, int_sum_width
+from hwgen.config import (
+    ActType,
+    ConfigError,
+    CoreConfig,
+    core_config,
+    int_product_sum_width,
+    int_sum_width,
+)
+from hwgen.schedule import pipeline_latency
 
 
 def test_headline_core():
@@ -67,6 +75,11 @@ def test_pipeline_cuts(luts, pipeline, cuts):
                        r"for luts=4, got pipeline=4"),
     (dict(pipeline=-1), r"`pipeline` must be in \[0, 64\] register stages, got pipeline=-1"),
     (dict(mu=2.0), r"`mu` must be an integer, got mu=2.0"),
+    (dict(arch="systolic"), r"`arch` must be one of lut, signflip, mac, got arch='systolic'"),
+    (dict(arch="signflip"), r"`mu` must be 1 for arch='signflip' \(each weight selects \+a, -a or 0: no LUT "
+                            r"reuse\), got mu=2"),
+    (dict(arch="mac", mu=3), r"`mu` must be 1 for arch='mac' \(no LUTs, one multiplier per weight; `luts` is "
+                             r"the activations per cycle\), got mu=3"),
     (dict(name="1bad"), r"`name` must be a Verilog identifier \(\[A-Za-z_\]\[A-Za-z0-9_\]\*, "
                         r"at most 128 characters\), got name='1bad'"),
 ])
@@ -104,3 +117,56 @@ def test_fp_config_latencies_and_widths():
     assert cfg.name == "lut_fp16_fp32_mu3_15x4"
     assert CoreConfig(**cfg.to_dict()) == cfg
     assert CoreConfig(act="bf16", acc="bf16", luts=1, keys=1, mu=1, max_n=1, max_m=1).acc_width == 16
+
+
+@pytest.mark.parametrize("terms,width", [(1, 8), (1, 2), (2, 8), (8, 8), (64, 16), (3, 4)])
+def test_int_product_sum_width_is_tight(terms, width):
+    bits = int_product_sum_width(terms, width)
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    top, bottom = terms * lo * lo, terms * lo * hi  # the extreme sums of generic products
+    assert -(1 << (bits - 1)) <= bottom and top <= (1 << (bits - 1)) - 1, "the extreme sums must fit"
+    assert top > (1 << (bits - 2)) - 1, "one bit fewer must not fit"
+
+
+def test_baselines_default_to_mu_1_and_name_their_arch():
+    for arch in ("signflip", "mac"):
+        cfg = core_config(core=64, arch=arch)
+        assert (cfg.mu, cfg.luts, cfg.keys, cfg.tile_n) == (1, 64, 64, 64)
+        assert cfg.name == f"{arch}_int8_64x64"
+        assert CoreConfig(**cfg.to_dict()) == cfg and cfg.to_dict()["mu"] == 1
+        assert CoreConfig(arch=arch, mu=1, luts=64, keys=64) == cfg  # one spelling per design
+    fp_mac = CoreConfig(arch="mac", act="fp16", acc="fp32", luts=4, keys=2, max_n=8, max_m=8)
+    assert fp_mac.name == "mac_fp16_fp32_4x2"
+    assert CoreConfig(luts=16, keys=64).mu == 4  # the LUT core keeps DEFAULT_MU
+    assert core_config(core=64, act="int8").name == "lut_int8_mu4_64x64"
+
+
+def test_mac_widths_products_generic_accumulators_ternary():
+    cfg = CoreConfig(arch="mac", act="int8", luts=8, keys=4, max_n=64, max_m=64)
+    assert cfg.key_bits == 8  # a full-width weight operand per (lane, output)
+    assert cfg.product_width == cfg.tree_width(1) == 16  # full signed 8 x 8 product
+    assert [cfg.tree_width(t) for t in (2, 4, 8)] == [17, 18, 19]  # 8 * 2**14 needs 19 signed bits
+    assert cfg.acc_width == int_sum_width(64, 8) == 15  # ternary GEMVs: |y| <= 64 * 128
+    assert cfg.mul_latency == 0 and pipeline_latency(cfg) == 3
+    summary = cfg.summary()
+    assert (summary["arch"], summary["multipliers"], summary["product_width"], summary["lut_entries"]) == (
+        "mac", 32, 16, 0)
+
+
+def test_fp_mac_pipelines_multipliers_like_adders():
+    cfg = CoreConfig(arch="mac", act="fp16", adder_stages=2, luts=5, keys=2, max_n=20, max_m=8, pipeline=1)
+    assert cfg.key_bits == cfg.product_width == cfg.tree_width(5) == 16
+    assert (cfg.lut_build_latency, cfg.mul_latency, cfg.tree_latency, cfg.acc_latency) == (0, 2, 3 * 2 + 1, 2)
+    assert pipeline_latency(cfg) == 3 + 2 + 7 + 2
+    lut = CoreConfig(act="fp16", adder_stages=2, mu=1, luts=5, keys=2, max_n=20, max_m=8, pipeline=1)
+    assert lut.mul_latency == 0 and pipeline_latency(lut) == pipeline_latency(cfg) - 2
+
+
+def test_signflip_is_lut_at_mu_1():
+    cfg = CoreConfig(arch="signflip", act="bf16", luts=6, keys=3, max_n=12, max_m=6)
+    lut = CoreConfig(act="bf16", mu=1, luts=6, keys=3, max_n=12, max_m=6)
+    derived = ("tile_n", "key_bits", "lut_width", "acc_width", "tree", "plan", "pipeline_cuts",
+               "lut_build_latency", "mul_latency", "tree_latency", "acc_latency")
+    assert [getattr(cfg, a) for a in derived] == [getattr(lut, a) for a in derived]
+    assert cfg.key_bits == 2 and cfg.plan.entries == 1 and cfg.plan.adders == 0
+    assert cfg.name == "signflip_bf16_6x3" and lut.name == "lut_bf16_mu1_6x3"

@@ -1,6 +1,7 @@
 """The whole core in Amaranth's simulator: bit-exact GEMVs, stalls, back-to-back jobs, cycles.
 
-Small configurations only; the emitted Verilog of large ones runs under cocotb (tests/integration).
+Every arch (LUT core, signflip and mac baselines). Small configurations only; the emitted
+Verilog of large ones runs under cocotb (tests/integration).
 """
 
 import numpy as np
@@ -30,6 +31,25 @@ FP_CONFIGS = [
     dict(act="fp8e4m3", acc="fp16", adder_stages=1, mu=2, luts=2, keys=2, max_n=12, max_m=4),
     dict(act="fp8e5m2", adder_stages=3, mu=3, luts=1, keys=1, max_n=6, max_m=2, pipeline=1),
 ]
+# The multiplier baseline: integer widths 4..16 (32-bit products), L = 1 and odd L, reuse, the
+# maximum pipeline; floating point with multipliers and adders at depth 0..3, reuse below the
+# accumulate latency, a wider accumulator, fp8.
+MAC_CONFIGS = [
+    dict(arch="mac", act="int8", luts=3, keys=5, max_n=40, max_m=30, reuse=2),
+    dict(arch="mac", act="int4", luts=4, keys=2, max_n=20, max_m=9, pipeline=3),
+    dict(arch="mac", act="int16", luts=1, keys=3, max_n=5, max_m=7, pipeline=1),
+    dict(arch="mac", act="fp16", luts=3, keys=2, max_n=24, max_m=8),
+    dict(arch="mac", act="fp16", acc="fp32", adder_stages=1, luts=2, keys=2, max_n=16, max_m=8, reuse=2,
+         pipeline=2),
+    dict(arch="mac", act="bf16", adder_stages=3, luts=3, keys=2, max_n=12, max_m=6, reuse=2),
+    dict(arch="mac", act="fp8e4m3", acc="fp16", adder_stages=2, luts=2, keys=2, max_n=8, max_m=4),
+]
+# The sign-flip baseline (the LUT core at mu = 1): integer with reuse and a pipeline register, bf16.
+SIGNFLIP_CONFIGS = [
+    dict(arch="signflip", act="int8", luts=4, keys=3, max_n=20, max_m=9, reuse=2, pipeline=1),
+    dict(arch="signflip", act="bf16", adder_stages=1, luts=3, keys=2, max_n=12, max_m=6),
+]
+ALL_CONFIGS = CONFIGS + FP_CONFIGS + MAC_CONFIGS + SIGNFLIP_CONFIGS
 
 
 def _ids(kwargs):
@@ -51,7 +71,7 @@ def _check(cfg, jobs, results):
         assert result.y == expected.tolist()
 
 
-@pytest.mark.parametrize("kwargs", CONFIGS + FP_CONFIGS, ids=_ids)
+@pytest.mark.parametrize("kwargs", ALL_CONFIGS, ids=_ids)
 def test_random_gemvs_with_stalls_back_to_back(kwargs):
     cfg = CoreConfig(**kwargs)
     rng = np.random.default_rng(1)
@@ -63,7 +83,8 @@ def test_random_gemvs_with_stalls_back_to_back(kwargs):
     _check(cfg, jobs, run_jobs(cfg, jobs, seed=2, out_stall=0.4, in_gaps=0.3))
 
 
-@pytest.mark.parametrize("kwargs", CONFIGS[1:3], ids=["cfg1", "cfg2"])
+@pytest.mark.parametrize("kwargs", [*CONFIGS[1:3], MAC_CONFIGS[0], MAC_CONFIGS[2]],
+                         ids=["cfg1", "cfg2", "mac-int8", "mac-int16"])
 def test_extreme_activations_cannot_overflow(kwargs):
     cfg = CoreConfig(**kwargs)
     n, m = cfg.max_n, cfg.max_m
@@ -74,7 +95,8 @@ def test_extreme_activations_cannot_overflow(kwargs):
     assert results[1].y[0] == -lo * n  # the largest magnitude, +max_n * 2**(w-1)
 
 
-@pytest.mark.parametrize("kwargs", FP_CONFIGS[1:3], ids=["fp16-fp32acc", "bf16"])
+@pytest.mark.parametrize("kwargs", [*FP_CONFIGS[1:3], MAC_CONFIGS[4], MAC_CONFIGS[5]],
+                         ids=["fp16-fp32acc", "bf16", "mac-fp16-fp32acc", "mac-bf16"])
 def test_fp_extremes_overflow_subnormals_signed_zeros(kwargs):
     cfg = CoreConfig(**kwargs)
     model = ReferenceModel(cfg)
@@ -83,11 +105,11 @@ def test_fp_extremes_overflow_subnormals_signed_zeros(kwargs):
     results = run_jobs(cfg, jobs)
     _check(cfg, jobs, results)
     values = [model.decode_outputs(torch.tensor(r.y))[0].item() for r in results]
-    assert float("inf") in values and float("-inf") in values  # LUT entries overflow in the act format
+    assert float("inf") in values and float("-inf") in values  # LUT entries / tree sums overflow
     assert any(0 < abs(v) < 2.0 ** (1 - cfg.act_type.fmt.bias) for v in values)  # a subnormal result
 
 
-@pytest.mark.parametrize("kwargs", CONFIGS + FP_CONFIGS, ids=_ids)
+@pytest.mark.parametrize("kwargs", ALL_CONFIGS, ids=_ids)
 def test_unstalled_cycle_count_matches_schedule(kwargs):
     cfg = CoreConfig(**kwargs)
     rng = np.random.default_rng(3)
@@ -98,9 +120,11 @@ def test_unstalled_cycle_count_matches_schedule(kwargs):
     assert [r.cycles for r in results] == [job_cycles(cfg, n, m) for n, m in shapes]
 
 
-def test_lanes_past_n_are_ignored_even_with_nonzero_keys():
-    """Keys that weight rows past N (not from our encoder) must not pick up the garbage in those lanes."""
-    cfg = CoreConfig(**CONFIGS[1])
+@pytest.mark.parametrize("kwargs", [CONFIGS[1], MAC_CONFIGS[0]], ids=["lut", "mac"])
+def test_lanes_past_n_are_ignored_even_with_nonzero_keys(kwargs):
+    """Keys (mac: weights) for rows past N (not from our encoder) must not pick up the garbage in
+    those lanes."""
+    cfg = CoreConfig(**kwargs)
     rng = np.random.default_rng(4)
     jobs = [Job(rng.integers(-128, 128, n), np.ones((cfg.tile_n * -(-n // cfg.tile_n), 7), dtype=int))
             for n in (1, 4, cfg.tile_n + 2)]
@@ -120,7 +144,8 @@ def test_verilog_shares_one_module_per_fp_unit_kind():
         assert text.count(f"  {module} ") == count, module
 
 
-@pytest.mark.parametrize("kwargs", [CONFIGS[1], FP_CONFIGS[2]], ids=["int", "fp-s3"])
+@pytest.mark.parametrize("kwargs", [CONFIGS[1], FP_CONFIGS[2], MAC_CONFIGS[5]],
+                         ids=["int", "fp-s3", "mac-fp-s3"])
 def test_back_to_back_jobs_are_accepted_every_job_interval(kwargs):
     """With every stream at full speed, jobs of one shape are accepted :func:`job_interval` apart
     (the drain of one job overlaps the next job's activation load)."""
@@ -131,3 +156,55 @@ def test_back_to_back_jobs_are_accepted_every_job_interval(kwargs):
     _check(cfg, jobs, results)
     starts = [r.accepted for r in results]
     assert [b - a for a, b in zip(starts, starts[1:])] == [job_interval(cfg, n, m)] * 3
+
+
+def test_mac_fp_inf_nan_subnormals_and_zero_weights():
+    """FP mac cores multiply: inf or NaN times a zero weight (+0.0) is NaN, -a * +0.0 is -0, and
+    subnormal products are kept; the core matches the reference, which differs from a LUT core's."""
+    cfg = CoreConfig(**MAC_CONFIGS[5])  # bf16, 3-stage multipliers and adders
+    fmt = cfg.act_type.fmt
+    specials = [fmt.inf, fmt.inf | fmt.sign_mask, fmt.canonical_nan, fmt.sign_mask, fmt.min_subnormal,
+                fmt.max_finite, fmt.pack(1, fmt.bias, 0)]
+    n, m = len(specials), cfg.max_m
+    rng = np.random.default_rng(7)
+    w = rng.integers(-1, 2, (n, m))
+    w[:, 0] = 0  # column 0: every product is 0 * a
+    w[:, 1] = [0, 0, 0, 1, 1, 1, 1]  # column 1: the infinities and the NaN times 0
+    a_mix = random_gemv(cfg, rng, cfg.max_n, m)[0]
+    a_mix[::3] = rng.choice(specials, size=len(a_mix[::3]))
+    jobs = [Job(np.array(specials), w), Job(a_mix, rng.integers(-1, 2, (cfg.max_n, m)))]
+    results = run_jobs(cfg, jobs, seed=8, out_stall=0.3, in_gaps=0.2)
+    _check(cfg, jobs, results)
+    nan = fmt.canonical_nan
+    assert results[0].y[0] == nan and results[0].y[1] == nan  # inf * +0.0 = NaN
+    lut = ReferenceModel(CoreConfig(**{**MAC_CONFIGS[5], "arch": "lut", "mu": 1}))
+    assert lut.gemv(torch.tensor(specials), torch.from_numpy(w)).tolist()[1] != nan  # the LUT core skips them
+
+
+def test_signflip_verilog_is_the_lut_core_at_mu_1():
+    """``arch="signflip"`` elaborates exactly the LUT core with mu = 1: identical Verilog under one name."""
+    from hwgen.emit import emit_verilog
+
+    for kwargs in SIGNFLIP_CONFIGS:
+        signflip = CoreConfig(**kwargs, name="core")
+        lut = CoreConfig(**{**kwargs, "arch": "lut", "mu": 1}, name="core")
+        assert emit_verilog(signflip) == emit_verilog(lut)
+
+
+def test_mac_verilog_has_full_width_weight_ports_and_shared_multipliers():
+    """The weights reach generic multipliers as full-width operands (nothing decodes ternary keys);
+    FP multipliers are written once and instantiated per product."""
+    from hwgen.emit import build, core_verilog
+    from hwgen.ports import port_table
+
+    cfg = CoreConfig(**MAC_CONFIGS[4])  # fp16 x fp16 products, fp32 accumulation
+    core = build(cfg, shared_units=True)
+    text = core_verilog(core)
+    ports = {p["name"]: p["width"] for p in port_table(core)}
+    assert ports["keys__payload"] == cfg.tile_n * cfg.keys * 16
+    units = {f"{cfg.name}__fp_mul_fp16_s1": cfg.tile_n * cfg.keys,  # one per weight and output
+             f"{cfg.name}__fp_add_fp16_s1": (cfg.tile_n - 1) * cfg.keys,  # the trees
+             f"{cfg.name}__fp_add_fp32_s1": cfg.keys, f"{cfg.name}__fp_convert_fp16_fp32": cfg.keys}
+    for module, count in units.items():
+        assert text.count(f"module {module}(") == 1
+        assert text.count(f"  {module} ") == count, module

@@ -6,7 +6,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from hwgen.config import CoreConfig
-from hwgen.key_encoding import check_ternary, decode_keys, encode_weights, key_stream
+from hwgen.key_encoding import (
+    check_ternary,
+    decode_keys,
+    encode_weights,
+    key_stream,
+    weight_operands,
+    weight_stream,
+)
 from hwgen.lut_plan import key_bits, trits
 from sim import key_encoding as torch_keys
 
@@ -80,3 +87,40 @@ def test_key_stream_order_and_padding():
                 g, col = t * 2 + lut, o * 3 + k
                 expected = keys[g, col] if g < keys.shape[0] and col < 8 else 0
                 assert stream[s, lut, k] == expected
+
+
+@pytest.mark.parametrize("act,values", [
+    ("int8", [1, -1, 0]),
+    ("int2", [1, -1, 0]),
+    ("fp16", [0x3C00, 0xBC00, 0x0000]),
+    ("bf16", [0x3F80, 0xBF80, 0x0000]),
+    ("fp32", [0x3F800000, 0xBF800000, 0]),
+    ("fp8e4m3", [0x38, 0xB8, 0x00]),
+])
+def test_mac_weight_operands_are_plus_one_minus_one_plus_zero(act, values):
+    cfg = CoreConfig(arch="mac", act=act, luts=2, keys=2, max_n=4, max_m=4)
+    ops = weight_operands(cfg, np.array([[1, -1, 0]]))
+    assert ops.dtype == np.int64 and ops.tolist() == [values]
+    assert torch.equal(torch_keys.weight_operands(cfg, torch.tensor([[1, -1, 0]])), torch.tensor([values]))
+
+
+def test_mac_weight_stream_tiles_like_the_key_stream():
+    """Same step order and padding as the keys of the signflip core of the same tile (mu = 1:
+    key 1 = +1, key 3 = sign | 1 = -1, key 0 = 0)."""
+    mac = CoreConfig(arch="mac", act="fp16", luts=3, keys=2, max_n=16, max_m=16, reuse=2)
+    signflip = CoreConfig(arch="signflip", act="fp16", luts=3, keys=2, max_n=16, max_m=16, reuse=2)
+    w = np.random.default_rng(1).integers(-1, 2, (8, 5))  # T = 3 (rows 8 of 9), O = 3 (cols 5 of 6)
+    stream = weight_stream(mac, w)
+    keys = key_stream(signflip, w)
+    assert stream.shape == keys.shape == (3 * 3, 3, 2) and stream.dtype == np.int64
+    as_operands = np.select([keys == 1, keys == 3], [0x3C00, 0xBC00], 0)
+    assert np.array_equal(stream, as_operands)
+    assert np.array_equal(key_stream(mac, w), stream)  # the `keys` stream of a mac core carries operands
+    assert torch.equal(torch_keys.weight_stream(mac, torch.from_numpy(w)), torch.from_numpy(stream))
+
+
+def test_weight_stream_is_for_mac_cores_only():
+    cfg = CoreConfig(arch="signflip", luts=2, keys=2, max_n=4, max_m=4)
+    with pytest.raises(ValueError, match=r"^weight_stream is for arch='mac' cores, got arch='signflip' "
+                                         r"\(use key_stream\)$"):
+        weight_stream(cfg, np.ones((2, 2), dtype=int))

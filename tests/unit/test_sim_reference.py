@@ -1,8 +1,10 @@
+import numpy as np
 import pytest
 import torch
 
 from hwgen.config import CoreConfig
 from sim.reference import ReferenceModel
+from sim.stimulus import random_gemv
 
 
 @pytest.mark.parametrize("mu", range(1, 7))
@@ -52,3 +54,44 @@ def test_gemv_rejects_bad_input():
         model.gemv(torch.tensor([8, 0]), torch.ones(2, 1, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"^GEMV shape N=5, M=1 must be in \[1, max_n=4\] x \[1, max_m=4\]$"):
         model.gemv(torch.zeros(5, dtype=torch.int64), torch.ones(5, 1, dtype=torch.int64))
+
+
+@pytest.mark.parametrize("act", ["int2", "int8", "int16"])
+def test_mac_gemv_equals_exact_matmul(act):
+    cfg = CoreConfig(arch="mac", act=act, luts=5, keys=3, max_n=200, max_m=20)
+    model = ReferenceModel(cfg)
+    gen = torch.Generator().manual_seed(7)
+    lo, hi = cfg.act_type.min_value, cfg.act_type.max_value
+    for n, m in [(1, 1), (6, 4), (200, 20)]:
+        a = torch.randint(lo, hi + 1, (n,), generator=gen)
+        w = torch.randint(-1, 2, (n, m), generator=gen)
+        assert torch.equal(model.gemv(a, w), a @ w)
+    a = torch.full((200,), lo)  # the accumulator bound, through 2w-bit products and a generic tree
+    assert model.gemv(a, -torch.ones(200, 1, dtype=torch.int64)).tolist() == [-lo * 200]
+
+
+def test_mac_fp_products_follow_ieee_not_the_lut_core():
+    """``inf * +0.0`` is NaN and ``-2 * +0.0`` is -0 in a mac core; a LUT core's zero weight adds nothing."""
+    kw = dict(act="fp16", luts=2, keys=1, max_n=4, max_m=4)
+    mac, lut = ReferenceModel(CoreConfig(arch="mac", **kw)), ReferenceModel(CoreConfig(mu=1, **kw))
+    inf, neg_two, one = 0x7C00, 0xC000, 0x3C00
+    cases = [  # activations, weights (one column), mac result, LUT result
+        ([inf, one], [0, 1], 0x7E00, one),  # inf * 0 = NaN (canonical)
+        ([neg_two, 0x8000], [0, 0], 0x8000, 0x0000),  # -2 * +0 = -0, -0 * +0 = -0; -0 + -0 = -0
+        ([neg_two, one], [-1, 1], 0x4200, 0x4200),  # 2 + 1 = 3 in both
+    ]
+    for a, w, want_mac, want_lut in cases:
+        a, w = torch.tensor(a), torch.tensor(w).reshape(-1, 1)
+        assert mac.gemv(a, w).tolist() == [want_mac]
+        assert lut.gemv(a, w).tolist() == [want_lut]
+
+
+@pytest.mark.parametrize("act", ["int8", "bf16"])
+def test_signflip_reference_is_lut_mu1(act):
+    kw = dict(act=act, luts=3, keys=2, max_n=40, max_m=10)
+    signflip, lut = CoreConfig(arch="signflip", **kw), CoreConfig(mu=1, **kw)
+    gen = np.random.default_rng(3)
+    for n, m in [(1, 1), (7, 3), (40, 10)]:
+        a, w = random_gemv(signflip, gen, n, m)
+        a, w = torch.from_numpy(a), torch.from_numpy(w)
+        assert torch.equal(ReferenceModel(signflip).gemv(a, w), ReferenceModel(lut).gemv(a, w))

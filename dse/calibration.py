@@ -1,0 +1,110 @@
+"""Regenerate a unit-cost table: synthesise every calibration unit (and a few tiny calibration
+cores for the control logic) alone, and write the raw results as JSON.
+
+The fits (per-bit costs, adder width laws, the control term) are made by
+:mod:`costmodel.unit_costs` when the table is loaded, so the table holds measurements only.
+Designs used here are never used for validation (:mod:`dse.validation` skips them).
+
+Run: ``costmodel calibrate [--liberty PATH] [-o designs/costs/osu018.json] [--jobs N]``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from costmodel.liberty import liberty_digest, nand2_area_um2, resolve_liberty
+from costmodel.synth import FLOW_VERSION, synthesize
+from hwgen.calibration_units import calibration_units
+from hwgen.config import CoreConfig
+from hwgen.emit import emit_verilog, to_verilog
+
+__all__ = ["CALIBRATION_CORES", "calibrate"]
+
+#: Tiny cores that pin down the control logic (FSM, counters, lane masks, key registers).
+CALIBRATION_CORES: tuple[dict[str, object], ...] = tuple(
+    {"act": act, "mu": mu, "luts": luts, "keys": keys, "reuse": reuse, "max_n": max_n, "max_m": max_m,
+     "adder_stages": stages if act.startswith(("fp", "bf")) else 0}
+    for act in ("int4", "int8", "fp16", "bf16")
+    for (mu, luts, keys, reuse, max_n, max_m, stages) in (
+        (1, 1, 1, 1, 64, 64, 0),
+        (2, 2, 2, 2, 512, 256, 1),
+        (1, 4, 3, 1, 4096, 1024, 0),
+        (3, 1, 1, 3, 96, 4096, 2),
+    )
+)
+
+
+def _unit_job(args):
+    kind, params, verilog, liberty = args
+    report = synthesize(verilog, liberty=liberty)
+    return {"kind": kind, **params, "area_um2": report.area_um2, "critical_path_ns": report.critical_path_ns,
+            "seconds": report.seconds}
+
+
+def calibrate(output: Path, *, liberty: str | Path | None = None, jobs: int = 1, progress: bool = True) -> dict:
+    """Synthesise all calibration units and cores; write the table to ``output`` atomically."""
+    lib = resolve_liberty(liberty)
+    tasks = []
+    for unit in calibration_units():
+        tasks.append((unit.kind, dict(unit.params), to_verilog(unit.build(), unit.name), str(lib)))
+    for params in CALIBRATION_CORES:
+        cfg = CoreConfig(**params)
+        tasks.append(("core", {"config": cfg.to_dict()}, emit_verilog(cfg), str(lib)))
+    samples = []
+    bar = _progress(len(tasks), "calibration syntheses", progress)
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for fut in as_completed([pool.submit(_unit_job, t) for t in tasks]):
+            samples.append(fut.result())
+            bar.update(1)
+    bar.close()
+    samples.sort(key=lambda s: (s["kind"], json.dumps(s, sort_keys=True, default=str)))
+    table = {
+        "liberty": lib.name,
+        "liberty_sha256": liberty_digest(lib),
+        "flow_version": FLOW_VERSION,
+        "nand2_area_um2": nand2_area_um2(lib),
+        "generated": datetime.date.today().isoformat(),
+        "samples": samples,
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(table, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, output)
+    return table
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is optional: a silent counter
+        enabled = False
+    if enabled:
+        return tqdm(total=total, desc=desc, unit="synth")
+
+    class _Silent:
+        def update(self, n):
+            pass
+
+        def close(self):
+            pass
+
+    return _Silent()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--output", type=Path, default=Path("designs/costs/osu018.json"))
+    parser.add_argument("--liberty")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    a = parser.parse_args()
+    calibrate(a.output, liberty=a.liberty, jobs=a.jobs)

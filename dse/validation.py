@@ -1,0 +1,209 @@
+"""Out-of-sample validation of the cost model: random designs, synthesised, against the prediction.
+
+``costmodel validate`` draws designs at random from the whole space (activation int4 / int8 /
+fp16 / bf16, mu 1..6, L and K with tiles up to 64 x 64, tree pipeline depths, FP adder stages
+and accumulators, reuse, buffer sizes), skipping the calibration cores, synthesises each one
+with the same flow as the calibration, and compares its area and critical path with
+:func:`costmodel.estimate`. With ``--simulate K`` the K smallest designs also run the cocotb
+cycle-count test: the measured cycles of every job must equal the model's.
+
+Writes ``validation.csv`` (one row per design) and ``validation.png`` (predicted vs synthesised
+area) into the output folder and prints the table, the MAPE and the worst error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+from costmodel import estimate, load_unit_costs
+from costmodel.synth import synthesize
+from hwgen.config import CoreConfig
+from hwgen.tree_plan import tree_depth
+
+from .calibration import CALIBRATION_CORES, _progress
+
+__all__ = ["draw_designs", "validate", "summarise"]
+
+ACTS = ("int4", "int8", "fp16", "bf16")
+
+
+def draw_designs(count: int, *, seed: int = 0, max_area_um2: float | None = None,
+                 max_tile: int = 64) -> list[CoreConfig]:
+    """``count`` distinct random designs, none of them a calibration core.
+
+    ``max_area_um2`` rejects designs the model predicts larger (synthesis time grows with area);
+    the draw itself is uniform over activation type, mu, pipeline depth and FP options, and
+    log-uniform over the tile sides (1..``max_tile``).
+    """
+    rng = np.random.default_rng(seed)
+    costs = load_unit_costs()
+    calibration = {json.dumps(CoreConfig(**p).to_dict(), sort_keys=True) for p in CALIBRATION_CORES}
+    seen, out = set(), []
+    attempts = 0
+    while len(out) < count:
+        attempts += 1
+        if attempts > 200 * count:
+            raise RuntimeError(f"could not draw {count} designs under {max_area_um2} um^2")
+        act = ACTS[rng.integers(len(ACTS))]
+        mu = int(rng.integers(1, 7))
+        max_luts = max(1, max_tile // mu)
+        luts = int(np.clip(round(math.exp(rng.uniform(0, math.log(max_luts)))), 1, max_luts))
+        keys = int(np.clip(round(math.exp(rng.uniform(0, math.log(max_tile)))), 1, max_tile))
+        fp = act.startswith(("fp", "bf"))
+        params = {
+            "act": act, "mu": mu, "luts": luts, "keys": keys,
+            "pipeline": int(rng.integers(0, 2 + tree_depth(luts))),
+            "reuse": int(rng.integers(1, 5)),
+            "max_n": int(rng.choice([256, 1024, 4096, 8192])),
+            "max_m": int(rng.choice([256, 1024, 4096, 8192])),
+        }
+        if fp:
+            params["adder_stages"] = int(rng.integers(0, 4))
+            params["acc"] = str(rng.choice([act, "fp32"]))
+        params["max_n"] = max(params["max_n"], luts * mu)
+        params["max_m"] = max(params["max_m"], keys * params["reuse"])
+        cfg = CoreConfig(**params)
+        key = json.dumps(cfg.to_dict(), sort_keys=True)
+        if key in seen or key in calibration:
+            continue
+        if max_area_um2 is not None and estimate(cfg, costs=costs).area_um2 > max_area_um2:
+            continue
+        seen.add(key)
+        out.append(cfg)
+    return out
+
+
+def _synth_one(cfg_dict: dict, timeout_s: float | None) -> dict:
+    from costmodel.synth import SynthError
+    from hwgen.emit import emit_verilog
+
+    cfg = CoreConfig(**cfg_dict)
+    try:
+        report = synthesize(emit_verilog(cfg), timeout_s=timeout_s)
+    except SynthError as exc:
+        return {"synth_error": str(exc).splitlines()[0]}
+    return {"synth_area_um2": report.area_um2, "synth_critical_path_ns": report.critical_path_ns,
+            "synth_seconds": report.seconds, "memory_bits": report.memory_bits}
+
+
+def _simulate(cfg: CoreConfig) -> list[dict]:
+    from sim.runner import run_cocotb
+
+    result = run_cocotb(cfg, testcase="test_unstalled_cycle_count", check=False)
+    model = {}
+    rows = []
+    for job in result.jobs:
+        shape = (job["n"], job["m"])
+        if shape not in model:
+            model[shape] = estimate(cfg, gemvs=[("job", *shape, 1)]).cycles
+        rows.append({"n": job["n"], "m": job["m"], "measured": job["cycles"], "model": model[shape]})
+    if not rows:
+        raise RuntimeError(f"{cfg.name}: the cocotb run recorded no jobs:\n{result.summary()}")
+    return rows
+
+
+def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0, out_dir: Path = Path("build/validation"),
+             max_area_um2: float | None = None, timeout_s: float | None = None, progress: bool = True):
+    """Run the validation; returns the per-design table (pandas DataFrame).
+
+    Results are written to ``validation.partial.csv`` as each synthesis finishes (and the synthesis
+    cache keeps them), so an interrupted run loses nothing; a design whose synthesis fails or runs
+    past ``timeout_s`` is reported in ``synth_error`` and left out of the error statistics."""
+    import pandas as pd
+
+    costs = load_unit_costs()
+    designs = draw_designs(count, seed=seed, max_area_um2=max_area_um2)
+    rows = []
+    for i, cfg in enumerate(designs):
+        rep = estimate(cfg, costs=costs)
+        rows.append({"design": i, "name": cfg.name, "act": cfg.act, "acc": cfg.acc, "mu": cfg.mu,
+                     "luts": cfg.luts, "keys": cfg.keys, "tile": f"{cfg.tile_n}x{cfg.tile_m}",
+                     "adder_stages": cfg.adder_stages, "pipeline": cfg.pipeline, "reuse": cfg.reuse,
+                     "max_n": cfg.max_n, "max_m": cfg.max_m, "model_area_um2": rep.area_um2,
+                     "model_critical_path_ns": rep.critical_path_ns, "config": json.dumps(cfg.to_dict())})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bar = _progress(len(designs), "synthesising validation designs", progress)
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(_synth_one, cfg.to_dict(), timeout_s): i for i, cfg in enumerate(designs)}
+        done = []
+        for fut in as_completed(futures):
+            rows[futures[fut]].update(fut.result())
+            done.append(rows[futures[fut]])
+            pd.DataFrame(done).to_csv(out_dir / "validation.partial.csv", index=False)
+            bar.update(1)
+    bar.close()
+    table = pd.DataFrame(rows)
+    for column in ("synth_area_um2", "synth_critical_path_ns", "synth_seconds", "synth_error"):
+        if column not in table:
+            table[column] = math.nan if column != "synth_error" else ""
+    table["area_error_pct"] = 100 * (table.model_area_um2 - table.synth_area_um2) / table.synth_area_um2
+    table["cp_error_pct"] = 100 * (table.model_critical_path_ns - table.synth_critical_path_ns) / table.synth_critical_path_ns
+    table["cycles_checked"] = 0
+    table["cycles_match"] = pd.NA
+    if simulate:
+        order = table.dropna(subset=["synth_area_um2"]).sort_values("synth_area_um2").index[:simulate]
+        bar = _progress(len(order), "cocotb cycle checks", progress)
+        for i in order:
+            sims = _simulate(designs[i])
+            table.loc[i, "cycles_checked"] = len(sims)
+            table.loc[i, "cycles_match"] = all(r["measured"] == r["model"] for r in sims)
+            table.loc[i, "cycles"] = "; ".join(f"{r['n']}x{r['m']}: {r['measured']}/{r['model']}" for r in sims)
+            bar.update(1)
+        bar.close()
+    table.to_csv(out_dir / "validation.csv", index=False)
+    _plot(table, out_dir / "validation.png")
+    return table
+
+
+def summarise(table) -> dict[str, float]:
+    """MAPE and worst absolute error of area and critical path (percent)."""
+    err = table.area_error_pct.abs().dropna()
+    cp = table.cp_error_pct.abs().dropna()
+    checked = table[table.cycles_checked > 0]
+    return {
+        "designs": len(err),
+        "failed_syntheses": int(table.synth_area_um2.isna().sum()),
+        "area_mape_pct": float(err.mean()),
+        "area_worst_pct": float(err.max()),
+        "area_within_5pct": int((err <= 5).sum()),
+        "cp_mape_pct": float(cp.mean()) if len(cp) else math.nan,
+        "cp_worst_pct": float(cp.max()) if len(cp) else math.nan,
+        "simulated_designs": len(checked),
+        "simulated_jobs": int(checked.cycles_checked.sum()) if len(checked) else 0,
+        "cycles_all_match": bool(checked.cycles_match.all()) if len(checked) else None,
+    }
+
+
+def _plot(table, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    table = table.dropna(subset=["synth_area_um2"])
+    for act, part in table.groupby("act"):
+        ax.scatter(part.synth_area_um2 / 1e6, part.model_area_um2 / 1e6, label=act, s=28)
+    lo = min(table.synth_area_um2.min(), table.model_area_um2.min()) / 1e6 * 0.8
+    hi = max(table.synth_area_um2.max(), table.model_area_um2.max()) / 1e6 * 1.25
+    xs = np.geomspace(lo, hi, 50)
+    ax.plot(xs, xs, "k-", lw=1, label="exact")
+    ax.fill_between(xs, xs * 0.95, xs * 1.05, color="grey", alpha=0.25, label="±5 %")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("synthesised area (mm², OSU 0.18 µm)")
+    ax.set_ylabel("predicted area (mm²)")
+    s = summarise(table)
+    ax.set_title(f"Cost model, {s['designs']} unseen designs: MAPE {s['area_mape_pct']:.1f} %, "
+                 f"worst {s['area_worst_pct']:.1f} %", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+

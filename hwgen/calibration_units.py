@@ -1,0 +1,189 @@
+"""Stand-alone components for cost-model calibration, each synthesised alone.
+
+Each unit is the primitive exactly as the core instantiates it: the same Amaranth expression
+(integer ``a + b`` at the plan's widths, ``Mux``, ``Array`` indexing), the same stall-enabled,
+resettable registers (``EnableInserter`` around ``sync``), the same :class:`Fetcher` and the
+same shared FP unit modules (:class:`EnabledUnit`). :func:`calibration_units` lists them with
+the parameters the cost model keys them by.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth import Array, EnableInserter, Module, Mux, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .arith import FPAdd, FPConvert, FPMul
+from .components.fetch import Fetcher
+from .components.lane_arith import EnabledUnit
+from .config import FP_FORMATS, CoreConfig
+
+__all__ = ["CalibrationUnit", "IntAdd", "IntAddSub", "IntMul", "FPAddSub", "RegisterBits", "Mux2", "IndexMux", "calibration_units"]
+
+
+class IntAdd(wiring.Component):
+    """``o = a + b`` (or ``a - b``): signed, ``a_width`` / ``b_width``-bit operands, ``width``-bit result."""
+
+    def __init__(self, width: int, a_width: int, b_width: int, subtract: bool = False):
+        self._subtract = subtract
+        super().__init__({"a": In(signed(a_width)), "b": In(signed(b_width)), "o": Out(signed(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.o.eq(self.a - self.b if self._subtract else self.a + self.b)
+        return m
+
+
+class IntAddSub(wiring.Component):
+    """``s = a + b`` and ``d = a - b`` on shared operands (a LUT-build step pair), widths as :class:`IntAdd`."""
+
+    def __init__(self, width: int, a_width: int, b_width: int):
+        super().__init__({"a": In(signed(a_width)), "b": In(signed(b_width)),
+                          "s": Out(signed(width)), "d": Out(signed(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [self.s.eq(self.a + self.b), self.d.eq(self.a - self.b)]
+        return m
+
+
+class FPAddSub(wiring.Component):
+    """``a + b`` and ``a - b`` by two FP adder modules on shared operands, as a LUT-build step pair
+    appears in a flattened core (synthesis shares their operand logic)."""
+
+    def __init__(self, fmt, stages: int):
+        self._fmt, self._stages = fmt, stages
+        members = {"a": In(fmt.width), "b": In(fmt.width), "s": Out(fmt.width), "d": Out(fmt.width)}
+        if stages:
+            members["en"] = In(1)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        sign = 1 << (self._fmt.width - 1)
+        for name, b in (("s", self.b), ("d", self.b ^ sign)):
+            unit = EnabledUnit(FPAdd(self._fmt, self._stages))
+            m.submodules[name] = unit
+            m.d.comb += [unit.a.eq(self.a), unit.b.eq(b), getattr(self, name).eq(unit.o)]
+            if self._stages:
+                m.d.comb += unit.en.eq(self.en)
+        return m
+
+
+class IntMul(wiring.Component):
+    """``o = a * b``: the full signed product of two ``width``-bit operands (``2 * width`` bits)."""
+
+    def __init__(self, width: int):
+        super().__init__({"a": In(signed(width)), "b": In(signed(width)), "o": Out(signed(2 * width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.o.eq(self.a * self.b)
+        return m
+
+
+class RegisterBits(wiring.Component):
+    """``width`` resettable ``sync`` register bits stalled by ``en`` (as every datapath register)."""
+
+    def __init__(self, width: int):
+        super().__init__({"d": In(width), "en": In(1), "q": Out(width)})
+
+    def elaborate(self, platform):
+        m = Module()
+        inner = Module()
+        inner.d.sync += self.q.eq(self.d)
+        m.submodules.regs = EnableInserter(self.en)(inner)
+        return m
+
+
+class Mux2(wiring.Component):
+    """``width``-bit 2:1 multiplexer."""
+
+    def __init__(self, width: int):
+        super().__init__({"s": In(1), "a": In(width), "b": In(width), "o": Out(width)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.o.eq(Mux(self.s, self.a, self.b))
+        return m
+
+
+class IndexMux(wiring.Component):
+    """``ways``-way read of ``width``-bit values by index (``Array`` indexing, as the accumulator read)."""
+
+    def __init__(self, ways: int, width: int):
+        self._ways = ways
+        super().__init__({"i": In(unsigned(max(1, (ways - 1).bit_length()))),
+                          "d": In(unsigned(width * ways)), "o": Out(width)})
+
+    def elaborate(self, platform):
+        m = Module()
+        width = len(self.o)
+        words = Array(self.d[k * width:(k + 1) * width] for k in range(self._ways))
+        m.d.comb += self.o.eq(words[self.i])
+        return m
+
+
+@dataclass(frozen=True)
+class CalibrationUnit:
+    """One calibration synthesis: ``kind`` and its integer/format parameters, and how to build it."""
+
+    kind: str
+    params: tuple[tuple[str, object], ...]
+    build: object  # () -> wiring.Component
+
+    @property
+    def name(self) -> str:
+        """Module name, e.g. ``cal_int_add_w16_a15_b15``."""
+        tail = "_".join(f"{k[0]}{v}" for k, v in self.params)
+        return f"cal_{self.kind}_{tail}" if tail else f"cal_{self.kind}"
+
+
+def _fetch_cfg(act: str, mu: int) -> CoreConfig:
+    return CoreConfig(act=act, mu=mu, luts=1, keys=1, max_n=mu, max_m=1)
+
+
+def calibration_units(*, max_stages: int = 8, fp_formats: tuple[str, ...] = ("fp16", "bf16", "fp32", "fp8e4m3",
+                                                                                "fp8e5m2")) -> list[CalibrationUnit]:
+    """Every unit the cost table is fitted from (a few hundred small syntheses)."""
+    units: list[CalibrationUnit] = []
+
+    def add(kind, build, **params):
+        units.append(CalibrationUnit(kind, tuple(params.items()), build))
+
+    for width in (3, 4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48):
+        for b_width in sorted({width - 1, max(2, width // 2), 2}):
+            for sub in (False, True):
+                add("int_sub" if sub else "int_add",
+                    lambda w=width, bw=b_width, s=sub: IntAdd(w, w - 1, bw, s), width=width, b=b_width)
+    for width in (3, 4, 6, 8, 10, 12, 16, 20, 24):
+        for b_width in sorted({width - 1, max(2, width // 2), 2}):
+            add("int_addsub", lambda w=width, bw=b_width: IntAddSub(w, w - 1, bw), width=width, b=b_width)
+    for width in (2, 3, 4, 6, 8, 10, 12, 16):
+        add("int_mul", lambda w=width: IntMul(w), width=width)
+    for width in (1, 8, 32, 64):
+        add("reg", lambda w=width: RegisterBits(w), width=width)
+        add("mux2", lambda w=width: Mux2(w), width=width)
+    for ways in (2, 3, 4, 6, 8, 16):
+        add("index_mux", lambda r=ways: IndexMux(r, 16), ways=ways, width=16)
+    for mu in range(1, 7):
+        for act in ("int4", "int8", "int16"):
+            add("fetch_int", lambda a=act, m=mu: Fetcher(_fetch_cfg(a, m)), mu=mu,
+                width=_fetch_cfg(act, mu).lut_width)
+        for act in ("fp8e4m3", "fp16", "fp32"):
+            add("fetch_fp", lambda a=act, m=mu: Fetcher(_fetch_cfg(a, m)), mu=mu, width=FP_FORMATS[act].width)
+    for fmt in fp_formats:
+        for stages in range(max_stages + 1):
+            add("fp_add", lambda f=FP_FORMATS[fmt], s=stages: EnabledUnit(FPAdd(f, s)), fmt=fmt, stages=stages)
+        for stages in range(max_stages + 1):
+            add("fp_mul", lambda f=FP_FORMATS[fmt], s=stages: EnabledUnit(FPMul(f, s)), fmt=fmt, stages=stages)
+        for stages in range(max_stages + 1):
+            add("fp_addsub", lambda f=FP_FORMATS[fmt], s=stages: FPAddSub(f, s), fmt=fmt, stages=stages)
+    for src in fp_formats:
+        for dst in fp_formats:
+            a, b = FP_FORMATS[src], FP_FORMATS[dst]
+            if src != dst and b.exp_bits >= a.exp_bits and b.man_bits >= a.man_bits:
+                add("fp_convert", lambda x=a, y=b: EnabledUnit(FPConvert(x, y)), src=src, dst=dst)
+    return units

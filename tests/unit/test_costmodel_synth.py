@@ -1,0 +1,83 @@
+"""The synthesis flow: Yosys (yowasp) + ABC on the OSU 0.18 um liberty, OpenSTA timing, the cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from costmodel import liberty as liberty_mod
+from costmodel.liberty import LibertyError, cell_areas, nand2_area_um2, resolve_liberty
+from costmodel.synth import SynthError, synthesize, verilog_top
+from hwgen.calibration_units import IntAdd, RegisterBits
+from hwgen.emit import to_verilog
+
+pytestmark = pytest.mark.skipif(shutil.which("apt-get") is None and not liberty_mod.default_liberty,
+                                reason="needs apt-get to fetch the default liberty")
+
+ADD8 = to_verilog(IntAdd(8, 7, 7), "add8")
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    """A private synthesis cache (the liberty stays in the shared one: fetching it is slow)."""
+    lib = resolve_liberty(None)
+    monkeypatch.setenv("TERNLUT_CACHE", str(tmp_path))
+    (tmp_path / "liberty").mkdir()
+    shutil.copyfile(lib, tmp_path / "liberty" / lib.name)
+    return tmp_path
+
+
+def test_default_liberty_has_the_osu_cells():
+    areas = cell_areas(resolve_liberty(None))
+    assert {"NAND2X1", "DFFPOSX1", "FAX1", "MUX2X1"} <= areas.keys()
+    assert nand2_area_um2(resolve_liberty(None)) == areas["NAND2X1"] == 24.0
+
+
+def test_synthesis_reports_area_cells_and_timing(cache):
+    report = synthesize(ADD8)
+    assert report.top == "add8" and not report.cached
+    assert report.area_um2 == pytest.approx(sum(cell_areas(report.liberty)[c] * n for c, n in report.cells.items()))
+    assert report.nand2_eq == pytest.approx(report.area_um2 / 24.0)
+    assert report.sequential_area_um2 == 0 and report.memory_bits == 0
+    if shutil.which("sta"):
+        assert report.delay_source == "opensta" and 0.2 < report.critical_path_ns < 10
+    again = synthesize(ADD8)
+    assert again.cached and again.area_um2 == report.area_um2
+
+
+def test_registers_are_sequential_area(cache):
+    report = synthesize(to_verilog(RegisterBits(16), "regs16"))
+    assert report.cells.get("DFFPOSX1") == 16
+    assert report.sequential_area_um2 == 16 * cell_areas(report.liberty)["DFFPOSX1"]
+
+
+def test_a_corrupt_cache_entry_is_replaced(cache):
+    first = synthesize(ADD8)
+    (entry,) = (cache / "synth").glob("*.json")
+    entry.write_text("{not json")
+    second = synthesize(ADD8)
+    assert not second.cached and second.area_um2 == first.area_um2
+    assert json.loads(entry.read_text())["area_um2"] == first.area_um2
+
+
+def test_a_failed_synthesis_leaves_no_cache_entry(cache):
+    with pytest.raises(SynthError, match="yosys failed"):
+        synthesize("module broken(input a, output b); assign b = ; endmodule\n")
+    with pytest.raises(SynthError, match="ran past"):
+        synthesize(to_verilog(IntAdd(40, 39, 39), "add40"), timeout_s=0.01)
+    assert not list((cache / "synth").glob("*.json")) if (cache / "synth").exists() else True
+
+
+def test_bad_liberty_path_is_reported():
+    with pytest.raises(LibertyError, match="--liberty: no such file"):
+        synthesize(ADD8, liberty="/no/such/file.lib")
+
+
+def test_top_is_the_module_nobody_instantiates():
+    text = "module leaf(input a, output b); assign b = a; endmodule\n" \
+           "module top(input x, output y); leaf u0 (.a(x), .b(y)); endmodule\n"
+    assert verilog_top(text) == "top"
+    with pytest.raises(SynthError, match="cannot tell the top"):
+        verilog_top("module a(); endmodule\nmodule b(); endmodule\n")
