@@ -29,7 +29,7 @@ from hwgen.schedule import job_cycles
 from .unit_costs import UnitCosts, load_unit_costs
 
 __all__ = ["GROUPS", "TERMS", "CostReport", "estimate", "area_terms", "core_terms", "config_view", "critical_path_ns",
-           "step_tag_bits", "tree_tag_stages", "control_features", "control_fit"]
+           "step_tag_bits", "tree_tag_stages", "control_features", "whole_design_fit", "WholeDesignFit"]
 
 GROUPS = ("lut_build", "fetch", "multiply", "reduction", "accumulation", "registers", "control")
 
@@ -70,9 +70,13 @@ def _control_register_bits(v):
 # ------------------------------------------------------------------------------------------------
 
 def _lut_build(cfg: CoreConfig, c: UnitCosts) -> dict[str, float]:
-    """One LUT: the plan's adders, its output registers and (FP) the operand / entry alignment delays."""
+    """One LUT: the plan's adders, its output registers and (FP) the operand / entry alignment delays;
+    for ``mac``, one activation lane's operand register."""
     plan, reg = cfg.plan, c.per_bit("reg")
     out = {"lut_build": 0.0, "registers": 0.0}
+    if cfg.is_mac:  # no LUT: the activation lane's operand register
+        out["registers"] += cfg.act_width * reg
+        return out
     if cfg.is_fp:
         lat = cfg.adder_stages
         for group in plan.operand_groups:
@@ -168,20 +172,16 @@ def config_view(cfg: CoreConfig) -> SimpleNamespace:
                            step_tag_bits=step_tag_bits(cfg))
 
 
-def core_terms(v, c: UnitCosts, *, with_control: bool = True) -> dict[str, object]:
+def core_terms(v, c: UnitCosts) -> dict[str, object]:
     """Once per core: key/step pipeline registers (issue, build delays, tree and accumulator tags),
-    output register, control registers and (``with_control``) the control logic fitted on the
-    calibration cores. ``v``: :func:`config_view` (scalars or arrays)."""
+    output register and control registers. ``v``: :func:`config_view` (scalars or arrays)."""
     reg = c.per_bit("reg")
     key_bits = v.luts * v.keys * v.key_bits
     tag = v.step_tag_bits
     stages = 2 + v.lut_build_latency  # s1, build delays, s2
     pipeline_bits = stages * (key_bits + tag) + (v.mul_latency + v.tree_tag_stages + v.acc_latency) * tag
     out_bits = v.keys * v.acc_width + 2
-    control = _control_register_bits(v) * reg
-    if with_control:
-        control = control + control_features(v) @ control_fit(c)
-    return {"registers": (pipeline_bits + out_bits) * reg, "control": control}
+    return {"registers": (pipeline_bits + out_bits) * reg, "control": _control_register_bits(v) * reg}
 
 
 #: (term, multiplier, config fields it depends on). The multiplier counts identical copies.
@@ -194,33 +194,66 @@ TERMS = (
 )
 
 
-def area_terms(cfg: CoreConfig, costs: UnitCosts, *, with_control: bool = True) -> dict[str, float]:
-    """Area by group (um^2) of ``cfg`` (``with_control=False``: without the fitted control logic)."""
+def area_terms(cfg: CoreConfig, costs: UnitCosts, *, raw: bool = False) -> dict[str, float]:
+    """Area by group (um^2) of ``cfg``: the component sums scaled by :func:`whole_design_fit`, plus
+    the fitted control logic (``raw=True``: the component sums alone, control registers only)."""
     total = dict.fromkeys(GROUPS, 0.0)
     for term, mult, _ in TERMS:
-        part = core_terms(config_view(cfg), costs, with_control=with_control) if term is None else term(cfg, costs)
+        part = core_terms(config_view(cfg), costs) if term is None else term(cfg, costs)
         k = 1 if term is None else mult(cfg)
         for g, a in part.items():
             total[g] += k * float(a)
-    return total
+    if raw:
+        return total
+    fit = whole_design_fit(costs)
+    out = {g: fit.scale[g] * a for g, a in total.items()}
+    out["control"] += float(control_features(config_view(cfg)) @ fit.control)
+    return out
+
+
+@dataclass(frozen=True)
+class WholeDesignFit:
+    """How whole-design synthesis relates to the component sums, fitted on the calibration cores.
+
+    ``scale[group]``: the component sum of each group is multiplied by it (flattened synthesis
+    optimises across component boundaries: a fetched value's sign flip merges into the adder
+    that consumes it, registers absorb their enable logic, ...); ``control``: coefficients of the
+    control logic over :func:`control_features`. Fitted by bounded least squares on relative
+    errors (scales in [0.5, 1.5], control coefficients >= 0); a group without calibration data
+    keeps scale 1.
+    """
+
+    scale: dict[str, float]
+    control: np.ndarray
+    cores: int
+
+
+#: Bounds of the per-group scale factors.
+SCALE_BOUNDS = (0.5, 1.5)
 
 
 @lru_cache(maxsize=8)
-def control_fit(costs: UnitCosts) -> np.ndarray:
-    """Coefficients of the control logic over :func:`control_features`, fitted (non-negative least
-    squares) to the calibration cores' area that the datapath terms do not explain."""
-    from scipy.optimize import nnls
+def whole_design_fit(costs: UnitCosts) -> WholeDesignFit:
+    """Fit :class:`WholeDesignFit` to the calibration cores of ``costs``."""
+    from scipy.optimize import lsq_linear
 
-    x, y = [], []
-    for sample in costs.cores():
-        cfg = CoreConfig(**sample["config"])
-        explained = sum(area_terms(cfg, costs, with_control=False).values())
-        x.append(control_features(config_view(cfg)))
-        y.append(sample["area_um2"] - explained)
-    if not x:
-        return np.zeros(4)
-    coef, _ = nnls(np.array(x), np.array(y))
-    return coef
+    cores = costs.cores()
+    if not cores:
+        return WholeDesignFit(dict.fromkeys(GROUPS, 1.0), np.zeros(4), 0)
+    raw = np.array([[area_terms(CoreConfig(**s["config"]), costs, raw=True)[g] for g in GROUPS] for s in cores])
+    feats = np.array([control_features(config_view(CoreConfig(**s["config"]))) for s in cores])
+    y = np.array([s["area_um2"] for s in cores])
+    fitted = [i for i, g in enumerate(GROUPS) if np.count_nonzero(raw[:, i]) >= 3]
+    fixed = [i for i in range(len(GROUPS)) if i not in fitted]
+    target = y - raw[:, fixed].sum(axis=1)  # groups without data keep scale 1
+    a = np.hstack([raw[:, fitted], feats]) / y[:, None]
+    lo = [SCALE_BOUNDS[0]] * len(fitted) + [0.0] * feats.shape[1]
+    hi = [SCALE_BOUNDS[1]] * len(fitted) + [np.inf] * feats.shape[1]
+    sol = lsq_linear(a, target / y, bounds=(lo, hi)).x
+    scale = dict.fromkeys(GROUPS, 1.0)
+    for j, i in enumerate(fitted):
+        scale[GROUPS[i]] = float(sol[j])
+    return WholeDesignFit(scale, sol[len(fitted):], len(cores))
 
 
 # ------------------------------------------------------------------------------------------------

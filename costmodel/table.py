@@ -162,6 +162,10 @@ def estimate_table(designs, *, costs: UnitCosts | None = None, n=None, m=None):
     core = model.core_terms(view, c)
     for g, a in core.items():
         groups[g] += a
+    fit = model.whole_design_fit(c)
+    for g in model.GROUPS:
+        groups[g] *= fit.scale[g]
+    groups["control"] += model.control_features(view) @ fit.control
     area = sum(groups.values())
     out["area_um2"] = area
     for g in model.GROUPS:

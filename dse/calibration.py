@@ -25,7 +25,9 @@ from hwgen.emit import emit_verilog, to_verilog
 
 __all__ = ["CALIBRATION_CORES", "calibrate"]
 
-#: Tiny cores that pin down the control logic (FSM, counters, lane masks, key registers).
+#: Calibration cores: tiny ones that pin down the control logic (FSM, counters, lane masks), and
+#: mid-size ones (L, K up to 16) from which the model learns how much whole-design synthesis
+#: saves on each component group by optimising across component boundaries.
 CALIBRATION_CORES: tuple[dict[str, object], ...] = tuple(
     {"act": act, "mu": mu, "luts": luts, "keys": keys, "reuse": reuse, "max_n": max_n, "max_m": max_m,
      "adder_stages": stages if act.startswith(("fp", "bf")) else 0}
@@ -36,6 +38,25 @@ CALIBRATION_CORES: tuple[dict[str, object], ...] = tuple(
         (1, 4, 3, 1, 4096, 1024, 0),
         (3, 1, 1, 3, 96, 4096, 2),
     )
+) + tuple(
+    {"act": act, "acc": acc, "mu": mu, "luts": luts, "keys": keys, "reuse": reuse, "pipeline": pipeline,
+     "adder_stages": stages, "max_n": 2048, "max_m": 2048}
+    for (act, acc, mu, luts, keys, reuse, pipeline, stages) in (
+        ("int4", "", 2, 16, 2, 2, 2, 0),
+        ("int4", "", 4, 2, 16, 1, 0, 0),
+        ("int8", "", 3, 12, 4, 3, 3, 0),
+        ("int8", "", 2, 4, 12, 1, 1, 0),
+        ("int8", "", 5, 3, 6, 2, 0, 0),
+        ("int8", "", 1, 16, 8, 1, 4, 0),
+        ("fp16", "fp32", 2, 8, 2, 2, 2, 1),
+        ("fp16", "", 3, 2, 8, 1, 0, 0),
+        ("bf16", "", 2, 10, 1, 3, 3, 2),
+        ("bf16", "fp32", 3, 1, 10, 1, 0, 1),
+    )
+) + tuple(
+    {"arch": "mac", "act": act, "mu": 1, "luts": luts, "keys": keys, "adder_stages": stages, "max_n": 1024,
+     "max_m": 1024}
+    for (act, luts, keys, stages) in (("int8", 4, 4, 0), ("int4", 6, 3, 0), ("fp16", 2, 2, 1), ("bf16", 3, 1, 0))
 )
 
 

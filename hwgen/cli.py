@@ -27,7 +27,7 @@ from .config import (
     load_design,
 )
 
-__all__ = ["main", "commands"]
+__all__ = ["main", "commands", "cli_config"]
 
 VERSION = "0.1.0"
 
@@ -304,6 +304,12 @@ def make_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         p.set_defaults(handler=command)
     return parser
+
+
+def cli_config(argv: list[str]) -> CoreConfig:
+    """The core ``hwgen emit <argv>`` would generate (including the cost model's choice of ``mu``)."""
+    args = make_parser().parse_args(["emit", *argv])
+    return args.handler.config(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,8 +9,8 @@ The configurations together cover mu = 1..5, L and K that are not powers of two,
 reuse > 1 (the bench's shapes include M not a multiple of keys * reuse), pipeline = 0 and the
 maximum ``1 + ceil(log2(L))``, integer widths 2..16, and floating-point fp16, bf16 and fp8 with
 0..3 pipeline registers per adder and fp16/fp32 accumulators; small ``max_n`` / ``max_m`` keep
-the jobs short. The headline design is the CLI's ``core_config(core=64, act="int8")``. The
-baselines: ``mac`` int8 (8 x 8 multipliers, a generic tree narrowed into ternary-sized
+the jobs short. The headline design is what ``hwgen emit --act int8 --core 64`` generates
+(``cli_config``, with the cost model's mu). The baselines: ``mac`` int8 (8 x 8 multipliers, a generic tree narrowed into ternary-sized
 accumulators, pipeline registers) and fp16 (pipelined multipliers and adders), ``signflip``
 int8 and bf16.
 """
@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import pytest
 
-from hwgen.config import CoreConfig, core_config
+from hwgen.cli import cli_config
+from hwgen.config import CoreConfig
 
 CONFIGS = {
     # mu = 1, L = 3 and K = 5 (not powers of two), reuse 2, no pipeline registers.
@@ -61,15 +62,17 @@ CONFIGS = {
                                          pipeline=1),
     "signflip_bf16_l3_k2_s2_r3": CoreConfig(arch="signflip", act="bf16", adder_stages=2, luts=3, keys=2,
                                             max_n=12, max_m=12, reuse=3),
-    # The CLI's headline design: 64 x 64 tile, mu 4 (16 LUTs x 64 keys), int8, default max_n / max_m.
-    "headline_core64_int8": core_config(core=64, act="int8"),
+    # The CLI's headline design, `hwgen emit --act int8 --core 64`: 64 x 64 tile, int8, mu as the
+    # cost model picks it (2 with the committed table: 32 LUTs x 64 keys), default max_n / max_m.
+    "headline_core64_int8": cli_config(["--act", "int8", "--core", "64"]),
 }
 #: `hwgen emit --act fp16 --core 64` at two pipeline depths: combinational adders, and 2-stage
 #: adders with 2 extra tree registers (LUT build 6, tree 10, accumulate 2 cycles). 11 to 25
 #: minutes each on 2 cores (Verilator build), so they run with ``--run-slow`` only.
 SLOW_CONFIGS = {
-    "headline_core64_fp16_s0": core_config(core=64, act="fp16"),
-    "headline_core64_fp16_s2_p2": core_config(core=64, act="fp16", adder_stages=2, pipeline=2),
+    "headline_core64_fp16_s0": cli_config(["--act", "fp16", "--core", "64"]),
+    "headline_core64_fp16_s2_p2": cli_config(["--act", "fp16", "--core", "64", "--adder-stages", "2",
+                                              "--pipeline", "2"]),
 }
 PARAMS = [*(pytest.param(cfg, id=name) for name, cfg in CONFIGS.items()),
           *(pytest.param(cfg, id=name, marks=pytest.mark.slow) for name, cfg in SLOW_CONFIGS.items())]

@@ -11,7 +11,8 @@ import subprocess
 
 import pytest
 
-from hwgen.config import CoreConfig, core_config
+from hwgen.cli import cli_config
+from hwgen.config import CoreConfig
 
 #: ``-Wno-...`` flags for warnings that come from the shape of Amaranth's output, not the design.
 AMARANTH_WARNINGS = (
@@ -37,10 +38,11 @@ CONFIGS = {
     "mu3_l5_k6_r3_p4max": CoreConfig(act="int6", mu=3, luts=5, keys=6, max_n=100, max_m=90, reuse=3,
                                      pipeline=4),
     "mu5_l2_k4_int16_p2max": CoreConfig(act="int16", mu=5, luts=2, keys=4, max_n=200, max_m=40, pipeline=2),
-    "headline_core64_int8": core_config(core=64, act="int8"),
+    "headline_core64_int8": cli_config(["--act", "int8", "--core", "64"]),
     "fp16_fp32_mu3_l2_k3_s1_p2": CoreConfig(act="fp16", acc="fp32", adder_stages=1, mu=3, luts=2, keys=3,
                                             max_n=36, max_m=15, reuse=2, pipeline=2),
-    "headline_core64_fp16_s2_p2": core_config(core=64, act="fp16", adder_stages=2, pipeline=2),
+    "headline_core64_fp16_s2_p2": cli_config(["--act", "fp16", "--core", "64", "--adder-stages", "2",
+                                              "--pipeline", "2"]),
     # The multiplier baseline: int8 (generic 16-bit products, tree wider than the accumulators),
     # and fp16 with pipelined multipliers, an fp32 accumulator and pipeline registers.
     "mac_int8_l8_k8_r2_p2": CoreConfig(arch="mac", act="int8", luts=8, keys=8, max_n=40, max_m=40, reuse=2,

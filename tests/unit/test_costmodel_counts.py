@@ -38,6 +38,12 @@ class _Counting:
     def fp_add(self, fmt, stages, *, pair=False):
         return {"area_um2": (2.0 if pair else 1.0) if self.what == "adders" else 0.0, "critical_path_ns": 0.0}
 
+    def fp_mul(self, fmt, stages):
+        return {"area_um2": 0.0, "critical_path_ns": 0.0}
+
+    def int_mul_area(self, width):
+        return 0.0
+
     def fp_convert(self, src, dst):
         return {"area_um2": 0.0, "critical_path_ns": 0.0}
 
@@ -64,7 +70,7 @@ def _yosys_dff_bits(verilog: str, tmp_path) -> int:
     top = next(name for name in cells if name not in used)
 
     def bits(name: str) -> int:
-        if "__fp_" in name:  # a shared FP unit: its registers are in its unit cost
+        if "__fp_" in name:  # a shared FP unit (adder, multiplier): its registers are in its unit cost
             return 0
         total = 0
         for cell, count in cells[name].items():
@@ -87,6 +93,9 @@ CONFIGS = [
     dict(act="bf16", mu=3, luts=2, keys=2, adder_stages=2, reuse=2, pipeline=1, max_n=96, max_m=64),
     dict(act="fp16", acc="fp32", mu=2, luts=5, keys=3, adder_stages=3, reuse=4, pipeline=3, max_n=100, max_m=400),
     dict(act="fp8e5m2", mu=4, luts=1, keys=3, adder_stages=1, pipeline=1),
+    dict(arch="signflip", act="int8", luts=6, keys=4, reuse=2, pipeline=1),
+    dict(arch="mac", act="int8", luts=5, keys=3, pipeline=2),
+    dict(arch="mac", act="bf16", acc="fp32", luts=3, keys=2, adder_stages=2, reuse=3),
 ]
 
 
