@@ -144,3 +144,20 @@ def test_cli_errors(capsys, monkeypatch):
     assert cli.main(["study", "--list"]) == 0
     listing = capsys.readouterr().out
     assert re.search(r"^not-written-yet +\(missing: dse\.studies\.not_written_yet ", listing, re.M)
+
+
+def test_lut_vs_baselines_quick(tmp_path):
+    from dse.studies import lut_vs_baselines
+
+    assert lut_vs_baselines.main(["--quick", "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "lut_vs_baselines.csv")
+    assert set(table.arch) == {"lut", "signflip", "mac"} and len(table) == 6
+    for _, part in table.groupby("act"):
+        area = part.set_index("arch").model_area_um2
+        assert area["lut"] <= area["signflip"] < area["mac"]
+    assert (tmp_path / "lut_vs_baselines.png").stat().st_size > 1000
+    # signflip is the LUT core at mu = 1: the same description, the same cost
+    for act in ("int8", "fp16"):
+        flip = CoreConfig(arch="signflip", act=act, luts=8, keys=8)
+        lut1 = CoreConfig(arch="lut", act=act, mu=1, luts=8, keys=8)
+        assert estimate(flip).area_breakdown_um2 == estimate(lut1).area_breakdown_um2
