@@ -89,33 +89,40 @@ def _encoded(df) -> dict[str, np.ndarray]:
 
 
 class _Rows:
-    """The table being evaluated: int codes of its config columns, and the row grouping per field set."""
+    """The table being evaluated: dense int codes of its config columns (and the value of each
+    code), and the row grouping per field set."""
 
     def __init__(self, df):
         self.codes = _encoded(df)
+        self.dense: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for f, col in self.codes.items():
+            values, dense = np.unique(col, return_inverse=True)
+            self.dense[f] = (values, dense.reshape(-1))
         self.groups: dict[tuple[str, ...], tuple[np.ndarray, list[tuple]]] = {}
         self.size = len(df)
 
 
-def _factorize(df, fields):
+def _factorize(rows: _Rows, fields):
     """Row codes and the distinct ``fields`` combinations (tuples of int codes), memoised per call.
 
-    Columns are combined pairwise into dense codes (``np.unique`` of ``code * radix + next``), so
-    keys never overflow however many fields there are."""
-    memo = df.groups
-    if fields not in memo:
-        enc = df.codes
-        codes = np.zeros(df.size, np.int64)
+    Dense column codes are combined in mixed radix (pairwise re-densified if the product of the
+    radices could overflow int64), then made dense once more."""
+    if fields not in rows.groups:
+        key = np.zeros(rows.size, np.int64)
+        span = 1
         for f in fields:
-            _, col = np.unique(enc[f], return_inverse=True)
-            codes = codes * (int(col.max(initial=0)) + 1) + col.reshape(-1)
-            _, first, codes = np.unique(codes, return_index=True, return_inverse=True)
-            codes = codes.reshape(-1)
-        if not fields:
-            first = np.zeros(1, np.int64)
-        uniques = list(zip(*(enc[f][first].tolist() for f in fields)))
-        memo[fields] = (codes, uniques)
-    return memo[fields]
+            values, dense = rows.dense[f]
+            radix = max(1, len(values))
+            if span * radix >= 1 << 62:  # re-densify before the key could overflow
+                _, key = np.unique(key, return_inverse=True)
+                key = key.reshape(-1)
+                span = int(key.max(initial=0)) + 1
+            key = key * radix + dense
+            span *= radix
+        _, first, codes = np.unique(key, return_index=True, return_inverse=True)
+        uniques = list(zip(*(rows.codes[f][first].tolist() for f in fields)))
+        rows.groups[fields] = (codes.reshape(-1), uniques)
+    return rows.groups[fields]
 
 
 def _column(df, fields, name, fn, costs, dtype=float):

@@ -102,13 +102,13 @@ def calibrate(output: Path, *, liberty: str | Path | None = None, jobs: int = 1,
     return table
 
 
-def _progress(total: int, desc: str, enabled: bool):
+def _progress(total: int, desc: str, enabled: bool, unit: str = "synth"):
     try:
         from tqdm import tqdm
     except ImportError:  # tqdm is optional: a silent counter
         enabled = False
     if enabled:
-        return tqdm(total=total, desc=desc, unit="synth")
+        return tqdm(total=total, desc=desc, unit=unit)
 
     class _Silent:
         def update(self, n):

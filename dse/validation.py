@@ -147,7 +147,7 @@ def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0
     table["cycles_match"] = pd.NA
     if simulate:
         order = table.dropna(subset=["synth_area_um2"]).sort_values("synth_area_um2").index[:simulate]
-        bar = _progress(len(order), "cocotb cycle checks", progress)
+        bar = _progress(len(order), "cocotb cycle checks", progress, unit="design")
         for i in order:
             sims = _simulate(designs[i])
             table.loc[i, "cycles_checked"] = len(sims)
