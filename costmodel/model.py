@@ -11,8 +11,10 @@ Area groups (um^2): ``lut_build`` (the plan's adders and FP operand-alignment re
 zero for LUT cores), ``reduction`` (tree adders, FP pass-through delays),
 ``accumulation`` (accumulator adders, converters, muxes and registers), ``registers`` (LUT,
 key/step pipeline, tree cut and output registers) and ``control`` (FSM, counters, lane masks:
-registers counted, logic fitted on the calibration cores). The activation buffer is an SRAM
-macro: it is reported in bits (``act_buffer_bits``), not in the standard-cell area.
+registers counted, logic fitted on the calibration cores). Each group's component sum is
+scaled by a factor fitted on the calibration cores (:func:`whole_design_fit`): synthesis of a
+flattened core optimises across component boundaries. The activation buffer is an SRAM macro: it
+is reported in bits (``act_buffer_bits``), not in the standard-cell area.
 """
 
 from __future__ import annotations

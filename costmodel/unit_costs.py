@@ -9,8 +9,10 @@ samples only. Loading it fits, by least squares:
   bits only propagate a carry and a sign); delay linear in the result width;
 * registers, 2:1 muxes: per bit; index muxes: per bit and way;
 * fetchers: per LUT group size ``mu``, linear in the lane width (integer and FP separately);
-* the control logic: from the calibration cores, the part of their area the datapath
-  components do not explain, linear in a few control-size features (see :mod:`costmodel.model`).
+* integer multipliers interpolated over the width.
+
+The calibration cores in the same table feed :func:`costmodel.model.whole_design_fit` (per-group
+scales and the control logic).
 
 FP adders and converters are priced per (format, stages) exactly as measured.
 """
