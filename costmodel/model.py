@@ -100,7 +100,7 @@ def _lut_build(cfg: CoreConfig, c: UnitCosts) -> dict[str, float]:
     return out
 
 
-def _fetch(cfg: CoreConfig, c: UnitCosts) -> dict[str, float]:
+def _fetch_or_multiply(cfg: CoreConfig, c: UnitCosts) -> dict[str, float]:
     """One fetch lane of one LUT, or (``mac``) one multiplier of one activation lane."""
     if cfg.is_mac:
         if cfg.is_fp:
@@ -189,7 +189,7 @@ def core_terms(v, c: UnitCosts) -> dict[str, object]:
 #: (term, multiplier, config fields it depends on). The multiplier counts identical copies.
 TERMS = (
     (_lut_build, lambda cfg: cfg.luts, ("act", "mu", "adder_stages")),
-    (_fetch, lambda cfg: cfg.luts * cfg.keys, ("act", "mu")),
+    (_fetch_or_multiply, lambda cfg: cfg.luts * cfg.keys, ("act", "mu")),
     (_tree_lane, lambda cfg: cfg.keys, ("act", "mu", "luts", "adder_stages", "pipeline")),
     (_acc_lane, lambda cfg: cfg.keys, ("act", "acc", "mu", "luts", "adder_stages", "reuse", "max_n")),
     (None, None, None),  # core_terms: per design, from config_view
@@ -273,8 +273,7 @@ def critical_path_ns(cfg: CoreConfig, c: UnitCosts) -> float:
         add_d = c.fp_add(cfg.act, 0)["critical_path_ns"]
         acc_d = c.fp_add(cfg.acc, 0)["critical_path_ns"]
         s = cfg.adder_stages
-        piece = add_d / (s + 1)
-        build = (cfg.mu - 1) * add_d if s == 0 else piece * 2
+        build = (cfg.mu - 1) * add_d if s == 0 else 2 * add_d / (s + 1)
         conv = c.fp_convert(cfg.act, cfg.acc)["critical_path_ns"] if cfg.acc != cfg.act else 0.0
         level = [add_d] * len(cfg.tree)
         acc = conv + acc_d / (s + 1)
@@ -301,7 +300,7 @@ def critical_path_ns(cfg: CoreConfig, c: UnitCosts) -> float:
             current = delay / (s + 1)
         else:
             current += delay
-    if cuts[-1] if len(cuts) > len(level) else False:
+    if cuts[-1]:  # after the last level (cuts has one entry per level, plus the inputs)
         segments.append(current)
         current = 0.0
     segments.append(current + acc)

@@ -66,9 +66,37 @@ class UnitCosts:
                            "`costmodel calibrate`")
         return rows
 
-    @property
+    @cached_property
     def _int_fits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        return _int_fits(self)
+        """Per integer adder kind: (area coefficients over [1, full_bits, ext_bits], delay over [1, width])."""
+        fits = {}
+        for kind in ("int_add", "int_sub", "int_addsub"):
+            rows = self._of(kind)
+            w = np.array([r["width"] for r in rows], float)
+            full = np.minimum(w - 1, np.array([r["b"] for r in rows], float))
+            area = _lstsq(np.c_[np.ones_like(w), full, w - full], [r["area_um2"] for r in rows])
+            delay = _lstsq(np.c_[np.ones_like(w), w], [r["critical_path_ns"] or 0.0 for r in rows])
+            fits[kind] = (area, delay)
+        return fits
+
+    @cached_property
+    def _width_fits(self) -> dict[tuple, np.ndarray]:
+        """``[intercept, slope]`` over the sampled widths, per ``(kind,)`` (registers, muxes) and per
+        ``(kind, mu)`` (fetchers)."""
+        groups: dict[tuple, list[dict]] = {}
+        for r in self.samples:
+            if r["kind"] in ("reg", "mux2"):
+                groups.setdefault((r["kind"],), []).append(r)
+            elif r["kind"] in ("fetch_int", "fetch_fp"):
+                groups.setdefault((r["kind"], r["mu"]), []).append(r)
+        return {key: _lstsq(np.c_[np.ones(len(rows)), [r["width"] for r in rows]], [r["area_um2"] for r in rows])
+                for key, rows in groups.items()}
+
+    def _width_fit(self, *key) -> np.ndarray:
+        if key not in self._width_fits:
+            self._of(key[0])  # raises, naming the missing kind
+            raise KeyError(f"the unit-cost table for {self.liberty} has no {key[0]} samples for mu={key[1]}")
+        return self._width_fits[key]
 
     def int_add_area(self, width, a_width, b_width, subtract=False, *, pair=False):
         """Area of a ``width``-bit signed add/sub of ``a_width``/``b_width``-bit operands (arrays ok);
@@ -83,16 +111,7 @@ class UnitCosts:
 
     def per_bit(self, kind: str) -> float:
         """Area per bit of ``reg`` or ``mux2`` (slope over the sampled widths)."""
-        return _per_bit(self, kind)
-
-    def _per_bit(self, kind: str) -> float:
-        rows = self._of(kind)
-        w = np.array([r["width"] for r in rows], float)
-        a = np.array([r["area_um2"] for r in rows], float)
-        return float(_lstsq(np.c_[np.ones_like(w), w], a)[1])
-
-    def delay(self, kind: str, **params) -> float:
-        return float(self._lookup(kind, params)["critical_path_ns"] or 0.0)
+        return float(self._width_fit(kind)[1])
 
     def index_mux_area(self, ways, width):
         """``ways``-way read of ``width`` bits: area per (way - 1) x bit, from the samples."""
@@ -102,7 +121,7 @@ class UnitCosts:
 
     def fetch_area(self, kind: str, mu, width):
         """One fetch lane (entry select + sign flip) of a ``mu`` LUT at ``width`` bits."""
-        coef = _fetch_fit(self, kind, int(mu))
+        coef = self._width_fit(kind, int(mu))
         return coef[0] + coef[1] * np.asarray(width)
 
     def fetch_delay(self, kind: str, mu: int) -> float:
@@ -143,32 +162,6 @@ class UnitCosts:
 
 #: Sample fields that are measurements, not unit parameters.
 _MEASURED = ("kind", "area_um2", "critical_path_ns", "seconds")
-
-
-@lru_cache(maxsize=64)
-def _per_bit(costs: UnitCosts, kind: str) -> float:
-    return costs._per_bit(kind)
-
-
-@lru_cache(maxsize=8)
-def _int_fits(costs: UnitCosts):
-    fits = {}
-    for kind in ("int_add", "int_sub", "int_addsub"):
-        rows = costs._of(kind)
-        w = np.array([r["width"] for r in rows], float)
-        b = np.array([r["b"] for r in rows], float)
-        full = np.minimum(w - 1, b)
-        area = _lstsq(np.c_[np.ones_like(w), full, w - full], [r["area_um2"] for r in rows])
-        delay = _lstsq(np.c_[np.ones_like(w), w], [r["critical_path_ns"] or 0.0 for r in rows])
-        fits[kind] = (area, delay)
-    return fits
-
-
-@lru_cache(maxsize=64)
-def _fetch_fit(costs: UnitCosts, kind: str, mu: int) -> np.ndarray:
-    rows = [r for r in costs._of(kind) if r["mu"] == mu]
-    w = np.array([r["width"] for r in rows], float)
-    return _lstsq(np.c_[np.ones_like(w), w], [r["area_um2"] for r in rows])
 
 
 @lru_cache(maxsize=8)

@@ -103,21 +103,10 @@ def calibrate(output: Path, *, liberty: str | Path | None = None, jobs: int = 1,
 
 
 def _progress(total: int, desc: str, enabled: bool, unit: str = "synth"):
-    try:
-        from tqdm import tqdm
-    except ImportError:  # tqdm is optional: a silent counter
-        enabled = False
-    if enabled:
-        return tqdm(total=total, desc=desc, unit=unit)
+    """A tqdm progress bar (a silent one when not ``enabled``)."""
+    from tqdm import tqdm
 
-    class _Silent:
-        def update(self, n):
-            pass
-
-        def close(self):
-            pass
-
-    return _Silent()
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled)
 
 
 if __name__ == "__main__":

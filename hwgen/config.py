@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_MAX_M",
     "core_config",
     "load_design",
+    "read_toml",
     "UnitConfig",
     "UNIT_KINDS",
 ]
@@ -533,6 +534,18 @@ def core_config(*, core: int | None = None, mu: int | None = None, luts: int | N
     return CoreConfig(mu=mu, luts=luts, keys=keys, **kwargs)
 
 
+def read_toml(path: Path, what: str) -> dict[str, object]:
+    """The parsed TOML document at ``path``; ``ConfigError`` naming ``what`` (e.g. "design file") and
+    the path when it cannot be read or parsed."""
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError([f"{what} {str(path)!r}: {exc.strerror or exc}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{what} {str(path)!r} is not valid TOML: {exc}"]) from None
+
+
 def load_design(path: str | Path) -> dict[str, object]:
     """Read the ``[core]`` table of a design file (TOML) as :class:`CoreConfig` keyword arguments.
 
@@ -540,13 +553,7 @@ def load_design(path: str | Path) -> dict[str, object]:
     table or unknown keys; values are validated when the config is built.
     """
     path = Path(path)
-    try:
-        with path.open("rb") as f:
-            doc = tomllib.load(f)
-    except OSError as exc:
-        raise ConfigError([f"design file {str(path)!r}: {exc.strerror or exc}"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"design file {str(path)!r} is not valid TOML: {exc}"]) from None
+    doc = read_toml(path, "design file")
     table = doc.get("core")
     if not isinstance(table, dict):
         raise ConfigError([f"design file {str(path)!r} has no [core] table"])

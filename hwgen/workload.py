@@ -21,7 +21,6 @@ Values are validated once, when the dataclasses are built; invalid ones raise
 
 from __future__ import annotations
 
-import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import MAX_DIM, ConfigError
+from .config import MAX_DIM, ConfigError, read_toml
 
 __all__ = ["Gemv", "Workload", "load_workload", "MAX_COUNT"]
 
@@ -218,13 +217,7 @@ def load_workload(path: str | Path) -> Workload:
     """
     path = Path(path)
     where = f"workload file {str(path)!r}"
-    try:
-        with path.open("rb") as f:
-            doc = tomllib.load(f)
-    except OSError as exc:
-        raise ConfigError([f"{where}: {exc.strerror or exc}"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{where} is not valid TOML: {exc}"]) from None
+    doc = read_toml(path, "workload file")
 
     problems: list[str] = []
     unknown = sorted(set(doc) - set(_FILE_KEYS))

@@ -19,9 +19,10 @@ from concurrent.futures import ProcessPoolExecutor
 import pandas as pd
 
 from costmodel import estimate
+from costmodel.choose import choose_mu
 from hwgen.config import CoreConfig
 
-from ._common import ACTS, MUS, acc_for, output_dir, parser, print_table, pyplot, save_figure
+from ._common import ACTS, acc_for, output_dir, parser, print_table, pyplot, save_figure
 
 __all__ = ["designs", "main"]
 
@@ -36,7 +37,7 @@ def _cfg(arch: str, act: str, tile: int, mu: int = 1) -> CoreConfig:
 def designs(act: str, tile: int) -> dict[str, CoreConfig]:
     """The three designs for ``act`` at a ``tile`` x ``tile`` tile (lut at the model's best mu,
     judged by area per useful MAC/cycle)."""
-    best = min(MUS, key=lambda mu: estimate(_cfg("lut", act, tile, mu)).area_um2)
+    best = choose_mu({"act": act, "acc": acc_for(act), "core": tile}).mu
     return {"lut": _cfg("lut", act, tile, best), "signflip": _cfg("signflip", act, tile),
             "mac": _cfg("mac", act, tile)}
 
