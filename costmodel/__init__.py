@@ -1,7 +1,7 @@
 """Analytical cost model of ternary LUT cores (area, cycles, throughput, clock) and the synthesis
 flow it is calibrated and validated against.
 
-``costmodel.estimate(cfg)`` reads the same :class:`hwgen.config.CoreConfig` as the generator
+``costmodel.estimate(cfg)`` reads the same :class:`hwgen.description.config.CoreConfig` as the generator
 and the reference model. This package never imports Amaranth: the calibration and validation
 front-ends that emit Verilog live in :mod:`dse`.
 """

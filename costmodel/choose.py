@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hwgen.config import ConfigError, core_config
-from hwgen.lut_plan import MAX_MU
+from hwgen.description.config import ConfigError, core_config
+from hwgen.description.lut_plan import MAX_MU
 
 from .model import estimate
 from .unit_costs import UnitCosts, load_unit_costs
@@ -36,7 +36,7 @@ class MuChoice:
 
 
 def choose_mu(params: dict, *, costs: UnitCosts | None = None) -> MuChoice:
-    """Best ``mu`` for the :func:`hwgen.config.core_config` arguments ``params`` (without ``mu``).
+    """Best ``mu`` for the :func:`hwgen.description.config.core_config` arguments ``params`` (without ``mu``).
 
     Candidates that make an invalid config (e.g. ``max_n`` below the tile) are skipped; raises
     :class:`ConfigError` when none is valid (the first candidate's problems).

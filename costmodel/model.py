@@ -1,6 +1,6 @@
 """The analytical cost model: area, cycles, throughput and critical path of a core, from its config.
 
-Every count is read from the design description -- :class:`hwgen.config.CoreConfig` and the
+Every count is read from the design description -- :class:`hwgen.description.config.CoreConfig` and the
 LUT build plan / reduction tree it derives -- and priced with a :class:`UnitCosts` table. The
 model is a sum of *terms*; each term depends on a few config fields and is multiplied by a count
 of identical copies (per LUT, per fetch lane, per output lane, per core), which is what makes
@@ -25,8 +25,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from hwgen.config import CoreConfig
-from hwgen.schedule import job_cycles
+from hwgen.description.config import CoreConfig
+from hwgen.description.schedule import job_cycles
 
 from .unit_costs import UnitCosts, load_unit_costs
 
@@ -38,7 +38,7 @@ GROUPS = ("lut_build", "fetch", "multiply", "reduction", "accumulation", "regist
 
 def step_tag_bits(cfg: CoreConfig) -> int:
     """Bits of the step tag that travels down the pipeline: valid, load_lut, first, last_t, last and
-    the output tile within the block (see ``hwgen.core.step_layout``; a unit test keeps them equal)."""
+    the output tile within the block (see ``hwgen.gateware.core.step_layout``; a unit test keeps them equal)."""
     return 5 + max(1, (cfg.reuse - 1).bit_length())
 
 

@@ -15,8 +15,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from hwgen.config import DEFAULT_MAX_M, DEFAULT_MAX_N, CoreConfig
-from hwgen.schedule import PIPELINE_OVERHEAD, block_issue_cycles, tile_counts
+from hwgen.description.config import DEFAULT_MAX_M, DEFAULT_MAX_N, CoreConfig
+from hwgen.description.schedule import PIPELINE_OVERHEAD, block_issue_cycles, tile_counts
 
 from . import model
 from .unit_costs import UnitCosts, load_unit_costs

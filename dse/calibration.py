@@ -19,9 +19,9 @@ from pathlib import Path
 
 from costmodel.liberty import liberty_digest, nand2_area_um2, resolve_liberty
 from costmodel.synth import FLOW_VERSION, synthesize
-from hwgen.calibration_units import calibration_units
-from hwgen.config import CoreConfig
-from hwgen.emit import emit_verilog, to_verilog
+from hwgen.gateware.calibration_units import calibration_units
+from hwgen.description.config import CoreConfig
+from hwgen.gateware.emit import emit_verilog, to_verilog
 
 __all__ = ["CALIBRATION_CORES", "calibrate"]
 

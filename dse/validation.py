@@ -22,8 +22,8 @@ import numpy as np
 
 from costmodel import estimate, load_unit_costs
 from costmodel.synth import synthesize
-from hwgen.config import CoreConfig
-from hwgen.tree_plan import tree_depth
+from hwgen.description.config import CoreConfig
+from hwgen.description.tree_plan import tree_depth
 
 from .calibration import CALIBRATION_CORES, _progress
 
@@ -80,7 +80,7 @@ def draw_designs(count: int, *, seed: int = 0, max_area_um2: float | None = None
 
 def _synth_one(cfg_dict: dict, timeout_s: float | None) -> dict:
     from costmodel.synth import SynthError
-    from hwgen.emit import emit_verilog
+    from hwgen.gateware.emit import emit_verilog
 
     cfg = CoreConfig(**cfg_dict)
     try:

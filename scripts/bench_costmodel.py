@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from costmodel import estimate_table, load_unit_costs  # noqa: E402
-from hwgen.tree_plan import tree_depth  # noqa: E402
+from hwgen.description.tree_plan import tree_depth  # noqa: E402
 
 
 def random_designs(count: int, seed: int = 0) -> pd.DataFrame:

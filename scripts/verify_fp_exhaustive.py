@@ -48,7 +48,7 @@ def build_library(fmt, op, build_dir):
     """Emit the combinational unit, Verilate it, link ``build_dir/libfpunit.so`` and return its path."""
     from amaranth.back import verilog
 
-    from hwgen.arith import FPAdd, FPMul
+    from hwgen.gateware.arith import FPAdd, FPMul
 
     unit = {"add": FPAdd, "mul": FPMul}[op](fmt, stages=0)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ _worker = {}
 def _init_worker(lib_path, fmt_name, op):
     import torch
 
-    from hwgen.arith import FPFormat
+    from hwgen.gateware.arith import FPFormat
     from sim import fp_reference
 
     torch.set_num_threads(1)
@@ -152,7 +152,7 @@ def main(argv=None):
         parser.error(str(exc))
 
     sys.path.insert(0, str(ROOT))  # allow running as a plain script from a checkout
-    from hwgen.arith import FPFormat
+    from hwgen.gateware.arith import FPFormat
 
     fmt = FPFormat.parse(args.fmt)
     tmp = None

@@ -1,7 +1,7 @@
-"""Bit-exact software reference for the floating-point units in :mod:`hwgen.arith`.
+"""Bit-exact software reference for the floating-point units in :mod:`hwgen.gateware.arith`.
 
 All functions take and return *bit-pattern* tensors: integer tensors (any integer dtype) whose values are the
-unsigned bit patterns of a :class:`~hwgen.arith.FPFormat`. Results are ``torch.int64`` tensors with values in
+unsigned bit patterns of a :class:`~hwgen.gateware.arith.FPFormat`. Results are ``torch.int64`` tensors with values in
 ``[0, 2**fmt.width)``. Every NaN result is the format's canonical NaN (:attr:`FPFormat.canonical_nan`).
 Everything is element-wise, vectorised over whole tensors, and broadcasts like ``torch.add``.
 
@@ -20,14 +20,14 @@ Never use reductions (``sum``, ``matmul``) for reference arithmetic: they accumu
 Example
 -------
 >>> import torch
->>> from hwgen.arith import FP16
+>>> from hwgen.gateware.arith import FP16
 >>> hex(int(fp_add(torch.tensor([0x3C00]), torch.tensor([0x3C00]), FP16)[0]))  # 1.0 + 1.0
 '0x4000'
 """
 
 import torch
 
-from hwgen.arith import BF16, FP16, FP32, FPFormat
+from hwgen.gateware.arith import BF16, FP16, FP32, FPFormat
 
 __all__ = ["fp_add", "fp_mul", "fp_convert", "to_bits", "from_bits", "decode", "encode"]
 

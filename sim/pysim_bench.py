@@ -1,8 +1,8 @@
-"""Drive a :class:`hwgen.core.LutCore` in Amaranth's Python simulator (no external tools).
+"""Drive a :class:`hwgen.gateware.core.LutCore` in Amaranth's Python simulator (no external tools).
 
 The fast path for unit tests of small cores; the cocotb + Verilator bench
 (:mod:`sim.runner`) checks the emitted Verilog of large ones. Both push the same streams:
-a job descriptor, activation rows and :func:`hwgen.key_encoding.key_stream` words.
+a job descriptor, activation rows and :func:`hwgen.description.key_encoding.key_stream` words.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.sim import Simulator
 
-from hwgen.config import CoreConfig
-from hwgen.core import LutCore
-from hwgen.key_encoding import key_stream
-from hwgen.schedule import tiles
+from hwgen.description.config import CoreConfig
+from hwgen.gateware.core import LutCore
+from hwgen.description.key_encoding import key_stream
+from hwgen.description.schedule import tiles
 
 from .stimulus import act_range
 

@@ -4,10 +4,10 @@ It performs the adds of the RTL in the RTL's order: the LUT build walks
 :attr:`CoreConfig.plan` (``entry[src] +- a[act]``), the fetch negates by the key's sign, the
 reduction walks :attr:`CoreConfig.tree` (``left + right``), and accumulation runs over input
 tiles in increasing order (``acc + tile``), the first tile taken as is (see
-:mod:`hwgen.schedule`). Independent lanes (tiles, LUTs, columns) are vectorised; the adds
+:mod:`hwgen.description.schedule`). Independent lanes (tiles, LUTs, columns) are vectorised; the adds
 that the hardware chains are chained here one by one. ``signflip`` cores are LUT cores with
 mu = 1. ``mac`` cores replace build and fetch by the products ``a * w`` of each activation
-with its weight operand (:func:`hwgen.key_encoding.weight_operands`); the tree then sums the
+with its weight operand (:func:`hwgen.description.key_encoding.weight_operands`); the tree then sums the
 ``tile_n`` products of each output.
 
 Integer activations: tree nodes and accumulators wrap at the config's widths
@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import torch
 
-from hwgen.config import CoreConfig
-from hwgen.key_encoding import check_ternary
+from hwgen.description.config import CoreConfig
+from hwgen.description.key_encoding import check_ternary
 
 from . import fp_reference
 from .key_encoding import encode_weights, weight_operands

@@ -2,7 +2,7 @@
 
 Example
 -------
->>> from hwgen.config import core_config
+>>> from hwgen.description.config import core_config
 >>> from sim.runner import run_cocotb
 >>> result = run_cocotb(core_config(core=8, mu=2, max_n=32, max_m=32))  # doctest: +SKIP
 >>> [t.name for t in result.tests if not t.passed]  # doctest: +SKIP
@@ -27,7 +27,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwgen.config import CoreConfig
+from hwgen.description.config import CoreConfig
 
 __all__ = [
     "SIMULATORS",
@@ -281,7 +281,7 @@ def run_cocotb(cfg: CoreConfig, *, sim: str = "verilator", seed: int = 0,
     waves : bool
         Dump waveforms (``dump.vcd`` / ``.fst`` in the build directory).
     verilog : str, optional
-        The Verilog to simulate, if already emitted (default: ``hwgen.emit.emit_verilog(cfg)``);
+        The Verilog to simulate, if already emitted (default: ``hwgen.gateware.emit.emit_verilog(cfg)``);
         its top module must be named ``cfg.name``.
     check : bool
         Raise :class:`CocotbFailure` when a test fails (default); otherwise just return.
@@ -303,7 +303,7 @@ def run_cocotb(cfg: CoreConfig, *, sim: str = "verilator", seed: int = 0,
     from cocotb_tools.runner import get_runner
 
     if verilog is None:
-        from hwgen.emit import emit_verilog
+        from hwgen.gateware.emit import emit_verilog
 
         verilog = emit_verilog(cfg)
     if sim == "icarus":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hwgen.config import CoreConfig
+from hwgen.description.config import CoreConfig
 
 from . import fp_reference
 

@@ -59,13 +59,13 @@ def cocotb_build_root(request: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture(scope="session")
 def emitted_verilog():
-    """``emitted_verilog(cfg) -> str``: :func:`hwgen.emit.emit_verilog`, cached for the session
+    """``emitted_verilog(cfg) -> str``: :func:`hwgen.gateware.emit.emit_verilog`, cached for the session
     (the 64x64 core takes about a minute to convert; the lint and cocotb tests share it)."""
     cache: dict = {}
 
     def get(cfg) -> str:
         if cfg not in cache:
-            from hwgen.emit import emit_verilog
+            from hwgen.gateware.emit import emit_verilog
 
             cache[cfg] = emit_verilog(cfg)
         return cache[cfg]

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel import estimate_table
-from hwgen.config import DEFAULT_MAX_M, DEFAULT_MAX_N, ActType
+from hwgen.description.config import DEFAULT_MAX_M, DEFAULT_MAX_N, ActType
 
 __all__ = ["ACTS", "FP_ACC", "MUS", "acc_for", "tile_grid", "price", "argmin_rows", "parser", "output_dir",
            "print_table", "pyplot", "save_figure", "fmt_area"]

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hwgen.config import core_config
+from hwgen.description.config import core_config
 from sim.fp_reference import from_bits
 from sim.reference import ReferenceModel
 

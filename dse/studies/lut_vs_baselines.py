@@ -20,7 +20,7 @@ import pandas as pd
 
 from costmodel import estimate
 from costmodel.choose import choose_mu
-from hwgen.config import CoreConfig
+from hwgen.description.config import CoreConfig
 
 from ._common import ACTS, acc_for, output_dir, parser, print_table, pyplot, save_figure
 
@@ -44,7 +44,7 @@ def designs(act: str, tile: int) -> dict[str, CoreConfig]:
 
 def _synth(cfg_dict: dict) -> float:
     from costmodel.synth import synthesize
-    from hwgen.emit import emit_verilog
+    from hwgen.gateware.emit import emit_verilog
 
     return synthesize(emit_verilog(CoreConfig(**cfg_dict))).area_um2
 

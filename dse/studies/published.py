@@ -1,7 +1,7 @@
 """Published ternary LUT designs re-evaluated: their area vs the least area at equal throughput.
 
 For each preset in ``designs/published/*.toml`` (its ``[core]`` read with
-:func:`hwgen.config.load_design`, its ``[source]`` printed), with ``T = luts * mu * keys``
+:func:`hwgen.description.config.load_design`, its ``[source]`` printed), with ``T = luts * mu * keys``
 MACs/cycle, the study sweeps every LUT core of the same activation / accumulator type,
 ``max_n``, ``max_m`` and ``reuse = 1``, with mu in 1..6, pipeline in 0..2 and K in 1..T, each
 with the fewest LUTs that reach T MACs/cycle, ``L = ceil(T / (mu * K))``. That is exhaustive over
@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 
 from costmodel import estimate, estimate_table
-from hwgen.config import MAX_KEYS, MAX_LUTS, CoreConfig, core_config, load_design
-from hwgen.tree_plan import tree_depth
-from hwgen.workload import load_workload
+from hwgen.description.config import MAX_KEYS, MAX_LUTS, CoreConfig, core_config, load_design
+from hwgen.description.tree_plan import tree_depth
+from hwgen.description.workload import load_workload
 
 from ._common import MUS, output_dir, parser, print_table, pyplot, save_figure
 

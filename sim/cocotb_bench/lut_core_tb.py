@@ -1,10 +1,10 @@
-"""cocotb regression of the core (:class:`hwgen.core.LutCore`, any ``arch``) against the reference model.
+"""cocotb regression of the core (:class:`hwgen.gateware.core.LutCore`, any ``arch``) against the reference model.
 
 The reference is :class:`sim.reference.ReferenceModel`, itself checked against ``a @ W`` in int64.
 
 Structured like cocotb's ``examples/matrix_multiplier`` bench: one :class:`StreamSource` per
 input stream (``job``, ``act``, ``keys``; a ``mac`` core's ``keys`` words are its weight
-operands, see :func:`hwgen.key_encoding.key_stream`), each in its own coroutine and
+operands, see :func:`hwgen.description.key_encoding.key_stream`), each in its own coroutine and
 independent of the others, a :class:`StreamSink` that monitors ``out`` (with optional random backpressure) and
 checks the stream rules, a :class:`GemvModel` that turns a job into expected output tiles, and
 an :class:`InOrderChecker` that compares every tile bit for bit.
@@ -12,12 +12,12 @@ an :class:`InOrderChecker` that compares every tile bit for bit.
 Parameters come from the environment (set by :func:`sim.runner.run_cocotb`):
 
 ``TERNLUT_CFG``
-    ``json.dumps(cfg.to_dict())`` of the :class:`~hwgen.config.CoreConfig` under test.
+    ``json.dumps(cfg.to_dict())`` of the :class:`~hwgen.description.config.CoreConfig` under test.
 ``TERNLUT_SEED``
     Integer seed; every test derives its own generators from it and its name.
 ``TERNLUT_REPORT`` (optional)
     Path of a JSON-lines file; one record per finished job is appended (shape, measured
-    cycles, :func:`hwgen.schedule.job_cycles`).
+    cycles, :func:`hwgen.description.schedule.job_cycles`).
 
 Timing convention: signals are driven just after a rising edge and handshakes are sampled in
 the ``ReadOnly`` phase after the falling edge, so a transfer sampled there happens on the next
@@ -43,10 +43,10 @@ from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge, SimTimeoutError, with_timeout
 
-from hwgen.config import CoreConfig
-from hwgen.key_encoding import key_stream
-from hwgen.lanes import pack_lanes, unpack_lanes
-from hwgen.schedule import job_cycles, tiles
+from hwgen.description.config import CoreConfig
+from hwgen.description.key_encoding import key_stream
+from hwgen.description.lanes import pack_lanes, unpack_lanes
+from hwgen.description.schedule import job_cycles, tiles
 from sim.reference import ReferenceModel
 from sim.stimulus import act_range, extreme_activations, random_gemv
 
@@ -662,7 +662,7 @@ async def test_back_to_back_jobs(dut) -> None:
 @cocotb.test()
 async def test_unstalled_cycle_count(dut) -> None:
     """A single job on an idle core, inputs valid from the job's acceptance and out always ready,
-    takes exactly :func:`hwgen.schedule.job_cycles` cycles (for several shapes, each alone)."""
+    takes exactly :func:`hwgen.description.schedule.job_cycles` cycles (for several shapes, each alone)."""
     cfg = load_config()
     rng, gen = rngs_for("unstalled_cycle_count")
     tb = LutCoreTestbench(dut, cfg, rng)
@@ -673,7 +673,7 @@ async def test_unstalled_cycle_count(dut) -> None:
     rows = tb.report("unstalled_cycle_count", unstalled=True)
     wrong = [f"n={r['n']}, m={r['m']}: measured {r['cycles']}, job_cycles {r['job_cycles']}"
              for r in rows if r["cycles"] != r["job_cycles"]]
-    assert not wrong, "cycle count differs from hwgen.schedule.job_cycles: " + "; ".join(wrong)
+    assert not wrong, "cycle count differs from hwgen.description.schedule.job_cycles: " + "; ".join(wrong)
     tb.stop()
 
 

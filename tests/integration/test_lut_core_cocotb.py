@@ -3,7 +3,7 @@
 Each configuration is built once (``build/cocotb/<sim>/<config>/``) and runs every cocotb test
 of :mod:`sim.cocotb_bench.lut_core_tb` in one simulator process: random shapes, zero weights,
 extreme activations, backpressure and valid gaps, back-to-back jobs, and the unstalled cycle
-count against :func:`hwgen.schedule.job_cycles`. Pick the simulator with ``--sim``.
+count against :func:`hwgen.description.schedule.job_cycles`. Pick the simulator with ``--sim``.
 
 The configurations together cover mu = 1..5, L and K that are not powers of two, L = 1,
 reuse > 1 (the bench's shapes include M not a multiple of keys * reuse), pipeline = 0 and the
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import pytest
 
-from hwgen.cli import cli_config
-from hwgen.config import CoreConfig
+from ternlut.cli.hwgen import cli_config
+from hwgen.description.config import CoreConfig
 
 CONFIGS = {
     # mu = 1, L = 3 and K = 5 (not powers of two), reuse 2, no pipeline registers.

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from costmodel import model
-from hwgen.config import CoreConfig
-from hwgen.emit import emit_verilog
+from hwgen.description.config import CoreConfig
+from hwgen.gateware.emit import emit_verilog
 
 
 class _Counting:
@@ -121,7 +121,7 @@ def test_adder_count_is_plan_plus_tree_plus_accumulators(params):
 
 
 def test_step_tag_bits_equal_the_core_step_layout():
-    from hwgen.core import step_layout
+    from hwgen.gateware.core import step_layout
 
     for reuse in (1, 2, 3, 4, 5, 8, 9, 100):
         cfg = CoreConfig(act="int8", mu=2, luts=2, keys=2, reuse=reuse, max_m=1000)

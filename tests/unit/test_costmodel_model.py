@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from costmodel import GROUPS, estimate, estimate_table, load_unit_costs
-from hwgen.config import CoreConfig
-from hwgen.schedule import block_issue_cycles, job_cycles
-from hwgen.tree_plan import tree_depth
+from hwgen.description.config import CoreConfig
+from hwgen.description.schedule import block_issue_cycles, job_cycles
+from hwgen.description.tree_plan import tree_depth
 
 
 def _random_params(rng: np.random.Generator) -> dict:

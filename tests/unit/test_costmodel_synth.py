@@ -10,8 +10,8 @@ import pytest
 from costmodel import liberty as liberty_mod
 from costmodel.liberty import LibertyError, cell_areas, nand2_area_um2, resolve_liberty
 from costmodel.synth import SynthError, synthesize, verilog_top
-from hwgen.calibration_units import IntAdd, RegisterBits
-from hwgen.emit import to_verilog
+from hwgen.gateware.calibration_units import IntAdd, RegisterBits
+from hwgen.gateware.emit import to_verilog
 
 pytestmark = pytest.mark.skipif(shutil.which("apt-get") is None and not liberty_mod.default_liberty,
                                 reason="needs apt-get to fetch the default liberty")

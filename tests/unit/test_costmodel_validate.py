@@ -9,8 +9,8 @@ import pytest
 
 from dse.calibration import CALIBRATION_CORES
 from dse.validation import draw_designs
-from hwgen.config import CoreConfig
-from hwgen.cost_cli import costmodel_main
+from hwgen.description.config import CoreConfig
+from ternlut.cli.costmodel import costmodel_main
 from sim.runner import simulator_available
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hwgen.config import core_config, load_design
+from hwgen.description.config import core_config, load_design
 
 DESIGNS = sorted((Path(__file__).parents[2] / "designs" / "cores").glob("*.toml"))
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from costmodel import estimate
-from dse import cli
+from ternlut.cli import dse as cli
 from dse.studies import _common, best_mu, core_size, published, tile_shape
-from hwgen.config import CoreConfig, core_config, load_design
+from hwgen.description.config import CoreConfig, core_config, load_design
 
 
 def run_quick(module, tmp_path, capsys, stem):

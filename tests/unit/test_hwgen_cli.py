@@ -5,12 +5,12 @@ import sys
 
 import pytest
 
-from hwgen.cli import main
+from ternlut.cli.hwgen import main
 
 
 def run(args, cwd):
     """Run ``hwgen`` in a subprocess (exit status, stdout, stderr), as a user would."""
-    proc = subprocess.run([sys.executable, "-m", "hwgen.cli", *args], cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "ternlut.cli.hwgen", *args], cwd=cwd, capture_output=True, text=True)
     return proc.returncode, proc.stdout, proc.stderr
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from hwgen.config import (
+from hwgen.description.config import (
     ActType,
     ConfigError,
     CoreConfig,
@@ -8,7 +8,7 @@ from hwgen.config import (
     int_product_sum_width,
     int_sum_width,
 )
-from hwgen.schedule import pipeline_latency
+from hwgen.description.schedule import pipeline_latency
 
 
 def test_headline_core():

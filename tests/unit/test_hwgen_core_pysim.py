@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from hwgen.config import CoreConfig
-from hwgen.schedule import job_cycles, job_interval
+from hwgen.description.config import CoreConfig
+from hwgen.description.schedule import job_cycles, job_interval
 from sim.pysim_bench import Job, run_jobs
 from sim.reference import ReferenceModel
 from sim.stimulus import extreme_activations, random_gemv
@@ -133,7 +133,7 @@ def test_lanes_past_n_are_ignored_even_with_nonzero_keys(kwargs):
 
 def test_verilog_shares_one_module_per_fp_unit_kind():
     """The emitted Verilog of an FP core defines each unit once and instantiates it per add."""
-    from hwgen.emit import emit_verilog
+    from hwgen.gateware.emit import emit_verilog
 
     cfg = CoreConfig(**FP_CONFIGS[1])  # fp16 LUT/tree adders, fp32 accumulate adders, a converter
     text = emit_verilog(cfg)
@@ -183,7 +183,7 @@ def test_mac_fp_inf_nan_subnormals_and_zero_weights():
 
 def test_signflip_verilog_is_the_lut_core_at_mu_1():
     """``arch="signflip"`` elaborates exactly the LUT core with mu = 1: identical Verilog under one name."""
-    from hwgen.emit import emit_verilog
+    from hwgen.gateware.emit import emit_verilog
 
     for kwargs in SIGNFLIP_CONFIGS:
         signflip = CoreConfig(**kwargs, name="core")
@@ -194,8 +194,8 @@ def test_signflip_verilog_is_the_lut_core_at_mu_1():
 def test_mac_verilog_has_full_width_weight_ports_and_shared_multipliers():
     """The weights reach generic multipliers as full-width operands (nothing decodes ternary keys);
     FP multipliers are written once and instantiated per product."""
-    from hwgen.emit import build, core_verilog
-    from hwgen.ports import port_table
+    from hwgen.gateware.emit import build, core_verilog
+    from hwgen.gateware.ports import port_table
 
     cfg = CoreConfig(**MAC_CONFIGS[4])  # fp16 x fp16 products, fp32 accumulation
     core = build(cfg, shared_units=True)

@@ -16,7 +16,7 @@ import torch
 from amaranth.hdl import EnableInserter, Fragment, Module, Signal, UnusedElaboratable
 from amaranth.sim import Simulator
 
-from hwgen.arith import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPAdd, FPFormat
+from hwgen.gateware.arith import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPAdd, FPFormat
 from sim import fp_reference as ref
 
 FORMATS = [FP16, BF16, FP32, FP8_E4M3, FP8_E5M2]

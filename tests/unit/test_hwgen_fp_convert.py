@@ -9,7 +9,7 @@ import torch
 from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
-from hwgen.arith import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPConvert
+from hwgen.gateware.arith import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPConvert
 from sim import fp_reference as ref
 from tests.unit import test_hwgen_fp_add
 from tests.unit.test_hwgen_fp_add import corner_values, raises_quietly

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from hwgen.arith import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPFormat
+from hwgen.gateware.arith import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPFormat
 
 # (preset, exp_bits, man_bits, width, bias, canonical NaN, +inf, max finite)
 PRESETS = [

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hwgen.arith import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPFormat, FPMul
+from hwgen.gateware.arith import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPFormat, FPMul
 from sim import fp_reference as ref
 from tests.unit import test_hwgen_fp_add
 from tests.unit.test_hwgen_fp_add import (

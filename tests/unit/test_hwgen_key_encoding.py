@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from hwgen.config import CoreConfig
-from hwgen.key_encoding import (
+from hwgen.description.config import CoreConfig
+from hwgen.description.key_encoding import (
     check_ternary,
     decode_keys,
     encode_weights,
@@ -14,7 +14,7 @@ from hwgen.key_encoding import (
     weight_operands,
     weight_stream,
 )
-from hwgen.lut_plan import key_bits, trits
+from hwgen.description.lut_plan import key_bits, trits
 from sim import key_encoding as torch_keys
 
 

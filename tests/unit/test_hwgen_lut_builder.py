@@ -7,9 +7,9 @@ import pytest
 import torch
 from amaranth.sim import Simulator
 
-from hwgen.components.fetch import Fetcher
-from hwgen.components.lut_builder import LutBuilder
-from hwgen.config import CoreConfig
+from hwgen.gateware.components.fetch import Fetcher
+from hwgen.gateware.components.lut_builder import LutBuilder
+from hwgen.description.config import CoreConfig
 from sim.reference import ReferenceModel
 
 

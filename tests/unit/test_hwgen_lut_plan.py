@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from hwgen.lut_plan import MAX_MU, key_bits, lut_entries, lut_plan, trits
+from hwgen.description.lut_plan import MAX_MU, key_bits, lut_entries, lut_plan, trits
 
 
 @pytest.mark.parametrize("mu", range(1, MAX_MU + 1))

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from hwgen.config import CoreConfig
-from hwgen.schedule import job_cycles, steps, tiles
+from hwgen.description.config import CoreConfig
+from hwgen.description.schedule import job_cycles, steps, tiles
 
 
 @pytest.mark.parametrize("reuse", [1, 2, 3, 5])

@@ -1,6 +1,6 @@
 import pytest
 
-from hwgen.tree_plan import tree_depth, tree_plan
+from hwgen.description.tree_plan import tree_depth, tree_plan
 
 
 @pytest.mark.parametrize("n", range(1, 40))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from hwgen.config import CoreConfig
+from hwgen.description.config import CoreConfig
 from sim.reference import ReferenceModel
 from sim.stimulus import random_gemv
 

@@ -1,4 +1,4 @@
-"""Workload presets (``designs/workloads``), :mod:`hwgen.workload`, and the published-accelerator
+"""Workload presets (``designs/workloads``), :mod:`hwgen.description.workload`, and the published-accelerator
 presets (``designs/published``).
 
 Hand-computed reference numbers: a Llama-style decoder layer with hidden size h, FFN size f and
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwgen.config import MAX_DIM, ConfigError, CoreConfig, core_config, load_design
-from hwgen.workload import MAX_COUNT, Gemv, Workload, load_workload
+from hwgen.description.config import MAX_DIM, ConfigError, CoreConfig, core_config, load_design
+from hwgen.description.workload import MAX_COUNT, Gemv, Workload, load_workload
 
 DESIGNS = Path(__file__).parents[2] / "designs"
 WORKLOADS = sorted((DESIGNS / "workloads").glob("*.toml"))

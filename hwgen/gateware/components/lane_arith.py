@@ -5,8 +5,8 @@ integer and floating-point cores; it asks a lane-arithmetic object for each oper
 
 * :class:`IntArith` -- exact two's-complement adds and full-width products, combinational
   (latency 0); widths come from the config.
-* :class:`FPArith` -- one :class:`hwgen.arith.FPAdd` per add (latency ``adder_stages``), one
-  :class:`hwgen.arith.FPMul` per product (latency :attr:`CoreConfig.mul_latency`), negation
+* :class:`FPArith` -- one :class:`hwgen.gateware.arith.FPAdd` per add (latency ``adder_stages``), one
+  :class:`hwgen.gateware.arith.FPMul` per product (latency :attr:`CoreConfig.mul_latency`), negation
   by flipping the sign bit.
 
 Everything here uses plain ``sync`` registers; the core stalls them with ``EnableInserter``.
@@ -16,7 +16,7 @@ For Verilog, a floating-point core can instead share one module per unit kind
 whose registers take the stall enable ``en`` as a port, and the module is written once. A
 64 x 64 fp16 core has about 1,600 adders: sharing keeps its Verilog, its emission time and its
 simulator build small. The Amaranth simulator cannot run instances, so it uses the inline form;
-both forms elaborate the same :class:`hwgen.arith.FPAdd`.
+both forms elaborate the same :class:`hwgen.gateware.arith.FPAdd`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arith import FPAdd, FPConvert, FPFormat, FPMul
-from ..config import CoreConfig
+from hwgen.description.config import CoreConfig
 
 __all__ = ["IntArith", "FPArith", "SharedUnits", "EnabledUnit", "lane_arith", "delay"]
 

@@ -6,7 +6,7 @@ from amaranth import Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import CoreConfig
+from hwgen.description.config import CoreConfig
 from .lane_arith import lane_arith
 
 __all__ = ["Fetcher"]
@@ -15,7 +15,7 @@ __all__ = ["Fetcher"]
 class Fetcher(wiring.Component):
     """The ``keys`` fetchers of one LUT (combinational).
 
-    Each key (see :mod:`hwgen.key_encoding`) selects entry ``index`` (0 is the constant zero,
+    Each key (see :mod:`hwgen.description.key_encoding`) selects entry ``index`` (0 is the constant zero,
     all-zero bits, i.e. +0.0 for floating point; indices past E also read zero) and negates it
     when its sign bit is set. Integer negation cannot overflow: entries lie in the symmetric
     range +-mu * 2**(act_width-1). Floating-point negation flips the sign bit.

@@ -2,7 +2,7 @@
 :mod:`dse.studies`; ``dse study --list`` lists them.
 
 Commands are classes with ``add_arguments(parser)`` and ``run(args) -> int``, registered in
-:data:`COMMANDS` (the one place to add a command), as in :mod:`hwgen.cli`. Studies are
+:data:`COMMANDS` (the one place to add a command), as in :mod:`ternlut.cli.hwgen`. Studies are
 registered in :data:`STUDIES`: the command-line name (with dashes) maps to the module
 ``dse.studies.<name with underscores>``, whose ``main(argv) -> int`` gets the remaining
 arguments. A registered study whose module is not there (yet) is listed as missing and

@@ -16,7 +16,7 @@ read by :func:`load_workload`::
     count = 30      # per token: 1 per layer x 30 layers
 
 Values are validated once, when the dataclasses are built; invalid ones raise
-:class:`hwgen.config.ConfigError` with one line per problem.
+:class:`hwgen.description.config.ConfigError` with one line per problem.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .config import (
+from hwgen.description.config import (
     DEFAULT_MAX_M,
     DEFAULT_MAX_N,
     UNIT_KINDS,
@@ -203,8 +203,8 @@ class EmitCommand:
             raise CommandError("\n".join(_flag_for(p, {**self.flags, "unit": "--unit"}) for p in exc.problems)) from None
 
     def run_unit(self, args: argparse.Namespace) -> int:
-        from .emit import build_unit, to_verilog
-        from .ports import port_table
+        from hwgen.gateware.emit import build_unit, to_verilog
+        from hwgen.gateware.ports import port_table
 
         ucfg = self.unit_config(args)
         path = Path(args.output) if args.output else Path(f"{ucfg.name}.v")
@@ -225,8 +225,8 @@ class EmitCommand:
         return 0
 
     def run(self, args: argparse.Namespace) -> int:
-        from .emit import build, core_verilog
-        from .ports import port_table
+        from hwgen.gateware.emit import build, core_verilog
+        from hwgen.gateware.ports import port_table
 
         if args.unit:
             return self.run_unit(args)
@@ -286,7 +286,7 @@ class EmitCommand:
 
 def commands() -> tuple:
     """The registered commands, in help order (imported here: they build on :class:`EmitCommand`)."""
-    from .cost_cli import CostCommand, SynthCommand
+    from .costmodel import CostCommand, SynthCommand
 
     return (EmitCommand(), CostCommand(), SynthCommand())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from amaranth.back import verilog
 
 from .arith import FPAdd, FPMul
-from .config import CoreConfig, UnitConfig
+from hwgen.description.config import CoreConfig, UnitConfig
 from .core import LutCore
 
 __all__ = ["build", "build_unit", "to_verilog", "emit_verilog"]
@@ -15,7 +15,7 @@ def build(cfg: CoreConfig, *, shared_units: bool = False) -> LutCore:
     """The Amaranth component for ``cfg`` (``shared_units``: FP units as instances, for Verilog).
 
     Raises ``ValueError`` if its streams are too wide for an Amaranth netlist
-    (:data:`hwgen.core.MAX_NETLIST_BITS`)."""
+    (:data:`hwgen.gateware.core.MAX_NETLIST_BITS`)."""
     return LutCore(cfg, shared_units=shared_units)
 
 
@@ -39,5 +39,5 @@ def core_verilog(core: LutCore) -> str:
 
 def emit_verilog(cfg: CoreConfig) -> str:
     """Verilog source of the core for ``cfg``, top module named ``cfg.name``; floating-point
-    units are written once each and instantiated (see :class:`hwgen.components.lane_arith.SharedUnits`)."""
+    units are written once each and instantiated (see :class:`hwgen.gateware.components.lane_arith.SharedUnits`)."""
     return core_verilog(build(cfg, shared_units=True))

@@ -6,7 +6,7 @@ from amaranth import Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import CoreConfig
+from hwgen.description.config import CoreConfig
 from .lane_arith import SharedUnits, lane_arith
 
 __all__ = ["Multipliers"]
@@ -18,7 +18,7 @@ class Multipliers(wiring.Component):
     Generic multipliers: the weights are full-width operands in the ``act`` format, so nothing
     in the hardware knows (or can exploit) that the core is fed ternary weights. Integer
     products are the full signed ``a * w`` of :attr:`CoreConfig.product_width` = 2 x act width
-    bits (combinational); floating-point products are :class:`hwgen.arith.FPMul` of the ``act``
+    bits (combinational); floating-point products are :class:`hwgen.gateware.arith.FPMul` of the ``act``
     format (IEEE semantics: ``inf * 0`` is NaN, ``-a * +0`` is ``-0``), with
     :attr:`CoreConfig.mul_latency` pipeline registers.
 
@@ -27,7 +27,7 @@ class Multipliers(wiring.Component):
     a : In(act lane)
         The activation (signed integer or FP bit pattern).
     weights : In(ArrayLayout(act lane, keys))
-        One weight operand per output lane (see :func:`hwgen.key_encoding.weight_operands`).
+        One weight operand per output lane (see :func:`hwgen.description.key_encoding.weight_operands`).
     products : Out(ArrayLayout(product lane, keys))
         ``a * weights[k]``, ``cfg.mul_latency`` cycles after ``a`` and ``weights``.
     """

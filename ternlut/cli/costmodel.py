@@ -2,7 +2,7 @@
 ``costmodel`` tool (``calibrate``, ``validate``).
 
 ``hwgen cost`` and ``hwgen synth`` take the same design options as ``hwgen emit``; they are
-registered in :func:`hwgen.cli.commands`.
+registered in :func:`ternlut.cli.hwgen.commands`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from .cli import CommandError, EmitCommand, _versions
-from .config import ConfigError, CoreConfig
+from .hwgen import CommandError, EmitCommand, _versions
+from hwgen.description.config import ConfigError, CoreConfig
 
 __all__ = ["CostCommand", "SynthCommand", "costmodel_main"]
 
@@ -23,7 +23,7 @@ def _gemvs(args: argparse.Namespace) -> tuple[str, list[tuple[str, int, int, int
     if args.workload and (args.n is not None or args.m is not None):
         raise CommandError("--workload and --n/--m are exclusive: give a workload file or one GEMV shape")
     if args.workload:
-        from .workload import load_workload
+        from hwgen.description.workload import load_workload
 
         try:
             wl = load_workload(args.workload)
@@ -138,7 +138,7 @@ class SynthCommand(EmitCommand):
                 raise CommandError(f"FILE.v: no such file: {str(path)!r}")
             verilog = path.read_text()
         else:
-            from .emit import emit_verilog
+            from hwgen.gateware.emit import emit_verilog
 
             cfg = self.config(args)
             verilog = emit_verilog(cfg)

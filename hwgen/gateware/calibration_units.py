@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 from .arith import FPAdd, FPConvert, FPMul
 from .components.fetch import Fetcher
 from .components.lane_arith import EnabledUnit
-from .config import FP_FORMATS, CoreConfig
+from hwgen.description.config import FP_FORMATS, CoreConfig
 
 __all__ = ["CalibrationUnit", "IntAdd", "IntAddSub", "IntMul", "FPAddSub", "RegisterBits", "Mux2", "IndexMux", "calibration_units"]
 

@@ -5,7 +5,7 @@ from amaranth.hdl import Cat, Const, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .fp_format import FPFormat
+from hwgen.description.fp_format import FPFormat
 
 MAX_STAGES = 8
 

@@ -7,7 +7,7 @@ from amaranth import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import CoreConfig
+from hwgen.description.config import CoreConfig
 from .lane_arith import SharedUnits, delay, lane_arith
 
 __all__ = ["ReductionTree"]

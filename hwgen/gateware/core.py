@@ -18,7 +18,7 @@ from .components.lane_arith import SharedUnits, delay, lane_arith
 from .components.lut_builder import LutBuilder
 from .components.multipliers import Multipliers
 from .components.reduction_tree import ReductionTree
-from .config import CoreConfig
+from hwgen.description.config import CoreConfig
 
 __all__ = ["LutCore", "job_layout", "act_layout", "keys_layout", "out_layout", "step_layout", "MAX_NETLIST_BITS"]
 
@@ -45,7 +45,7 @@ def act_layout(cfg: CoreConfig) -> data.ArrayLayout:
 
 def keys_layout(cfg: CoreConfig) -> data.ArrayLayout:
     """One word of the ``keys`` stream: ``[l][k]`` is the key of LUT ``l`` for output lane ``k``
-    (see :mod:`hwgen.key_encoding`); for ``mac`` cores, the weight operand of activation lane
+    (see :mod:`hwgen.description.key_encoding`); for ``mac`` cores, the weight operand of activation lane
     ``l`` for output lane ``k``, in the ``act`` format (:attr:`CoreConfig.key_bits` = act width)."""
     lane = _lane(cfg, cfg.key_bits) if cfg.is_mac else unsigned(cfg.key_bits)
     return data.ArrayLayout(data.ArrayLayout(lane, cfg.keys), cfg.luts)
@@ -190,13 +190,13 @@ class LutCore(wiring.Component):
     (``arch="mac"``: ``luts`` activation lanes of ``keys`` multipliers each).
 
     A job computes ``y = a @ W`` (N activations, N x M ternary weights) following
-    :mod:`hwgen.schedule`. Protocol, per job:
+    :mod:`hwgen.description.schedule`. Protocol, per job:
 
     1. ``job``: one descriptor ``{n, m}``; accepted when the core is idle (the previous job's
        pipeline may still be draining).
     2. ``act``: ``T = ceil(n / tile_n)`` activation rows, stored in the activation buffer
        (``max_tiles_n`` rows). Lanes at index >= n are ignored (zeroed).
-    3. ``keys``: the ``T * O`` key words of :func:`hwgen.key_encoding.key_stream` (``mac``: weight
+    3. ``keys``: the ``T * O`` key words of :func:`hwgen.description.key_encoding.key_stream` (``mac``: weight
        words of full-width operands), accepted once all rows are loaded, one per cycle.
     4. ``out``: ``O = ceil(m / keys)`` output tiles in order; lanes >= m of the last tile are
        don't-care; ``last`` marks the job's final tile.
@@ -210,7 +210,7 @@ class LutCore(wiring.Component):
     the tile_n products of each output.
     A step that reads an accumulator waits until the previous update of it has left the
     accumulate adder (only possible with pipelined FP adders and ``reuse <= adder_stages``).
-    :func:`hwgen.schedule.job_cycles` gives the resulting cycle count.
+    :func:`hwgen.description.schedule.job_cycles` gives the resulting cycle count.
 
     Integer cores: the ``reuse * keys`` accumulators are ``acc_width`` bits wide, enough for any
     GEMV up to ``max_n`` inputs (see :attr:`CoreConfig.acc_width`). Floating-point cores: every

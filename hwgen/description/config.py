@@ -1,6 +1,6 @@
 """The validated description of a core: one frozen dataclass read by every interpreter.
 
-The Amaranth generator (:mod:`hwgen.core`), the PyTorch reference model (:mod:`sim.reference`)
+The Amaranth generator (:mod:`hwgen.gateware.core`), the PyTorch reference model (:mod:`sim.reference`)
 and the cost model all take a :class:`CoreConfig` and nothing else. Parameters are
 validated here, once; everything downstream trusts them.
 """
@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .arith.fp_format import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPFormat
+from .fp_format import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPFormat
 from .lut_plan import MAX_MU, LutPlan, key_bits, lut_plan
 from .tree_plan import tree_depth, tree_plan
 
@@ -78,7 +78,7 @@ class ActType:
     Attributes
     ----------
     kind : str
-        ``"int"`` (two's complement) or ``"fp"`` (IEEE-754 style, see :mod:`hwgen.arith.fp_format`).
+        ``"int"`` (two's complement) or ``"fp"`` (IEEE-754 style, see :mod:`hwgen.description.fp_format`).
     width : int
         Bits per value.
     name : str
@@ -173,7 +173,7 @@ class CoreConfig:
     Per cycle the core processes a tile of ``tile_n x tile_m = (luts * mu) x keys`` ternary
     weights: ``luts`` LUTs, each built from ``mu`` activations, are read by ``keys`` fetchers.
     A GEMV ``y = a @ W`` (``a``: N activations, ``W``: N x M) runs as ``ceil(N / tile_n)``
-    input tiles times ``ceil(M / tile_m)`` output tiles; see :mod:`hwgen.schedule`.
+    input tiles times ``ceil(M / tile_m)`` output tiles; see :mod:`hwgen.description.schedule`.
 
     Parameters
     ----------
@@ -193,7 +193,7 @@ class CoreConfig:
         The baselines require ``mu = 1`` (the default for them), so ``tile_n = luts``.
     act : str
         Activation format: ``"int2"``..``"int16"`` (signed) or ``"fp16"``, ``"bf16"``, ``"fp32"``,
-        ``"fp8e4m3"``, ``"fp8e5m2"`` (IEEE-754 style, see :mod:`hwgen.arith.fp_format`).
+        ``"fp8e4m3"``, ``"fp8e5m2"`` (IEEE-754 style, see :mod:`hwgen.description.fp_format`).
     acc : str
         Accumulator and output format of a floating-point core: ``""`` (same as ``act``) or a format
         at least as wide in exponent and mantissa (e.g. ``"fp32"``), to which each tile sum is
@@ -379,7 +379,7 @@ class CoreConfig:
 
         LUT cores (and ``signflip``): a weight key of ``ceil(log2(3**mu))`` bits, a sign bit
         (MSB) and ``key_bits - 1`` index bits. ``mac`` cores: a full-width weight operand in the
-        ``act`` format, ``act_width`` bits (see :func:`hwgen.key_encoding.weight_operands`).
+        ``act`` format, ``act_width`` bits (see :func:`hwgen.description.key_encoding.weight_operands`).
         """
         return self.act_width if self.is_mac else key_bits(self.mu)
 

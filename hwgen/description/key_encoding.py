@@ -108,7 +108,7 @@ def _tile_words(cfg: CoreConfig, groups: np.ndarray, n: int, m: int) -> np.ndarr
 def key_stream(cfg: CoreConfig, weights: np.ndarray) -> np.ndarray:
     """The words of the ``keys`` stream of one job, in step order: shape ``(T*O, luts, keys)``.
 
-    Word ``s`` carries, for step ``(t, o)`` of :func:`hwgen.schedule.steps`, the key of row
+    Word ``s`` carries, for step ``(t, o)`` of :func:`hwgen.description.schedule.steps`, the key of row
     group ``t*luts + l`` and column ``o*keys + k`` at ``[s, l, k]``; groups and columns past
     the matrix are key 0. On the wire, element ``(l, k)`` occupies bits
     ``[(l*keys + k) * key_bits, +key_bits)`` of the ``keys`` stream payload. Keys are uint32;

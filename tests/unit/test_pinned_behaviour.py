@@ -1,0 +1,59 @@
+"""Behaviour pinned across refactors: Verilog and cost-model figures made by the code before the
+description layer was split out (commit 768be7d; see ``tests/data/*.json``, each file's ``note``).
+
+The Verilog of the two CLI headlines (``hwgen emit --act int8|fp16 --core 64``) and of small
+configs of every kind must stay byte-identical; the cost model must return identical figures for
+the 30 validation designs (``dse.validation.draw_designs(30, seed=2, max_area_um2=4e6)``) and a
+few more. A change that means to alter either regenerates the pins and says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from costmodel import estimate, estimate_table
+from hwgen.description import CoreConfig
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+VERILOG = json.loads((DATA / "pinned_verilog.json").read_text())["designs"]
+COSTS = json.loads((DATA / "pinned_cost_model.json").read_text())
+PRICED = [d for d in COSTS["designs"] if d["report"] is not None]
+
+
+@pytest.mark.parametrize("name", sorted(VERILOG))
+def test_verilog_is_byte_identical(name):
+    from hwgen.gateware import emit_verilog
+
+    pin = VERILOG[name]
+    text = emit_verilog(CoreConfig(**pin["config"]))
+    assert (len(text.splitlines()), hashlib.sha256(text.encode()).hexdigest()) == (pin["lines"], pin["sha256"])
+
+
+def test_headline_pins_are_what_the_cli_builds():
+    from ternlut.cli.hwgen import cli_config
+
+    for name, argv in (("headline_int8", ["--act", "int8", "--core", "64"]),
+                       ("headline_fp16", ["--act", "fp16", "--core", "64"])):
+        assert cli_config(argv).to_dict() == VERILOG[name]["config"]
+
+
+@pytest.mark.parametrize("i", range(len(PRICED)))
+def test_estimate_is_unchanged(i):
+    pin = PRICED[i]
+    gemvs = [tuple(g) for g in COSTS["gemvs"]]
+    assert estimate(CoreConfig(**pin["config"]), gemvs=gemvs).to_dict() == pin["report"]
+
+
+def test_estimate_table_is_unchanged():
+    table = estimate_table(pd.DataFrame([d["config"] for d in PRICED]), n=2560, m=6912)
+    for pin, (_, row) in zip(PRICED, table.iterrows()):
+        for column, value in pin["table"].items():
+            if isinstance(value, float):
+                assert row[column] == pytest.approx(value, rel=1e-12, abs=1e-9), (pin["config"]["name"], column)
+            else:
+                assert row[column] == value, (pin["config"]["name"], column)
