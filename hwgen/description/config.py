@@ -26,7 +26,7 @@ __all__ = [
     "int_sum_width",
     "int_product_sum_width",
     "default_mu",
-    "DEFAULT_MU",
+    "DEFAULT_CORE",
     "DEFAULT_MAX_N",
     "DEFAULT_MAX_M",
     "core_config",
@@ -36,10 +36,9 @@ __all__ = [
     "UNIT_KINDS",
 ]
 
-#: Default LUT group size until the cost model picks one per activation type. 4 divides the
-#: usual power-of-two core sizes (so a 64-wide core has 16 LUTs and no idle lanes) and is the
-#: group size of T-MAC / bitnet.cpp style kernels: 40 entries, 36 adders per LUT.
-DEFAULT_MU = 4
+#: Default tile edge of a design that gives neither ``core`` nor both ``luts`` and ``keys``
+#: (``hwgen emit`` with no size option builds a 64 x 64 tile).
+DEFAULT_CORE = 64
 #: Default maximum GEMV input length (activations), enough for BitNet b1.58 2B4T (N <= 6912).
 DEFAULT_MAX_N = 8192
 #: Default maximum GEMV output length.
@@ -147,10 +146,12 @@ def int_product_sum_width(terms: int, act_width: int) -> int:
     return (terms << (2 * act_width - 2)).bit_length() + 1
 
 
-def default_mu(arch: str) -> int:
-    """The ``mu`` of a config that does not set it: :data:`DEFAULT_MU` for ``"lut"``, 1 for the
-    baselines (``"signflip"``, ``"mac"``), which require it."""
-    return 1 if arch in _MU1_REASON else DEFAULT_MU
+def default_mu(arch: str) -> int | None:
+    """The ``mu`` of a config that does not set it: 1 for the baselines (``"signflip"``, ``"mac"``),
+    which require it; ``None`` for ``"lut"``, whose ``mu`` must be given. The description has no
+    default group size of its own: the product's default is the cost model's choice
+    (:func:`costmodel.choose_mu`), which the description cannot import."""
+    return 1 if arch in _MU1_REASON else None
 
 
 def _is_int(x: object) -> bool:
@@ -203,8 +204,9 @@ class CoreConfig:
         Pipeline registers inside every floating-point adder, in [0, 8]; must be 0 for integer
         cores (integer adders are combinational; use ``pipeline``).
     mu : int or None
-        Activations per LUT, in [1, 8]; must be 1 for ``signflip`` and ``mac``. ``None`` (the
-        default) means :func:`default_mu` of ``arch``, and is replaced by that value.
+        Activations per LUT, in [1, 8]; must be 1 for ``signflip`` and ``mac``, where ``None``
+        (the default) means 1. A ``lut`` core must give it (or let :func:`costmodel.choose_mu`
+        pick it, as ``hwgen emit`` does).
     luts : int
         LUTs in parallel (L), in [1, 4096]; for ``signflip`` and ``mac``, the activations per cycle.
     keys : int
@@ -241,7 +243,7 @@ class CoreConfig:
     acc_type: ActType = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.mu is None:  # one spelling per design: the arch's default mu is written out
+        if self.mu is None and default_mu(self.arch) is not None:  # one spelling per design: mu is written out
             object.__setattr__(self, "mu", default_mu(self.arch))
         self._validate()
         if self.is_fp and not self.acc:  # one spelling per design: "" means "same as act"
@@ -291,7 +293,11 @@ class CoreConfig:
         ok = {}
         for name, (lo, hi, unit) in ints.items():
             value = getattr(self, name)
-            if not _is_int(value):
+            if name == "mu" and value is None:
+                if self.arch == "lut":  # (an unknown arch is reported above, once)
+                    problems.append(f"`mu` must be given for arch='lut': activations per LUT, in [1, {MAX_MU}] "
+                                    f"(costmodel.choose_mu picks the cost model's best, as `hwgen emit` does)")
+            elif not _is_int(value):
                 problems.append(f"`{name}` must be an integer, got {name}={value!r}")
             elif not lo <= value <= hi:
                 problems.append(f"`{name}` must be in [{lo}, {hi}]{unit}, got {name}={value}")

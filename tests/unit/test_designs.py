@@ -20,9 +20,11 @@ def test_preset_is_valid(path):
 
 
 @pytest.mark.parametrize("stem,act", [("int8_core64", "int8"), ("fp16_core64", "fp16")])
-def test_headline_presets_match_cli_defaults(stem, act):
+def test_headline_presets_are_what_the_cli_builds(stem, act):
+    from ternlut.cli.hwgen import cli_config
+
     cfg = core_config(**load_design(DESIGNS[0].parent / f"{stem}.toml"))
-    assert cfg == core_config(core=64, act=act)
+    assert cfg == cli_config(["--act", act, "--core", "64"])
 
 
 @pytest.mark.parametrize("stem,arch", [("int8_mac64", "mac"), ("int8_signflip64", "signflip")])

@@ -12,7 +12,7 @@ from hwgen.description.schedule import pipeline_latency
 
 
 def test_headline_core():
-    cfg = core_config(core=64, act="int8")
+    cfg = core_config(core=64, act="int8", mu=4)
     assert (cfg.mu, cfg.luts, cfg.keys, cfg.tile_n, cfg.tile_m) == (4, 16, 64, 64, 64)
     assert cfg.name == "lut_int8_mu4_64x64"
     assert CoreConfig(**cfg.to_dict()) == cfg
@@ -137,8 +137,16 @@ def test_baselines_default_to_mu_1_and_name_their_arch():
         assert CoreConfig(arch=arch, mu=1, luts=64, keys=64) == cfg  # one spelling per design
     fp_mac = CoreConfig(arch="mac", act="fp16", acc="fp32", luts=4, keys=2, max_n=8, max_m=8)
     assert fp_mac.name == "mac_fp16_fp32_4x2"
-    assert CoreConfig(luts=16, keys=64).mu == 4  # the LUT core keeps DEFAULT_MU
-    assert core_config(core=64, act="int8").name == "lut_int8_mu4_64x64"
+    assert core_config(core=64, act="int8", mu=4).name == "lut_int8_mu4_64x64"
+
+
+def test_lut_core_has_no_default_mu():
+    """The product's default group size is the cost model's choice, which the description cannot
+    make: a LUT core without ``mu`` is refused with one line naming it."""
+    for build in (lambda: CoreConfig(luts=16, keys=64), lambda: core_config(core=64, act="int8")):
+        with pytest.raises(ConfigError, match=r"^`mu` must be given for arch='lut': activations per LUT, "
+                                              r"in \[1, 8\] \(costmodel.choose_mu .*\)$"):
+            build()
 
 
 def test_mac_widths_products_generic_accumulators_ternary():
