@@ -25,7 +25,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from hwgen.description.config import CoreConfig
+from hwgen.description.config import ConfigError, CoreConfig
 from hwgen.description.schedule import job_cycles
 
 from .unit_costs import UnitCosts, load_unit_costs
@@ -375,8 +375,17 @@ class CostReport:
 
 def estimate(cfg: CoreConfig, *, gemvs: list[tuple[str, int, int, int]] | None = None,
              costs: UnitCosts | None = None) -> CostReport:
-    """Predicted area, clock and cycles of ``cfg`` (``gemvs``: (name, n, m, count) to run)."""
+    """Predicted area, clock and cycles of ``cfg`` (``gemvs``: (name, n, m, count) to run).
+
+    Raises
+    ------
+    ConfigError
+        If the unit-cost table cannot price ``cfg`` (e.g. ``mu`` past the calibrated fetchers).
+    """
     c = costs or load_unit_costs()
+    problems = c.unpriced(cfg.mu)
+    if problems:
+        raise ConfigError(problems)
     groups = area_terms(cfg, c)
     area = sum(groups.values())
     nand2 = c.nand2_area_um2

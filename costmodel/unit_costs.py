@@ -148,6 +148,23 @@ class UnitCosts:
         rows = sorted(self._of("int_mul"), key=lambda r: r["width"])
         return float(np.interp(width, [r["width"] for r in rows], [r["critical_path_ns"] or 0.0 for r in rows]))
 
+    @cached_property
+    def max_mu(self) -> int:
+        """The largest LUT group size the table prices: fetchers are calibrated for ``mu`` in
+        ``1..max_mu`` (both number kinds); the one range every mu search of the cost model uses."""
+        kinds = ("fetch_int", "fetch_fp")
+        priced = [{r["mu"] for r in self._of(kind)} for kind in kinds]
+        common = set.intersection(*priced)
+        return max(m for m in common if set(range(1, m + 1)) <= common)
+
+    def unpriced(self, mu: int) -> list[str]:
+        """Problems (one line each, naming the parameter) that keep the table from pricing a core
+        with LUT group size ``mu``; empty when it can."""
+        if mu <= self.max_mu:
+            return []
+        return [f"`mu` must be in [1, {self.max_mu}] for the cost model (the unit-cost table prices fetchers "
+                f"up to mu={self.max_mu}; `costmodel calibrate` makes a larger one), got mu={mu}"]
+
     def cores(self) -> list[dict]:
         """The calibration cores (config dict and synthesised area)."""
         return [s for s in self.samples if s["kind"] == "core"]

@@ -57,3 +57,15 @@ def test_estimate_table_is_unchanged():
                 assert row[column] == pytest.approx(value, rel=1e-12, abs=1e-9), (pin["config"]["name"], column)
             else:
                 assert row[column] == value, (pin["config"]["name"], column)
+
+
+def test_unpriceable_designs_are_refused_in_one_line():
+    """The pins' mu = 7 and 8 designs are valid configs the unit-cost table cannot price (it has
+    fetchers up to mu = 6): one ConfigError line naming `mu`, not a KeyError."""
+    from hwgen.description import ConfigError
+
+    unpriced = [d for d in COSTS["designs"] if d["report"] is None]
+    assert [d["config"]["mu"] for d in unpriced] == [7, 8]
+    for pin in unpriced:
+        with pytest.raises(ConfigError, match=r"^`mu` must be in \[1, 6\] for the cost model \(.*\), got mu=[78]$"):
+            estimate(CoreConfig(**pin["config"]))
