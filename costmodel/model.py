@@ -30,16 +30,10 @@ from hwgen.description.schedule import job_cycles
 
 from .unit_costs import UnitCosts, load_unit_costs
 
-__all__ = ["GROUPS", "TERMS", "CostReport", "estimate", "area_terms", "core_terms", "config_view", "critical_path_ns",
-           "step_tag_bits", "tree_tag_stages", "control_features", "whole_design_fit", "WholeDesignFit"]
+__all__ = ["GROUPS", "TERMS", "VIEW_FIELDS", "CostReport", "estimate", "area_terms", "core_terms", "config_view",
+           "critical_path_ns", "control_features", "whole_design_fit", "WholeDesignFit"]
 
 GROUPS = ("lut_build", "fetch", "multiply", "reduction", "accumulation", "registers", "control")
-
-
-def step_tag_bits(cfg: CoreConfig) -> int:
-    """Bits of the step tag that travels down the pipeline: valid, load_lut, first, last_t, last and
-    the output tile within the block (see ``hwgen.gateware.core.step_layout``; a unit test keeps them equal)."""
-    return 5 + max(1, (cfg.reuse - 1).bit_length())
 
 
 def _bit_length(x):
@@ -56,15 +50,6 @@ def control_features(v) -> np.ndarray:
     return np.stack([one, np.asarray(v.tile_n * v.act_width, float),
                      np.asarray(_bit_length(v.max_n) + _bit_length(v.max_m), float),
                      np.asarray(v.tile_n, float)], axis=-1)
-
-
-def _control_register_bits(v):
-    n_bits, m_bits = _bit_length(v.max_n), _bit_length(v.max_m)
-    row_bits = np.maximum(1, _bit_length(np.asarray(v.max_tiles_n) - 1))
-    r_bits = np.maximum(1, _bit_length(np.asarray(v.reuse) - 1))
-    # n_rem, row, last_row, m_job, block_rem, tile_rem, r, FSM state, in-flight hazard tags
-    return ((n_bits + 1) + 2 * row_bits + m_bits + 2 * (m_bits + 2) + r_bits + 2
-            + np.asarray(v.acc_latency) * v.step_tag_bits)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -116,35 +101,21 @@ def _tree_lane(cfg: CoreConfig, c: UnitCosts) -> dict[str, float]:
     lat = cfg.adder_stages if cfg.is_fp else 0
     out = {"reduction": 0.0, "registers": 0.0}
     fp_add = c.fp_add(cfg.act, cfg.adder_stages)["area_um2"] if cfg.is_fp else 0.0
-    terms = [1] * cfg.luts
     widths = [cfg.tree_width(1)] * cfg.luts  # leaves: LUT values, or mac products
     if cuts[0]:
         out["registers"] += sum(widths) * reg
-    for d, nodes in enumerate(cfg.tree, start=1):
-        new_terms, new_widths = [], []
+    for d, nodes in enumerate(cfg.tree_levels, start=1):
         for node in nodes:
-            if len(node) == 1:
-                out["reduction"] += lat * widths[node[0]] * reg
-                new_terms.append(terms[node[0]])
-                new_widths.append(widths[node[0]])
-                continue
-            t = terms[node[0]] + terms[node[1]]
-            w = cfg.tree_width(t)
-            if cfg.is_fp:
+            if not node.adds:
+                out["reduction"] += lat * widths[node.inputs[0]] * reg
+            elif cfg.is_fp:
                 out["reduction"] += fp_add
             else:
-                out["reduction"] += float(c.int_add_area(w, widths[node[0]], widths[node[1]]))
-            new_terms.append(t)
-            new_widths.append(w)
-        terms, widths = new_terms, new_widths
+                out["reduction"] += float(c.int_add_area(node.width, *(widths[i] for i in node.inputs)))
+        widths = [widths[node.inputs[0]] if not node.adds else node.width for node in nodes]
         if cuts[d]:
             out["registers"] += sum(widths) * reg
     return out
-
-
-def tree_tag_stages(cfg: CoreConfig) -> int:
-    """Registers the step tag passes in the tree (cuts and FP adder stages)."""
-    return sum(cfg.pipeline_cuts) + (len(cfg.tree) * cfg.adder_stages if cfg.is_fp else 0)
 
 
 def _acc_lane(cfg: CoreConfig, c: UnitCosts) -> dict[str, float]:
@@ -168,10 +139,15 @@ def _acc_lane(cfg: CoreConfig, c: UnitCosts) -> dict[str, float]:
 def config_view(cfg: CoreConfig) -> SimpleNamespace:
     """The per-design quantities of :func:`core_terms`, read from ``cfg`` (the vectorised path
     builds the same namespace with one array per field, :mod:`costmodel.table`)."""
-    names = ("luts", "keys", "mu", "reuse", "max_n", "max_m", "adder_stages", "pipeline", "act_width", "key_bits",
-             "tile_n", "max_tiles_n", "lut_build_latency", "mul_latency", "tree_latency", "acc_latency", "acc_width")
-    return SimpleNamespace(**{n: getattr(cfg, n) for n in names}, tree_tag_stages=tree_tag_stages(cfg),
-                           step_tag_bits=step_tag_bits(cfg))
+    return SimpleNamespace(**{n: getattr(cfg, n) for n in VIEW_FIELDS},
+                           control_register_bits=cfg.control_registers.bits)
+
+
+#: The config properties :func:`core_terms` and :func:`control_features` read (besides the control
+#: registers' bits).
+VIEW_FIELDS = ("luts", "keys", "mu", "reuse", "max_n", "max_m", "adder_stages", "pipeline", "act_width", "key_bits",
+               "tile_n", "max_tiles_n", "lut_build_latency", "mul_latency", "tree_latency", "acc_latency",
+               "acc_width", "step_bits")
 
 
 def core_terms(v, c: UnitCosts) -> dict[str, object]:
@@ -179,11 +155,13 @@ def core_terms(v, c: UnitCosts) -> dict[str, object]:
     output register and control registers. ``v``: :func:`config_view` (scalars or arrays)."""
     reg = c.per_bit("reg")
     key_bits = v.luts * v.keys * v.key_bits
-    tag = v.step_tag_bits
+    tag = v.step_bits
     stages = 2 + v.lut_build_latency  # s1, build delays, s2
-    pipeline_bits = stages * (key_bits + tag) + (v.mul_latency + v.tree_tag_stages + v.acc_latency) * tag
+    # the tag passes the multipliers, every tree register (cuts and FP adder stages: tree_latency)
+    # and the accumulate adder
+    pipeline_bits = stages * (key_bits + tag) + (v.mul_latency + v.tree_latency + v.acc_latency) * tag
     out_bits = v.keys * v.acc_width + 2
-    return {"registers": (pipeline_bits + out_bits) * reg, "control": _control_register_bits(v) * reg}
+    return {"registers": (pipeline_bits + out_bits) * reg, "control": v.control_register_bits * reg}
 
 
 #: (term, multiplier, config fields it depends on). The multiplier counts identical copies.
@@ -265,7 +243,7 @@ def whole_design_fit(costs: UnitCosts) -> WholeDesignFit:
 def critical_path_ns(cfg: CoreConfig, c: UnitCosts) -> float:
     """Estimated minimum clock period (ns): the slowest register-to-register segment.
 
-    Segments: the LUT build (``mu - 1`` chained adders, or one pipelined FP adder stage); fetch
+    Segments: the LUT build (the plan's depth of chained adders, or one pipelined FP adder stage); fetch
     and reduction levels up to each pipeline cut; conversion and accumulate. A pipelined FP adder
     splits its delay evenly over its stages + 1 segments.
     """
@@ -273,13 +251,13 @@ def critical_path_ns(cfg: CoreConfig, c: UnitCosts) -> float:
         add_d = c.fp_add(cfg.act, 0)["critical_path_ns"]
         acc_d = c.fp_add(cfg.acc, 0)["critical_path_ns"]
         s = cfg.adder_stages
-        build = (cfg.mu - 1) * add_d if s == 0 else 2 * add_d / (s + 1)
+        build = cfg.plan.depth * add_d if s == 0 else 2 * add_d / (s + 1)
         conv = c.fp_convert(cfg.act, cfg.acc)["critical_path_ns"] if cfg.acc != cfg.act else 0.0
         level = [add_d] * len(cfg.tree)
         acc = conv + acc_d / (s + 1)
     else:
         s = 0
-        build = (cfg.mu - 1) * float(c.int_add_delay(cfg.lut_width))
+        build = cfg.plan.depth * float(c.int_add_delay(cfg.lut_width))
         level = [float(c.int_add_delay(cfg.tree_width(2 ** d))) for d in range(1, len(cfg.tree) + 1)]
         acc = float(c.int_add_delay(cfg.acc_width))
     if cfg.is_mac and cfg.is_fp:

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from hwgen.description.config import DEFAULT_MAX_M, DEFAULT_MAX_N, CoreConfig
-from hwgen.description.schedule import PIPELINE_OVERHEAD, block_issue_cycles, tile_counts
+from hwgen.description.schedule import job_cycles_array
 
 from . import model
 from .unit_costs import UnitCosts, load_unit_costs
@@ -36,7 +36,9 @@ def _probe(fields: dict) -> CoreConfig:
     for name in ("acc", "adder_stages", "pipeline", "reuse"):
         if name in fields:
             params[name] = fields[name]
-    if "reuse" in fields:
+    if "max_m" in fields:
+        params["max_m"] = fields["max_m"]
+    elif "reuse" in fields:
         params["max_m"] = max(DEFAULT_MAX_M, fields["reuse"])
     return CoreConfig(**params)
 
@@ -185,9 +187,7 @@ def estimate_table(designs, *, costs: UnitCosts | None = None, n=None, m=None):
     out["weight_bits_per_cycle"] = luts * keys * view.key_bits
     out["act_buffer_bits"] = view.max_tiles_n * view.tile_n * view.act_width
     if n is not None and m is not None:
-        t_count, o_count = tile_counts(view.tile_n, keys, n, m)
-        latency = PIPELINE_OVERHEAD + view.lut_build_latency + view.mul_latency + view.tree_latency + view.acc_latency
-        out["cycles"] = t_count + block_issue_cycles(t_count, o_count, view.reuse, view.acc_latency) + latency
+        out["cycles"] = job_cycles_array(view.tile_n, keys, view.reuse, view.acc_latency, view.pipeline_latency, n, m)
     return out
 
 
@@ -206,8 +206,10 @@ def _row_view(rows: _Rows, costs: UnitCosts) -> SimpleNamespace:
         "tree_latency": (("act", "luts", "adder_stages", "pipeline"), lambda p: p.tree_latency),
         "acc_latency": (("act", "adder_stages"), lambda p: p.acc_latency),
         "acc_width": (("act", "acc", "mu", "luts", "max_n"), lambda p: p.acc_width),
-        "tree_tag_stages": (("act", "luts", "adder_stages", "pipeline"), model.tree_tag_stages),
-        "step_tag_bits": (("act", "reuse"), model.step_tag_bits),
+        "pipeline_latency": (("act", "mu", "luts", "adder_stages", "pipeline"), lambda p: p.pipeline_latency),
+        "step_bits": (("act", "reuse"), lambda p: p.step_bits),
+        "control_register_bits": (("act", "mu", "luts", "max_n", "max_m", "reuse", "adder_stages"),
+                                  lambda p: p.control_registers.bits),
     }
     for name, (fields, fn) in derived.items():
         setattr(v, name, _column(rows, ("arch", *fields), name, fn, costs, np.int64))

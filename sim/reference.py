@@ -141,15 +141,12 @@ class ReferenceModel:
         return self.ops.wrap(self.ops.mul(activations, operands), self.cfg.product_width)
 
     def reduce(self, values: torch.Tensor) -> torch.Tensor:
-        """Balanced-tree sum over dimension -2 (the L leaves: LUT values or ``mac`` products) in
-        :attr:`CoreConfig.tree` order; a node of ``t`` leaves at :meth:`CoreConfig.tree_width`."""
+        """Balanced-tree sum over dimension -2 (the L leaves: LUT values or ``mac`` products) along
+        :attr:`CoreConfig.tree_levels`; each node at its width."""
         level = [values[..., i, :] for i in range(values.shape[-2])]
-        terms = [1] * len(level)
-        for nodes in self.cfg.tree:
-            level = [self.ops.wrap(self.ops.add(level[n[0]], level[n[1]]),
-                                   self.cfg.tree_width(terms[n[0]] + terms[n[1]]))
-                     if len(n) == 2 else level[n[0]] for n in nodes]
-            terms = [sum(terms[i] for i in n) for n in nodes]
+        for nodes in self.cfg.tree_levels:
+            level = [self.ops.wrap(self.ops.add(level[node.inputs[0]], level[node.inputs[1]]), node.width)
+                     if node.adds else level[node.inputs[0]] for node in nodes]
         return level[0]
 
     def accumulate(self, partials: torch.Tensor) -> torch.Tensor:

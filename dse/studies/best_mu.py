@@ -23,6 +23,7 @@ import sys
 import pandas as pd
 
 from costmodel import GROUPS
+from hwgen.description.lut_plan import lut_entries
 
 from ._common import (
     ACTS,
@@ -91,7 +92,7 @@ def conclusion(table: pd.DataFrame, main_size: int = MAIN_SIZE) -> str:
                  f"diminishing returns for INT8 {'holds' if agree else 'does not hold'} in our model. ")
     never = sorted(set(table.mu) - set(table[table.is_best].mu))
     if never:
-        entries = ", ".join(f"{(3 ** m - 1) // 2}" for m in never)
+        entries = ", ".join(f"{lut_entries(m)}" for m in never)
         ratio = [g.set_index("mu").loc[never, "area_per_mac_um2"].min() / g["area_per_mac_um2"].min()
                  for _, g in table.groupby(["act", "size"])]
         verb = "is" if len(never) == 1 else "are"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .fp_format import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPFormat
 from .lut_plan import MAX_MU, LutPlan, key_bits, lut_plan
-from .tree_plan import tree_depth, tree_plan
+from .tree_plan import TreeNode, tree_depth, tree_nodes, tree_plan
 
 __all__ = [
     "ConfigError",
@@ -34,6 +34,13 @@ __all__ = [
     "read_toml",
     "UnitConfig",
     "UNIT_KINDS",
+    "luts_for",
+    "Register",
+    "ControlRegisters",
+    "TreeLevelNode",
+    "STEP_FLAGS",
+    "PIPELINE_OVERHEAD",
+    "MAX_NETLIST_BITS",
 ]
 
 #: Default tile edge of a design that gives neither ``core`` nor both ``luts`` and ``keys``
@@ -144,6 +151,132 @@ def int_product_sum_width(terms: int, act_width: int) -> int:
     whose maximum reaches ``terms * 2**(2w-2)``.
     """
     return (terms << (2 * act_width - 2)).bit_length() + 1
+
+
+def luts_for(tile_n, mu):
+    """LUTs (or, at ``mu = 1``, activation lanes) that cover ``tile_n`` activations in groups of
+    ``mu``: ``ceil(tile_n / mu)``. Ints or numpy arrays; the tile is then ``luts * mu`` high, with
+    ``luts * mu - tile_n`` idle lanes when ``mu`` does not divide ``tile_n``."""
+    return -(-tile_n // mu)
+
+
+#: One-bit fields of the step tag that travels down the pipeline with every step, in layout order
+#: (LSB first): ``valid``; ``load_lut`` (first output tile of the block: rebuild the LUTs);
+#: ``first`` (input tile 0: take the tile sum as is); ``last_t`` (last input tile: the accumulator
+#: is complete); ``last`` (final output tile of the job). The field ``r`` follows them.
+STEP_FLAGS = ("valid", "load_lut", "first", "last_t", "last")
+
+#: Cycles from the last key word accepted to its output tile transferred, without pipelined adders
+#: or extra registers: the activation-buffer read / LUT build stage, the fetch-reduce-accumulate
+#: stage and the output register (see :attr:`CoreConfig.pipeline_latency`).
+PIPELINE_OVERHEAD = 3
+
+#: Amaranth 0.5 numbers the output bits of a netlist cell with 16 bits, and a module's inputs are
+#: the outputs of one cell (bits 0 and 1 reserved): a core's input ports may total at most this
+#: many bits, and no signal may be wider (:meth:`CoreConfig.emit_problems`).
+MAX_NETLIST_BITS = (1 << 16) - 2
+
+#: States of the core's control FSM (IDLE, LOAD, COMPUTE).
+FSM_STATES = ("IDLE", "LOAD", "COMPUTE")
+
+
+@dataclass(frozen=True)
+class Register:
+    """A register of the core's control logic.
+
+    Attributes
+    ----------
+    name : str
+        Signal name in the RTL.
+    width : int
+        Bits per copy.
+    signed : bool
+        Two's complement.
+    count : int
+        Copies (e.g. one step tag per in-flight accumulator update).
+    """
+
+    name: str
+    width: int
+    signed: bool = False
+    count: int = 1
+
+    @property
+    def bits(self) -> int:
+        """Flip-flop bits of all copies, ``width * count``."""
+        return self.width * self.count
+
+
+@dataclass(frozen=True)
+class ControlRegisters:
+    """The registers of the core's control (job descriptor, row loading, step issue, hazards), with
+    widths derived from the config. The RTL declares exactly these; the cost model counts them.
+
+    Attributes
+    ----------
+    n_rem : Register
+        Activations not yet loaded, from the current row on (``bit_length(max_n) + 1`` bits).
+    row : Register
+        While loading: the next activation-buffer row to write; while computing: the input tile t.
+    last_row : Register
+        ``T - 1``, the last input tile of the job.
+    m_job : Register
+        Outputs of the job.
+    block_rem : Register
+        Outputs from the current output block's first tile on (signed, ``bit_length(max_m) + 2``).
+    tile_rem : Register
+        Outputs from the current output tile on (signed, as ``block_rem``).
+    r : Register
+        Output tile within the block (``bit_length(reuse - 1)`` bits, at least 1).
+    fsm_state : Register
+        The FSM's state (:data:`FSM_STATES`).
+    in_flight : Register
+        Step tags of the accumulator updates inside a pipelined accumulate adder
+        (``acc_latency`` copies), for the read-after-write hazard check.
+    """
+
+    n_rem: Register
+    row: Register
+    last_row: Register
+    m_job: Register
+    block_rem: Register
+    tile_rem: Register
+    r: Register
+    fsm_state: Register
+    in_flight: Register
+
+    @property
+    def all(self) -> tuple[Register, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    @property
+    def bits(self) -> int:
+        """Flip-flop bits of the control logic."""
+        return sum(reg.bits for reg in self.all)
+
+
+@dataclass(frozen=True)
+class TreeLevelNode:
+    """A node of the reduction tree of one output lane (see :func:`hwgen.description.tree_plan.tree_nodes`).
+
+    Attributes
+    ----------
+    inputs : tuple[int, ...]
+        Indices of the previous level's values it adds (two), or passes on unchanged (one).
+    terms : int
+        Leaves (LUT values, or ``mac`` products) it sums.
+    width : int
+        Bits of its value, :meth:`CoreConfig.tree_width` ``(terms)``.
+    """
+
+    inputs: tuple[int, ...]
+    terms: int
+    width: int
+
+    @property
+    def adds(self) -> bool:
+        """An adder (two inputs), not a pass-through."""
+        return len(self.inputs) == 2
 
 
 def default_mu(arch: str) -> int | None:
@@ -365,6 +498,69 @@ class CoreConfig:
         return tree_plan(self.luts)
 
     @property
+    def tree_levels(self) -> tuple[tuple[TreeLevelNode, ...], ...]:
+        """The reduction tree of one output lane, level by level: each node's inputs, the leaves it
+        sums and its width. The RTL, the reference model and the cost model walk this."""
+        return tuple(tuple(TreeLevelNode(node.inputs, node.terms, self.tree_width(node.terms)) for node in level)
+                     for level in tree_nodes(self.luts))
+
+    @property
+    def step_fields(self) -> tuple[tuple[str, int], ...]:
+        """``(name, bits)`` of the step tag, in layout order (LSB first): the one-bit
+        :data:`STEP_FLAGS`, then ``r``, the output tile within the block."""
+        return (*((flag, 1) for flag in STEP_FLAGS), ("r", max(1, (self.reuse - 1).bit_length())))
+
+    @property
+    def step_bits(self) -> int:
+        """Bits of the step tag."""
+        return sum(width for _, width in self.step_fields)
+
+    @property
+    def control_registers(self) -> ControlRegisters:
+        """The control logic's registers and their widths."""
+        n_bits, m_bits = self.max_n.bit_length(), self.max_m.bit_length()
+        row_bits = max(1, (self.max_tiles_n - 1).bit_length())
+        return ControlRegisters(
+            n_rem=Register("n_rem", n_bits + 1),
+            row=Register("row", row_bits),
+            last_row=Register("last_row", row_bits),
+            m_job=Register("m_job", m_bits),
+            block_rem=Register("block_rem", m_bits + 2, signed=True),
+            tile_rem=Register("tile_rem", m_bits + 2, signed=True),
+            r=Register("r", dict(self.step_fields)["r"]),
+            fsm_state=Register("fsm_state", (len(FSM_STATES) - 1).bit_length()),
+            in_flight=Register("in_flight", self.step_bits, count=self.acc_latency),
+        )
+
+    @property
+    def stream_bits(self) -> dict[str, int]:
+        """Payload bits of each stream: ``job`` (``n`` and ``m``, ``bit_length(max_n)`` and
+        ``bit_length(max_m)`` bits), ``act`` (``tile_n`` lanes), ``keys`` (``luts x keys`` elements
+        of :attr:`key_bits`) and ``out`` (``keys`` lanes of :attr:`acc_width` bits and ``last``)."""
+        return {
+            "job": self.max_n.bit_length() + self.max_m.bit_length(),
+            "act": self.tile_n * self.act_width,
+            "keys": self.luts * self.keys * self.key_bits,
+            "out": self.keys * self.acc_width + 1,
+        }
+
+    def emit_problems(self) -> list[str]:
+        """Why the generator cannot emit this (valid) design, one line each; empty when it can.
+
+        Amaranth 0.5 netlists limit a module's input ports to :data:`MAX_NETLIST_BITS` bits in all
+        and any one signal to as many: the input streams' payloads, valids, ``out.ready``, ``clk``
+        and ``rst`` must fit. The cost model and the reference model take such designs; only
+        emission is refused."""
+        widths = self.stream_bits
+        inputs = widths["job"] + widths["act"] + widths["keys"] + 3 + 1 + 2  # valids, out.ready, clk, rst
+        widest = max(widths, key=widths.get)
+        if inputs > MAX_NETLIST_BITS or widths[widest] > MAX_NETLIST_BITS:
+            return [f"cannot generate {self.name}: its input ports total {inputs} bits and its widest stream "
+                    f"word ({widest}) is {widths[widest]} bits; an Amaranth 0.5 netlist allows at most "
+                    f"{MAX_NETLIST_BITS} bits for either (use fewer luts or keys)"]
+        return []
+
+    @property
     def act_width(self) -> int:
         """Bits per activation."""
         return self.act_type.width
@@ -471,6 +667,13 @@ class CoreConfig:
         return self.adder_stages
 
     @property
+    def pipeline_latency(self) -> int:
+        """Cycles from a step's issue to its output tile's transfer (with ``out`` ready):
+        :data:`PIPELINE_OVERHEAD` plus the build, multiply, tree and accumulate latencies."""
+        return (PIPELINE_OVERHEAD + self.lut_build_latency + self.mul_latency + self.tree_latency
+                + self.acc_latency)
+
+    @property
     def pipeline_cuts(self) -> tuple[bool, ...]:
         """Where the ``pipeline`` registers go: ``cuts[0]`` after the fetch (``mac``: after the
         multipliers), ``cuts[d]`` after tree level d.
@@ -536,7 +739,7 @@ def core_config(*, core: int | None = None, mu: int | None = None, luts: int | N
     if keys is None:
         keys = core
     if luts is None:
-        luts = math.ceil(core / mu) if _is_int(mu) and mu >= 1 else 1
+        luts = luts_for(core, mu) if _is_int(mu) and mu >= 1 else 1
     return CoreConfig(mu=mu, luts=luts, keys=keys, **kwargs)
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import CoreConfig
-from .lut_plan import MAX_MU, key_bits
+from .lut_plan import MAX_MU, key_bits, lut_entries, ternary_value, trit_array
 from .schedule import steps
 
 __all__ = ["key_bits", "encode_weights", "decode_keys", "key_stream", "check_ternary", "weight_operands",
@@ -60,10 +60,7 @@ def encode_weights(weights: np.ndarray, mu: int) -> np.ndarray:
     groups = -(-n // mu)
     padded = np.zeros((groups * mu, m), dtype=np.int64)
     padded[:n] = w
-    padded = padded.reshape(groups, mu, m)
-    v = np.zeros((groups, m), dtype=np.int64)
-    for j in range(mu):
-        v += padded[:, j, :] * 3**j
+    v = ternary_value(padded.reshape(groups, mu, m).transpose(1, 0, 2))
     sign = (v < 0).astype(np.int64) << (key_bits(mu) - 1)
     return (sign | np.abs(v)).astype(np.uint32)
 
@@ -76,16 +73,12 @@ def decode_keys(keys: np.ndarray, mu: int, n: int | None = None) -> np.ndarray:
         raise ValueError(f"keys must be a 2-D G x M array, got shape {k.shape}")
     bits = key_bits(mu)
     mag = k & ((1 << (bits - 1)) - 1)
-    if np.any(k >> bits) or np.any(mag > (3**mu - 1) // 2):
-        bad = tuple(int(i) for i in np.argwhere((k >> bits != 0) | (mag > (3**mu - 1) // 2))[0])
+    invalid = (k >> bits != 0) | (mag > lut_entries(mu))
+    if np.any(invalid):
+        bad = tuple(int(i) for i in np.argwhere(invalid)[0])
         raise ValueError(f"key {int(k[bad])} at index {bad} is not a valid key for mu={mu}")
-    v = np.where(k >> (bits - 1) == 1, -mag, mag)
-    out = np.zeros((k.shape[0], mu, k.shape[1]), dtype=np.int8)
-    for j in range(mu):
-        d = (v + 1) % 3 - 1
-        out[:, j, :] = d
-        v = (v - d) // 3
-    out = out.reshape(-1, k.shape[1])
+    digits, _ = trit_array(np.where(k >> (bits - 1) == 1, -mag, mag), mu)
+    out = digits.transpose(1, 0, 2).astype(np.int8).reshape(-1, k.shape[1])
     if n is None:
         return out
     if np.any(out[n:]):

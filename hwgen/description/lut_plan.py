@@ -29,7 +29,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-__all__ = ["LutStep", "LutPlan", "lut_plan", "lut_entries", "key_bits", "trits", "MAX_MU"]
+import numpy as np
+
+__all__ = ["LutStep", "LutPlan", "lut_plan", "lut_entries", "key_bits", "trits", "trit_array", "ternary_value",
+           "MAX_MU"]
 
 #: The largest supported LUT group size (3**8 = 6561 weight combinations).
 MAX_MU = 8
@@ -50,15 +53,29 @@ def trits(v: int, mu: int) -> tuple[int, ...]:
 
     Raises ``ValueError`` if ``v`` needs more than ``mu`` digits.
     """
-    digits = []
-    x = v
-    for _ in range(mu):
-        d = (x + 1) % 3 - 1
-        digits.append(d)
-        x = (x - d) // 3
-    if x != 0:
+    digits, rest = trit_array(np.int64(v), mu)
+    if rest != 0:
         raise ValueError(f"value {v} does not fit in {mu} balanced-ternary digits")
-    return tuple(digits)
+    return tuple(int(d) for d in digits)
+
+
+def trit_array(values, mu: int) -> tuple[np.ndarray, np.ndarray]:
+    """Balanced-ternary digits of integer ``values`` (any shape): ``(digits, rest)``, ``digits`` of
+    shape ``(mu, *values.shape)``, least significant first, each in {-1, 0, +1}, and ``rest`` the
+    part past ``mu`` digits (0 where the value fits): ``values == sum_j digits[j] * 3**j + rest * 3**mu``."""
+    x = np.asarray(values, np.int64)
+    digits = np.empty((mu, *x.shape), np.int64)
+    for j in range(mu):
+        digits[j] = (x + 1) % 3 - 1
+        x = (x - digits[j]) // 3
+    return digits, x
+
+
+def ternary_value(weights: np.ndarray) -> np.ndarray:
+    """The balanced-ternary value ``v = sum_j w[j] * 3**j`` of weight groups ``weights`` of shape
+    ``(mu, ...)`` (``w[j]`` weights activation ``j`` of the group): the inverse of :func:`trit_array`."""
+    w = np.asarray(weights, np.int64)
+    return np.tensordot(3 ** np.arange(w.shape[0], dtype=np.int64), w, axes=1)
 
 
 @dataclass(frozen=True)

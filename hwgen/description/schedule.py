@@ -23,19 +23,9 @@ import math
 
 import numpy as np
 
-from .config import CoreConfig
+from .config import PIPELINE_OVERHEAD, CoreConfig
 
-__all__ = ["tiles", "tile_counts", "steps", "issue_cycles", "block_issue_cycles", "pipeline_latency", "job_cycles", "job_interval", "PIPELINE_OVERHEAD"]
-
-#: Cycles from the last key word accepted to its output tile transferred, without
-#: pipelined adders or extra registers: the activation-buffer read / LUT build stage, the
-#: fetch-reduce-accumulate stage and the output register.
-PIPELINE_OVERHEAD = 3
-
-
-def pipeline_latency(cfg: CoreConfig) -> int:
-    """Cycles from a step's issue to its output tile's transfer (with ``out`` ready)."""
-    return PIPELINE_OVERHEAD + cfg.lut_build_latency + cfg.mul_latency + cfg.tree_latency + cfg.acc_latency
+__all__ = ["tiles", "tile_counts", "steps", "issue_cycles", "block_issue_cycles", "job_cycles", "job_cycles_array", "job_interval", "PIPELINE_OVERHEAD"]
 
 
 def issue_cycles(cfg: CoreConfig, n: int, m: int) -> int:
@@ -87,7 +77,15 @@ def job_cycles(cfg: CoreConfig, n: int, m: int) -> int:
     is transferred (``last - first``): T cycles to load the activation rows, the issue of all
     steps (:func:`issue_cycles`, T * O without a pipelined accumulator) and the pipeline latency.
     """
-    return tiles(cfg, n, m)[0] + issue_cycles(cfg, n, m) + pipeline_latency(cfg)
+    return int(job_cycles_array(cfg.tile_n, cfg.tile_m, cfg.reuse, cfg.acc_latency, cfg.pipeline_latency, n, m))
+
+
+def job_cycles_array(tile_n, tile_m, reuse, acc_latency, pipeline_latency, n, m):
+    """:func:`job_cycles` of many designs and GEMV shapes at once: every argument an int or a numpy
+    array (broadcast together) of the config property of the same name, ``n`` and ``m`` the GEMV
+    shape. Returns int64 cycles."""
+    t_count, o_count = tile_counts(tile_n, tile_m, n, m)
+    return t_count + block_issue_cycles(t_count, o_count, reuse, acc_latency) + np.asarray(pipeline_latency)
 
 
 def job_interval(cfg: CoreConfig, n: int, m: int) -> int:

@@ -9,8 +9,18 @@ point; the RTL and the reference model both walk this plan.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
-__all__ = ["tree_plan", "tree_depth"]
+__all__ = ["tree_plan", "tree_nodes", "tree_depth", "TreeNode"]
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    """A node of :func:`tree_nodes`: the indices of the previous level's values it adds (two) or
+    passes on (one), and how many of the ``n`` inputs it sums."""
+
+    inputs: tuple[int, ...]
+    terms: int
 
 
 @functools.cache
@@ -28,6 +38,18 @@ def tree_plan(n: int) -> tuple[tuple[tuple[int, ...], ...], ...]:
         level = tuple((i, i + 1) if i + 1 < width else (i,) for i in range(0, width, 2))
         levels.append(level)
         width = len(level)
+    return tuple(levels)
+
+
+@functools.cache
+def tree_nodes(n: int) -> tuple[tuple[TreeNode, ...], ...]:
+    """:func:`tree_plan` with each node's count of summed inputs (``terms``): a node of level ``d``
+    sums ``2**d`` inputs, except the last node of a level, which may sum fewer."""
+    terms = [1] * n
+    levels = []
+    for level in tree_plan(n):
+        terms = [sum(terms[i] for i in node) for node in level]
+        levels.append(tuple(TreeNode(node, t) for node, t in zip(level, terms)))
     return tuple(levels)
 
 

@@ -18,14 +18,9 @@ from .components.lane_arith import SharedUnits, delay, lane_arith
 from .components.lut_builder import LutBuilder
 from .components.multipliers import Multipliers
 from .components.reduction_tree import ReductionTree
-from hwgen.description.config import CoreConfig
+from hwgen.description.config import MAX_NETLIST_BITS, ConfigError, CoreConfig, Register
 
 __all__ = ["LutCore", "job_layout", "act_layout", "keys_layout", "out_layout", "step_layout", "MAX_NETLIST_BITS"]
-
-#: Amaranth 0.5 numbers the output bits of a netlist cell with 16 bits, and a module's inputs are
-#: the outputs of one cell (bits 0 and 1 reserved): a core's input ports may total at most this
-#: many bits, and no signal may be wider.
-MAX_NETLIST_BITS = (1 << 16) - 2
 
 
 def _lane(cfg: CoreConfig, width: int):
@@ -57,28 +52,13 @@ def out_layout(cfg: CoreConfig) -> data.StructLayout:
 
 
 def step_layout(cfg: CoreConfig) -> data.StructLayout:
-    """What travels with each step through the pipeline."""
-    return data.StructLayout({
-        "valid": 1,
-        "load_lut": 1,  # first output tile of the block: rebuild the LUTs
-        "first": 1,  # input tile 0: take the tile sum as is
-        "last_t": 1,  # last input tile: the accumulator is complete
-        "last": 1,  # final output tile of the job
-        "r": unsigned(max(1, (cfg.reuse - 1).bit_length())),  # output tile within the block
-    })
+    """What travels with each step through the pipeline: :attr:`CoreConfig.step_fields`."""
+    return data.StructLayout({name: unsigned(width) for name, width in cfg.step_fields})
 
 
-def _check_netlist_limits(cfg: CoreConfig) -> None:
-    """Raise ``ValueError`` unless the core's ports fit :data:`MAX_NETLIST_BITS`."""
-    widths = {name: layout(cfg).size for name, layout in
-              (("job", job_layout), ("act", act_layout), ("keys", keys_layout), ("out", out_layout))}
-    inputs = widths["job"] + widths["act"] + widths["keys"] + 3 + 1 + 2  # valids, out.ready, clk, rst
-    widest = max(widths, key=widths.get)
-    if inputs > MAX_NETLIST_BITS or widths[widest] > MAX_NETLIST_BITS:
-        raise ValueError(
-            f"cannot generate {cfg.name}: its input ports total {inputs} bits and its widest stream word "
-            f"({widest}) is {widths[widest]} bits; an Amaranth 0.5 netlist allows at most {MAX_NETLIST_BITS} "
-            f"bits for either (use fewer luts or keys)")
+def _register(reg: Register) -> Signal:
+    """The signal of one control register of the description."""
+    return Signal(signed(reg.width) if reg.signed else unsigned(reg.width), name=reg.name)
 
 
 class _Datapath(wiring.Component):
@@ -219,13 +199,15 @@ class LutCore(wiring.Component):
 
     Raises
     ------
-    ValueError
-        If the streams are too wide for an Amaranth 0.5 netlist (:data:`MAX_NETLIST_BITS`), e.g.
-        the 65,536-bit weight words of a 64 x 64 fp16 ``mac`` core.
+    ConfigError
+        If the streams are too wide for an Amaranth 0.5 netlist (:meth:`CoreConfig.emit_problems`),
+        e.g. the 65,536-bit weight words of a 64 x 64 fp16 ``mac`` core.
     """
 
     def __init__(self, cfg: CoreConfig, *, shared_units: bool = False):
-        _check_netlist_limits(cfg)
+        problems = cfg.emit_problems()
+        if problems:
+            raise ConfigError(problems)
         self._cfg = cfg
         self._units = SharedUnits(cfg.name) if shared_units and cfg.is_fp else None
         super().__init__({
@@ -248,9 +230,7 @@ class LutCore(wiring.Component):
         m = Module()
         cfg = self._cfg
         tile_n, tile_m, reuse = cfg.tile_n, cfg.tile_m, cfg.reuse
-        n_bits, m_bits = cfg.max_n.bit_length(), cfg.max_m.bit_length()
-        row_bits = max(1, (cfg.max_tiles_n - 1).bit_length())
-        r_bits = step_layout(cfg)["r"].shape.width
+        regs = cfg.control_registers
 
         # All pipeline registers advance together; only output backpressure stalls them.
         advance = Signal()
@@ -262,13 +242,8 @@ class LutCore(wiring.Component):
         rd = act_buf.read_port(domain="sync")
 
         # --- Control: job descriptor, row loading, step issue ---
-        n_rem = Signal(n_bits + 1)  # activations not yet loaded, from the current row on
-        row = Signal(row_bits)  # LOAD: next row to write; COMPUTE: current input tile t
-        last_row = Signal(row_bits)  # T - 1
-        m_job = Signal(m_bits)  # outputs of the job
-        block_rem = Signal(signed(m_bits + 2))  # outputs from the current block's first tile on
-        tile_rem = Signal(signed(m_bits + 2))  # outputs from the current output tile on
-        r = Signal(r_bits)  # output tile within the block
+        n_rem, row, last_row, m_job = (_register(reg) for reg in (regs.n_rem, regs.row, regs.last_row, regs.m_job))
+        block_rem, tile_rem, r = (_register(reg) for reg in (regs.block_rem, regs.tile_rem, regs.r))
 
         issue = Signal(step_layout(cfg))
         issue_key = Signal(keys_layout(cfg))
@@ -276,7 +251,7 @@ class LutCore(wiring.Component):
         # A step that adds to accumulator r may issue only acc_latency + 1 cycles after the
         # previous step of the same r (the read-modify-write loop through the pipelined adder).
         hazard = Signal()
-        in_flight = [Signal(step_layout(cfg), name=f"in_flight{i}") for i in range(cfg.acc_latency)]
+        in_flight = [Signal(step_layout(cfg), name=f"{regs.in_flight.name}{i}") for i in range(regs.in_flight.count)]
         with m.If(advance):
             m.d.sync += [dst.eq(src) for dst, src in zip(in_flight, [issue, *in_flight])]
         m.d.comb += hazard.eq(~(row == 0) & Cat(s.valid & (s.r == r) for s in in_flight).any()

@@ -14,8 +14,8 @@ __all__ = ["build", "build_unit", "to_verilog", "emit_verilog"]
 def build(cfg: CoreConfig, *, shared_units: bool = False) -> LutCore:
     """The Amaranth component for ``cfg`` (``shared_units``: FP units as instances, for Verilog).
 
-    Raises ``ValueError`` if its streams are too wide for an Amaranth netlist
-    (:data:`hwgen.gateware.core.MAX_NETLIST_BITS`)."""
+    Raises :class:`hwgen.description.ConfigError` if its streams are too wide for an Amaranth
+    netlist (:meth:`hwgen.description.CoreConfig.emit_problems`)."""
     return LutCore(cfg, shared_units=shared_units)
 
 

@@ -120,12 +120,12 @@ def test_adder_count_is_plan_plus_tree_plus_accumulators(params):
     assert groups["accumulation"] == cfg.keys
 
 
-def test_step_tag_bits_equal_the_core_step_layout():
+def test_step_bits_equal_the_core_step_layout():
     from hwgen.gateware.core import step_layout
 
     for reuse in (1, 2, 3, 4, 5, 8, 9, 100):
         cfg = CoreConfig(act="int8", mu=2, luts=2, keys=2, reuse=reuse, max_m=1000)
-        assert model.step_tag_bits(cfg) == step_layout(cfg).size
+        assert cfg.step_bits == step_layout(cfg).size
 
 
 def test_control_features_are_finite_and_positive():

@@ -8,7 +8,6 @@ from hwgen.description.config import (
     int_product_sum_width,
     int_sum_width,
 )
-from hwgen.description.schedule import pipeline_latency
 
 
 def test_headline_core():
@@ -155,7 +154,7 @@ def test_mac_widths_products_generic_accumulators_ternary():
     assert cfg.product_width == cfg.tree_width(1) == 16  # full signed 8 x 8 product
     assert [cfg.tree_width(t) for t in (2, 4, 8)] == [17, 18, 19]  # 8 * 2**14 needs 19 signed bits
     assert cfg.acc_width == int_sum_width(64, 8) == 15  # ternary GEMVs: |y| <= 64 * 128
-    assert cfg.mul_latency == 0 and pipeline_latency(cfg) == 3
+    assert cfg.mul_latency == 0 and cfg.pipeline_latency == 3
     summary = cfg.summary()
     assert (summary["arch"], summary["multipliers"], summary["product_width"], summary["lut_entries"]) == (
         "mac", 32, 16, 0)
@@ -165,9 +164,9 @@ def test_fp_mac_pipelines_multipliers_like_adders():
     cfg = CoreConfig(arch="mac", act="fp16", adder_stages=2, luts=5, keys=2, max_n=20, max_m=8, pipeline=1)
     assert cfg.key_bits == cfg.product_width == cfg.tree_width(5) == 16
     assert (cfg.lut_build_latency, cfg.mul_latency, cfg.tree_latency, cfg.acc_latency) == (0, 2, 3 * 2 + 1, 2)
-    assert pipeline_latency(cfg) == 3 + 2 + 7 + 2
+    assert cfg.pipeline_latency == 3 + 2 + 7 + 2
     lut = CoreConfig(act="fp16", adder_stages=2, mu=1, luts=5, keys=2, max_n=20, max_m=8, pipeline=1)
-    assert lut.mul_latency == 0 and pipeline_latency(lut) == pipeline_latency(cfg) - 2
+    assert lut.mul_latency == 0 and lut.pipeline_latency == cfg.pipeline_latency - 2
 
 
 def test_signflip_is_lut_at_mu_1():

@@ -14,7 +14,7 @@ __all__ = ["ReductionTree"]
 
 
 class ReductionTree(wiring.Component):
-    """Sum the ``luts`` leaves of each of the ``keys`` lanes along :attr:`CoreConfig.tree`.
+    """Sum the ``luts`` leaves of each of the ``keys`` lanes along :attr:`CoreConfig.tree_levels`.
 
     The leaves are the fetched LUT values or, in a ``mac`` core, the products of the ``luts``
     activation lanes; a node that sums ``t`` leaves is :meth:`CoreConfig.tree_width` ``(t)``
@@ -71,25 +71,21 @@ class ReductionTree(wiring.Component):
             m.d.sync += tag_reg.eq(tag)
             return regs, tag_reg
 
-        # level[i] holds the lane values of node i; terms[i] counts the leaves it sums.
+        # level[i] holds the lane values of node i of the previous level
         level = [[self.values[lut][k] for k in range(cfg.keys)] for lut in range(cfg.luts)]
-        terms = [1] * cfg.luts
         level, tag = stage(level, self.tag, cuts[0], "fetch")
-        for d, nodes in enumerate(cfg.tree, start=1):
-            new_level, new_terms = [], []
+        for d, nodes in enumerate(cfg.tree_levels, start=1):
+            new_level = []
             for i, node in enumerate(nodes):
-                if len(node) == 1:
+                if not node.adds:
                     new_level.append([delay(m, v, arith.latency, f"pass_d{d}_n{i}_k{k}")
-                                      for k, v in enumerate(level[node[0]])])
-                    new_terms.append(terms[node[0]])
+                                      for k, v in enumerate(level[node.inputs[0]])])
                     continue
-                t = terms[node[0]] + terms[node[1]]
-                new_level.append([arith.add(m, level[node[0]][k], level[node[1]][k], width=cfg.tree_width(t),
-                                            name=f"sum_d{d}_n{i}_k{k}") for k in range(cfg.keys)])
-                new_terms.append(t)
+                left, right = (level[j] for j in node.inputs)
+                new_level.append([arith.add(m, left[k], right[k], width=node.width, name=f"sum_d{d}_n{i}_k{k}")
+                                  for k in range(cfg.keys)])
             tag = delay(m, tag, arith.latency, f"tag_d{d}")
             level, tag = stage(new_level, tag, cuts[d], f"tree{d}")
-            terms = new_terms
         m.d.comb += [self.sums[k].eq(level[0][k]) for k in range(cfg.keys)]
         m.d.comb += self.tag_out.eq(tag)
         return m
