@@ -20,14 +20,14 @@ Never use reductions (``sum``, ``matmul``) for reference arithmetic: they accumu
 Example
 -------
 >>> import torch
->>> from hwgen.gateware.arith import FP16
+>>> from hwgen.description.fp_format import FP16
 >>> hex(int(fp_add(torch.tensor([0x3C00]), torch.tensor([0x3C00]), FP16)[0]))  # 1.0 + 1.0
 '0x4000'
 """
 
 import torch
 
-from hwgen.gateware.arith import BF16, FP16, FP32, FPFormat
+from hwgen.description.fp_format import BF16, FP16, FP32, FPFormat
 
 __all__ = ["fp_add", "fp_mul", "fp_convert", "to_bits", "from_bits", "decode", "encode"]
 

@@ -178,8 +178,9 @@ class LutCore(wiring.Component):
        (``max_tiles_n`` rows). Lanes at index >= n are ignored (zeroed).
     3. ``keys``: the ``T * O`` key words of :func:`hwgen.description.key_encoding.key_stream` (``mac``: weight
        words of full-width operands), accepted once all rows are loaded, one per cycle.
-    4. ``out``: ``O = ceil(m / keys)`` output tiles in order; lanes >= m of the last tile are
-       don't-care; ``last`` marks the job's final tile.
+    4. ``out``: ``O = ceil(m / keys)`` output tiles in order; lanes >= m of the last tile carry
+       the sums of whatever keys were sent for those columns (0 / +0.0 with the zero keys of
+       ``key_stream``; see ``docs/interface.md``); ``last`` marks the job's final tile.
 
     Pipeline (all stages advance together; ``out`` backpressure stalls them all, missing key
     words insert bubbles): issue (buffer read address, key register) -> LUT build
@@ -189,7 +190,8 @@ class LutCore(wiring.Component):
     multiplies (``mul_latency``) instead of fetching: tile_n x keys multipliers, then a tree over
     the tile_n products of each output.
     A step that reads an accumulator waits until the previous update of it has left the
-    accumulate adder (only possible with pipelined FP adders and ``reuse <= adder_stages``).
+    accumulate adder: only with pipelined FP adders, in a block of ``R_b <= acc_latency`` output
+    tiles (``reuse <= adder_stages``, or the partial last block of a job).
     :func:`hwgen.description.schedule.job_cycles` gives the resulting cycle count.
 
     Integer cores: the ``reuse * keys`` accumulators are ``acc_width`` bits wide, enough for any
