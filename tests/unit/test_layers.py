@@ -19,19 +19,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("hwgen", "sim", "costmodel", "dse", "ternlut")
 
-#: Layer of each top-level part; a module may import its own layer's modules and lower layers only.
-#: ``sim`` holds the reference model and the benches, which build cores: it sits above the gateware.
+#: Layer of each part; a module may import its own part, and lower layers only. The reference model
+#: (``sim.reference`` and the modules it reads) stands beside the gateware and the cost model; the
+#: rest of ``sim`` (the benches, which build cores and compare them with the reference) above them.
+REFERENCE = ("sim.reference", "sim.fp_reference", "sim.key_encoding", "sim.stimulus")
 LAYERS = {
     "hwgen.description": 0,
     "hwgen.gateware": 1,
+    **dict.fromkeys(REFERENCE, 1),
     "costmodel": 1,
     "sim": 2,
     "dse": 3,
     "ternlut": 4,
 }
-#: Same-layer pairs that must not know each other: the generator and the cost model read only the
-#: description.
-FORBIDDEN = {("hwgen.gateware", "costmodel"), ("costmodel", "hwgen.gateware"), ("costmodel", "sim")}
+#: Pairs on one floor that must not know each other: the generator, the reference model and the
+#: cost model each read only the description.
+_FLOOR_ONE = ("hwgen.gateware", "costmodel", *REFERENCE)
+FORBIDDEN = {(a, b) for a in _FLOOR_ONE for b in _FLOOR_ONE
+             if a != b and not (a in REFERENCE and b in REFERENCE)}
 
 
 def _part(module: str) -> str | None:
@@ -88,7 +93,7 @@ def test_no_import_points_up_or_sideways():
             continue
         for target, _ in _imports(name, path):
             there = _part(target)
-            if there is None or there == here:
+            if there is None or there == here or name.startswith(target + "."):  # its own package
                 continue
             if LAYERS[there] > LAYERS[here] or (here, there) in FORBIDDEN:
                 bad.append(f"{name} imports {target}")
@@ -167,3 +172,26 @@ def test_description_cost_model_and_search_import_without_amaranth_and_torch(blo
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("blocked ok")
+
+
+def test_reference_model_imports_without_amaranth():
+    script = textwrap.dedent("""
+        import importlib.abc, sys
+
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "amaranth":
+                    raise ImportError(f"{name} is blocked in this test")
+                return None
+
+        sys.meta_path.insert(0, Block())
+        import torch
+        from hwgen import core_config
+        from sim.reference import ReferenceModel
+        y = ReferenceModel(core_config(core=4, act="fp16", mu=2)).gemv(torch.tensor([0x3C00] * 3),
+                                                                      torch.tensor([[1], [1], [-1]]))
+        assert y.tolist() == [0x3C00], y
+        assert not [m for m in sys.modules if m.startswith("amaranth")]
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
