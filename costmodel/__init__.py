@@ -2,12 +2,15 @@
 flow it is calibrated and validated against.
 
 ``costmodel.estimate(cfg)`` reads the same :class:`hwgen.description.config.CoreConfig` as the generator
-and the reference model. This package never imports Amaranth: the calibration and validation
-front-ends that emit Verilog live in :mod:`dse`.
+and the reference model; ``costmodel.resolve_design(params)`` turns a design file and given options
+into that config (choosing ``mu`` with :func:`choose_mu` when it is not given). This package never
+imports Amaranth: the calibration and validation front-ends that emit Verilog live in :mod:`dse`.
 """
 
+from .choose import MuChoice, ResolvedDesign, choose_mu, resolve_design
 from .model import GROUPS, CostReport, estimate
 from .table import estimate_table
 from .unit_costs import DEFAULT_TABLE, UnitCosts, load_unit_costs
 
-__all__ = ["GROUPS", "CostReport", "estimate", "estimate_table", "UnitCosts", "load_unit_costs", "DEFAULT_TABLE"]
+__all__ = ["GROUPS", "CostReport", "estimate", "estimate_table", "UnitCosts", "load_unit_costs",
+           "DEFAULT_TABLE", "MuChoice", "choose_mu", "ResolvedDesign", "resolve_design"]

@@ -5,25 +5,26 @@ The fits (per-bit costs, adder width laws, the control term) are made by
 :mod:`costmodel.unit_costs` when the table is loaded, so the table holds measurements only.
 Designs used here are never used for validation (:mod:`dse.validation` skips them).
 
-Run: ``costmodel calibrate [--liberty PATH] [-o designs/costs/osu018.json] [--jobs N]``.
+Run: ``costmodel calibrate [--liberty PATH] [-o designs/costs/osu018.json] [--jobs N] [--max-mu M]``
+(:mod:`ternlut.cli.costmodel` writes the table atomically).
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from costmodel.liberty import liberty_digest, nand2_area_um2, resolve_liberty
 from costmodel.synth import FLOW_VERSION, synthesize
-from hwgen.gateware.calibration_units import calibration_units
 from hwgen.description.config import CoreConfig
+from hwgen.gateware.calibration_units import calibration_units
 from hwgen.gateware.emit import emit_verilog, to_verilog
 
-__all__ = ["CALIBRATION_CORES", "calibrate"]
+from .progress import progress_bar
+
+__all__ = ["CALIBRATION_CORES", "calibrate", "table_text"]
 
 #: Calibration cores: tiny ones that pin down the control logic (FSM, counters, lane masks), and
 #: mid-size ones (L, K up to 16) from which the model learns how much whole-design synthesis
@@ -67,24 +68,44 @@ def _unit_job(args):
             "seconds": report.seconds}
 
 
-def calibrate(output: Path, *, liberty: str | Path | None = None, jobs: int = 1, progress: bool = True) -> dict:
-    """Synthesise all calibration units and cores; write the table to ``output`` atomically."""
+def calibrate(*, liberty: str | Path | None = None, jobs: int = 1, progress: bool = True,
+              max_mu: int | None = None) -> dict:
+    """Synthesise all calibration units and cores; return the unit-cost table (write it with
+    :func:`table_text`).
+
+    Parameters
+    ----------
+    liberty : str or Path, optional
+        Standard-cell library (default: :func:`costmodel.liberty.default_liberty`).
+    jobs : int
+        Parallel syntheses.
+    progress : bool
+        Show a progress bar on stderr.
+    max_mu : int, optional
+        Largest LUT group size whose fetchers are calibrated (default: that of
+        :func:`hwgen.gateware.calibration_units.calibration_units`).
+
+    Raises
+    ------
+    costmodel.liberty.LibertyError
+        When the liberty is missing or cannot be fetched (before any synthesis).
+    """
     lib = resolve_liberty(liberty)
     tasks = []
-    for unit in calibration_units():
+    for unit in calibration_units(**({} if max_mu is None else {"max_mu": max_mu})):
         tasks.append((unit.kind, dict(unit.params), to_verilog(unit.build(), unit.name), str(lib)))
     for params in CALIBRATION_CORES:
         cfg = CoreConfig(**params)
         tasks.append(("core", {"config": cfg.to_dict()}, emit_verilog(cfg), str(lib)))
     samples = []
-    bar = _progress(len(tasks), "calibration syntheses", progress)
+    bar = progress_bar(len(tasks), "calibration syntheses", enabled=progress)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         for fut in as_completed([pool.submit(_unit_job, t) for t in tasks]):
             samples.append(fut.result())
             bar.update(1)
     bar.close()
     samples.sort(key=lambda s: (s["kind"], json.dumps(s, sort_keys=True, default=str)))
-    table = {
+    return {
         "liberty": lib.name,
         "liberty_sha256": liberty_digest(lib),
         "flow_version": FLOW_VERSION,
@@ -92,29 +113,8 @@ def calibrate(output: Path, *, liberty: str | Path | None = None, jobs: int = 1,
         "generated": datetime.date.today().isoformat(),
         "samples": samples,
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(table, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, output)
-    return table
 
 
-def _progress(total: int, desc: str, enabled: bool, unit: str = "synth"):
-    """A tqdm progress bar (a silent one when not ``enabled``)."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled)
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", type=Path, default=Path("designs/costs/osu018.json"))
-    parser.add_argument("--liberty")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    a = parser.parse_args()
-    calibrate(a.output, liberty=a.liberty, jobs=a.jobs)
+def table_text(table: dict) -> str:
+    """The unit-cost table as the JSON text of ``designs/costs/*.json`` (sorted keys, newline-terminated)."""
+    return json.dumps(table, indent=1, sort_keys=True) + "\n"

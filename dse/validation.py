@@ -1,8 +1,8 @@
 """Out-of-sample validation of the cost model: random designs, synthesised, against the prediction.
 
 ``costmodel validate`` draws designs at random from the whole space (activation int4 / int8 /
-fp16 / bf16, mu 1..6, L and K with tiles up to 64 x 64, tree pipeline depths, FP adder stages
-and accumulators, reuse, buffer sizes), skipping the calibration cores, synthesises each one
+fp16 / bf16, mu 1..max_mu of the unit-cost table, L and K with tiles up to 64 x 64, tree
+pipeline depths, FP adder stages and accumulators, reuse, buffer sizes), skipping the calibration cores, synthesises each one
 with the same flow as the calibration, and compares its area and critical path with
 :func:`costmodel.estimate`. With ``--simulate K`` the K smallest designs also run the cocotb
 cycle-count test: the measured cycles of every job must equal the model's.
@@ -22,10 +22,11 @@ import numpy as np
 
 from costmodel import estimate, load_unit_costs
 from costmodel.synth import synthesize
-from hwgen.description.config import CoreConfig
+from hwgen.description.config import ConfigError, CoreConfig
 from hwgen.description.tree_plan import tree_depth
 
-from .calibration import CALIBRATION_CORES, _progress
+from .calibration import CALIBRATION_CORES
+from .progress import progress_bar
 
 __all__ = ["draw_designs", "validate", "summarise"]
 
@@ -37,8 +38,13 @@ def draw_designs(count: int, *, seed: int = 0, max_area_um2: float | None = None
     """``count`` distinct random designs, none of them a calibration core.
 
     ``max_area_um2`` rejects designs the model predicts larger (synthesis time grows with area);
-    the draw itself is uniform over activation type, mu, pipeline depth and FP options, and
-    log-uniform over the tile sides (1..``max_tile``).
+    the draw itself is uniform over activation type, mu (``1..max_mu`` of the unit-cost table),
+    pipeline depth and FP options, and log-uniform over the tile sides (1..``max_tile``).
+
+    Raises
+    ------
+    ConfigError
+        When ``max_area_um2`` leaves too few designs to draw ``count`` of them.
     """
     rng = np.random.default_rng(seed)
     costs = load_unit_costs()
@@ -48,9 +54,11 @@ def draw_designs(count: int, *, seed: int = 0, max_area_um2: float | None = None
     while len(out) < count:
         attempts += 1
         if attempts > 200 * count:
-            raise RuntimeError(f"could not draw {count} designs under {max_area_um2} um^2")
+            raise ConfigError([f"`max_area_um2` leaves too few designs: could not draw {count} distinct designs "
+                               f"under {max_area_um2:g} um^2 in {200 * count} attempts (raise it or draw fewer), "
+                               f"got max_area_um2={max_area_um2:g}"])
         act = ACTS[rng.integers(len(ACTS))]
-        mu = int(rng.integers(1, 7))
+        mu = int(rng.integers(1, costs.max_mu + 1))
         max_luts = max(1, max_tile // mu)
         luts = int(np.clip(round(math.exp(rng.uniform(0, math.log(max_luts)))), 1, max_luts))
         keys = int(np.clip(round(math.exp(rng.uniform(0, math.log(max_tile)))), 1, max_tile))
@@ -127,7 +135,7 @@ def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0
                      "max_n": cfg.max_n, "max_m": cfg.max_m, "model_area_um2": rep.area_um2,
                      "model_critical_path_ns": rep.critical_path_ns, "config": json.dumps(cfg.to_dict())})
     out_dir.mkdir(parents=True, exist_ok=True)
-    bar = _progress(len(designs), "synthesising validation designs", progress)
+    bar = progress_bar(len(designs), "synthesising validation designs", enabled=progress)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(_synth_one, cfg.to_dict(), timeout_s): i for i, cfg in enumerate(designs)}
         done = []
@@ -147,7 +155,7 @@ def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0
     table["cycles_match"] = pd.NA
     if simulate:
         order = table.dropna(subset=["synth_area_um2"]).sort_values("synth_area_um2").index[:simulate]
-        bar = _progress(len(order), "cocotb cycle checks", progress, unit="design")
+        bar = progress_bar(len(order), "cocotb cycle checks", enabled=progress, unit="design")
         for i in order:
             sims = _simulate(designs[i])
             table.loc[i, "cycles_checked"] = len(sims)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from costmodel import estimate_table
+from costmodel import estimate_table, load_unit_costs
 from hwgen.description.config import DEFAULT_MAX_M, DEFAULT_MAX_N, ActType
 
 __all__ = ["ACTS", "FP_ACC", "MUS", "acc_for", "tile_grid", "price", "argmin_rows", "parser", "output_dir",
@@ -37,8 +37,8 @@ __all__ = ["ACTS", "FP_ACC", "MUS", "acc_for", "tile_grid", "price", "argmin_row
 ACTS = ("int4", "int8", "fp16", "bf16")
 #: Accumulator format of floating-point activations in the studies.
 FP_ACC = "fp32"
-#: LUT group sizes swept.
-MUS = tuple(range(1, 7))
+#: LUT group sizes swept: ``1..max_mu``, the range the unit-cost table prices.
+MUS = tuple(range(1, load_unit_costs().max_mu + 1))
 
 
 def acc_for(act: str) -> str:

@@ -12,14 +12,12 @@ a laptop) is also emitted and synthesised (OSU 0.18 um), next to the model's pre
 
 from __future__ import annotations
 
-import math
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 
-from costmodel import estimate
-from costmodel.choose import choose_mu
+from costmodel import estimate, resolve_design
 from hwgen.description.config import CoreConfig
 
 from ._common import ACTS, acc_for, output_dir, parser, print_table, pyplot, save_figure
@@ -29,17 +27,12 @@ __all__ = ["designs", "main"]
 ARCHS = ("lut", "signflip", "mac")
 
 
-def _cfg(arch: str, act: str, tile: int, mu: int = 1) -> CoreConfig:
-    return CoreConfig(arch=arch, act=act, acc=acc_for(act), mu=mu, luts=math.ceil(tile / mu), keys=tile,
-                      max_n=8192, max_m=8192)
-
-
 def designs(act: str, tile: int) -> dict[str, CoreConfig]:
-    """The three designs for ``act`` at a ``tile`` x ``tile`` tile (lut at the model's best mu,
-    judged by area per useful MAC/cycle)."""
-    best = choose_mu({"act": act, "acc": acc_for(act), "core": tile}).mu
-    return {"lut": _cfg("lut", act, tile, best), "signflip": _cfg("signflip", act, tile),
-            "mac": _cfg("mac", act, tile)}
+    """The three designs for ``act`` at a ``tile`` x ``tile`` tile, as ``hwgen emit --arch ARCH
+    --act ACT --core TILE`` builds them (lut at the cost model's best mu, judged by area per
+    useful MAC/cycle; the baselines at mu = 1)."""
+    return {arch: resolve_design({"arch": arch, "act": act, "acc": acc_for(act), "core": tile}).config
+            for arch in ARCHS}
 
 
 def _synth(cfg_dict: dict) -> float:

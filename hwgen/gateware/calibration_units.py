@@ -145,9 +145,14 @@ def _fetch_cfg(act: str, mu: int) -> CoreConfig:
     return CoreConfig(act=act, mu=mu, luts=1, keys=1, max_n=mu, max_m=1)
 
 
-def calibration_units(*, max_stages: int = 8, fp_formats: tuple[str, ...] = ("fp16", "bf16", "fp32", "fp8e4m3",
-                                                                                "fp8e5m2")) -> list[CalibrationUnit]:
-    """Every unit the cost table is fitted from (a few hundred small syntheses)."""
+def calibration_units(*, max_mu: int = 6, max_stages: int = 8,
+                      fp_formats: tuple[str, ...] = ("fp16", "bf16", "fp32", "fp8e4m3", "fp8e5m2"),
+                      ) -> list[CalibrationUnit]:
+    """Every unit the cost table is fitted from (a few hundred small syntheses).
+
+    ``max_mu`` is the largest LUT group size whose fetchers are calibrated: the one place that
+    decides the table's mu range (:attr:`costmodel.UnitCosts.max_mu`, which every mu search reads).
+    """
     units: list[CalibrationUnit] = []
 
     def add(kind, build, **params):
@@ -168,7 +173,7 @@ def calibration_units(*, max_stages: int = 8, fp_formats: tuple[str, ...] = ("fp
         add("mux2", lambda w=width: Mux2(w), width=width)
     for ways in (2, 3, 4, 6, 8, 16):
         add("index_mux", lambda r=ways: IndexMux(r, 16), ways=ways, width=16)
-    for mu in range(1, 7):
+    for mu in range(1, max_mu + 1):
         for act in ("int4", "int8", "int16"):
             add("fetch_int", lambda a=act, m=mu: Fetcher(_fetch_cfg(a, m)), mu=mu,
                 width=_fetch_cfg(act, mu).lut_width)

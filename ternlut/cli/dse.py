@@ -1,67 +1,39 @@
-"""The ``dse`` command line: ``dse study NAME [ARGS...]`` runs one of the studies in
+"""The ``dse`` command line: ``dse study NAME [ARGS...]`` runs one of the studies registered in
 :mod:`dse.studies`; ``dse study --list`` lists them.
 
-Commands are classes with ``add_arguments(parser)`` and ``run(args) -> int``, registered in
-:data:`COMMANDS` (the one place to add a command), as in :mod:`ternlut.cli.hwgen`. Studies are
-registered in :data:`STUDIES`: the command-line name (with dashes) maps to the module
-``dse.studies.<name with underscores>``, whose ``main(argv) -> int`` gets the remaining
-arguments. A registered study whose module is not there (yet) is listed as missing and
-refused with a clear error, not a traceback.
+Commands are :class:`~ternlut.cli._base.Command` classes registered in :data:`COMMANDS`. The
+studies are registered in :data:`dse.studies.STUDIES` (read at run time): the command-line name
+(with dashes) maps to the module ``dse.studies.<name with underscores>``, whose
+``main(argv) -> int`` gets the remaining arguments. A registered study whose module is not there
+(yet) is listed as missing and refused with a clear error, not a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
+import contextlib
 import importlib
-import importlib.util
-import json
-import platform
 import sys
 
-__all__ = ["main", "COMMANDS", "STUDIES", "study_module"]
+import dse.studies as studies
 
-VERSION = "0.1.0"
+from ._base import Command, CommandError, make_main
 
-#: Registered studies, by command-line name, in listing order.
-STUDIES = ("lut-vs-baselines", "best-mu", "tile-shape", "core-size", "published", "fp-accuracy")
-
-
-class CommandError(Exception):
-    """A user error: printed as ``dse <command>: error: <line>`` per line, exit status 1."""
+__all__ = ["main", "COMMANDS", "StudyCommand"]
 
 
-def study_module(name: str) -> str:
-    """The module of study ``name``: ``best-mu`` -> ``dse.studies.best_mu``."""
-    return f"dse.studies.{name.replace('-', '_')}"
-
-
-def _summary(name: str) -> str | None:
-    """The first line of the study's module docstring, read without importing it; ``None`` when the
-    module is missing."""
-    try:
-        spec = importlib.util.find_spec(study_module(name))
-    except ModuleNotFoundError:
-        return None
-    if spec is None or not spec.origin:
-        return None
-    try:
-        with open(spec.origin, encoding="utf-8") as f:
-            doc = ast.get_docstring(ast.parse(f.read())) or ""
-    except (OSError, SyntaxError):
-        return ""
-    return doc.strip().split("\n")[0]
-
-
-class StudyCommand:
+class StudyCommand(Command):
     """``dse study``: run a model-based study (its own options follow its name)."""
 
     name = "study"
     help = "run a design-space study and write its table and plot"
+    example = "dse study best-mu --quick --out build/studies/best_mu\ndse study --list"
+    json_help = ("print one JSON document on stdout: the study list with --list, else the study run (its "
+                 "text output then goes to stderr); give it before NAME")
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("study", nargs="?", metavar="NAME",
-                       help=f"the study to run, one of: {', '.join(STUDIES)}")
+                       help=f"the study to run, one of: {', '.join(studies.STUDIES)}")
         p.add_argument("study_args", nargs=argparse.REMAINDER, metavar="ARGS",
                        help="options of the study (see `dse study NAME --help`)")
         p.add_argument("--list", action="store_true", help="list the studies and whether each is available")
@@ -71,10 +43,11 @@ class StudyCommand:
             return self.list(args)
         if args.study is None:
             raise CommandError("give a study NAME or --list")
-        if args.study not in STUDIES:
-            raise CommandError(f"unknown study {args.study!r} (try one of: {', '.join(STUDIES)}; "
+        registered = studies.STUDIES
+        if args.study not in registered:
+            raise CommandError(f"unknown study {args.study!r} (try one of: {', '.join(registered)}; "
                                f"`dse study --list` shows them)")
-        module_name = study_module(args.study)
+        module_name = studies.study_module(args.study)
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -83,14 +56,21 @@ class StudyCommand:
                                    f"{module_name} is missing from this installation") from None
             raise CommandError(f"study {args.study!r} needs the package {exc.name!r}, which is not "
                                f"installed") from None
-        return int(module.main(list(args.study_args)) or 0)
+        study_args = list(args.study_args)
+        if not args.json:
+            return int(module.main(study_args) or 0)
+        with contextlib.redirect_stdout(sys.stderr):
+            status = int(module.main(study_args) or 0)
+        self.print_json({"study": args.study, "module": module_name, "argv": study_args,
+                         "exit_status": status})
+        return status
 
     def list(self, args: argparse.Namespace) -> int:
-        rows = [{"name": name, "module": study_module(name), "available": (s := _summary(name)) is not None,
-                 "summary": s or ""} for name in STUDIES]
+        rows = [{"name": name, "module": studies.study_module(name),
+                 "available": (s := studies.study_summary(name)) is not None, "summary": s or ""}
+                for name in studies.STUDIES]
         if args.json:
-            versions = {"ternlut": VERSION, "python": platform.python_version()}
-            print(json.dumps({"command": "study --list", "versions": versions, "studies": rows}, indent=2))
+            self.print_json({"studies": rows}, command="study --list")
             return 0
         width = max(len(r["name"]) for r in rows)
         for r in rows:
@@ -102,29 +82,7 @@ class StudyCommand:
 #: The registered commands, in help order.
 COMMANDS = (StudyCommand(),)
 
-
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dse", description="Explore the design space of ternary LUT cores.")
-    parser.add_argument("--version", action="version", version=f"dse {VERSION}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        p = sub.add_parser(command.name, help=command.help, description=command.help)
-        command.add_arguments(p)
-        p.add_argument("--json", action="store_true",
-                       help="print one JSON document on stdout (study --list only; studies write CSV files)")
-        p.set_defaults(handler=command)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = make_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.handler.run(args)
-    except CommandError as exc:
-        for line in str(exc).splitlines():
-            print(f"dse {args.command}: error: {line}", file=sys.stderr)
-        return 1
+main = make_main("dse", "Explore the design space of ternary LUT cores.", COMMANDS)
 
 
 if __name__ == "__main__":

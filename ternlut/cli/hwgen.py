@@ -1,90 +1,36 @@
 """The ``hwgen`` command line: ``emit`` (Verilog of a core), ``cost`` (the cost model), ``synth`` (synthesis).
 
-Commands are classes with ``add_arguments(parser)`` and ``run(args) -> int``, registered in
-:func:`commands` (the one place to add a command). Every command has ``--json``: one JSON
-document on stdout; the human summary and errors go to stderr / stdout as usual.
+Commands are :class:`~ternlut.cli._base.Command` classes registered in :data:`COMMANDS` (the one
+place to add a command); :func:`~ternlut.cli._base.make_main` gives each ``--json`` and its
+example in ``--help``. The design options they share are in :mod:`ternlut.cli._design_options`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import re
 import sys
-import tempfile
 from pathlib import Path
 
-from hwgen.description.config import (
-    DEFAULT_MAX_M,
-    DEFAULT_MAX_N,
-    UNIT_KINDS,
-    ConfigError,
-    CoreConfig,
-    UnitConfig,
-    core_config,
-    load_design,
+from hwgen.description.config import UNIT_KINDS, ConfigError, CoreConfig, UnitConfig
+
+from . import _design_options as design
+from ._base import (
+    Command,
+    CommandError,
+    atomic_write,
+    check_output_dir,
+    check_writable,
+    config_problems,
+    int_range,
+    make_main,
+    make_parser,
+    positive_float,
 )
 
-__all__ = ["main", "commands", "cli_config"]
+__all__ = ["main", "COMMANDS", "cli_config", "EmitCommand", "CostCommand", "SynthCommand"]
 
-VERSION = "0.1.0"
-
-
-class CommandError(Exception):
-    """A user error: printed as ``hwgen <command>: error: <line>`` per line, exit status 1."""
-
-
-def _versions() -> dict[str, str]:
-    import amaranth
-
-    return {"ternlut": VERSION, "amaranth": amaranth.__version__, "python": platform.python_version()}
-
-
-def _flag_for(problem: str, flags: dict[str, str]) -> str:
-    """Prefix a config problem with the command-line option that sets the parameter it names."""
-    match = re.match(r"`(\w+)`", problem)
-    if match and match.group(1) in flags:
-        return f"{flags[match.group(1)]}: {problem}"
-    return problem
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder: never a partial file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise CommandError(f"-o: cannot write {str(path)!r}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise CommandError(f"-o: cannot write {str(path)!r}: {exc.strerror or exc}") from None
-
-
-def _check_writable(path: Path) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise CommandError(f"-o: {str(path)!r} is a directory, expected a file path")
-    if not folder.is_dir():
-        raise CommandError(f"-o: cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise CommandError(f"-o: cannot write {str(path)!r}: permission denied")
-
-
-def _write_and_report(args: argparse.Namespace, path: Path, text: str, module: str, doc: dict) -> bool:
-    """Write the Verilog; with ``--json`` print ``doc`` as the command's JSON document and return
-    True, else print the ``wrote ...`` line and return False (the caller prints its summary)."""
-    _write_atomic(path, text)
-    if args.json:
-        print(json.dumps({"command": "emit", "output": str(path), **doc, "versions": _versions()}, indent=2))
-        return True
-    print(f"wrote {path} ({len(text.splitlines())} lines of Verilog, module {module})")
-    return False
+PROG = "hwgen"
+DESCRIPTION = "Generate ternary-weight LUT accelerator cores (Verilog via Amaranth)."
 
 
 def _print_ports(ports: list[dict[str, object]]) -> None:
@@ -100,99 +46,25 @@ _ARCH_DOCS = {
 }
 
 
-class EmitCommand:
-    """``hwgen emit``: write the Verilog of a LUT core and print its summary."""
+class EmitCommand(Command):
+    """``hwgen emit``: write the Verilog of a LUT core (or of one FP unit) and print its summary."""
 
     name = "emit"
     help = "write the Verilog of a ternary LUT core"
-    flags = {
-        "arch": "--arch", "act": "--act", "acc": "--acc", "adder_stages": "--adder-stages", "core": "--core", "mu": "--mu", "luts": "--luts", "keys": "--keys",
-        "max_n": "--max-n", "max_m": "--max-m", "reuse": "--reuse", "pipeline": "--pipeline", "name": "--name",
-    }
+    example = "hwgen emit --act int8 --core 64 -o lut_int8.v"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        self.add_design_arguments(p)
+        design.add_design_arguments(p)
         p.add_argument("--unit", default=None, choices=UNIT_KINDS,
                        help="emit a single floating-point unit (ports a, b, o) of the --act format "
                             "instead of a core")
         p.add_argument("-o", "--output", default=None, metavar="PATH",
                        help="Verilog file to write (default: ./NAME.v)")
 
-    def add_design_arguments(self, p: argparse.ArgumentParser) -> None:
-        """The options that describe a core (shared by ``emit``, ``cost`` and ``synth``)."""
-        p.add_argument("--design", default=None, metavar="FILE",
-                       help="start from the [core] table of a TOML design file (e.g. designs/cores/*.toml); "
-                            "options given on the command line override it")
-        p.add_argument("--arch", default=None, metavar="{lut,signflip,mac}",
-                       help="datapath architecture: lut = ternary LUT core (LUTs of MU activations, weight "
-                            "keys); signflip = baseline without LUT reuse, each weight selects +a, -a or 0 "
-                            "(the LUT core at MU=1); mac = baseline with a multiplier per weight and output, "
-                            "weights sent as full-width operands in the --act format; signflip and mac "
-                            "require MU=1, so --luts (or --core) is the activations per cycle "
-                            "(default: lut)")
-        p.add_argument("--act", default=None, metavar="TYPE",
-                       help="activation type: int2..int16 (signed), fp16, bf16, fp32, fp8e4m3 or fp8e5m2 "
-                            "(default: int8)")
-        p.add_argument("--acc", default=None, metavar="FMT",
-                       help="accumulator/output format of a floating-point core, e.g. fp32 (default: the --act "
-                            "format); integer accumulators are sized from --max-n")
-        p.add_argument("--adder-stages", type=int, default=None, metavar="S",
-                       help="pipeline registers inside every floating-point adder (and multiplier of "
-                            "--arch mac), 0..8; also the latency of --unit (default: 0)")
-        p.add_argument("--core", type=int, default=None, metavar="C",
-                       help="tile edge: C activations in and C outputs per cycle, i.e. keys=C and "
-                            "luts=ceil(C/mu) (default: 64)")
-        p.add_argument("--mu", type=int, default=None, metavar="MU",
-                       help="activations per LUT, 1..8; each LUT stores (3^MU-1)/2 entries (default: the "
-                            "cost model's best of 1..6 for the activation type and tile, see `hwgen cost`; "
-                            "1, the only value allowed, for --arch signflip/mac)")
-        p.add_argument("--luts", type=int, default=None, metavar="L",
-                       help="LUTs in parallel, overrides the one derived from --core")
-        p.add_argument("--keys", type=int, default=None, metavar="K",
-                       help="fetchers per LUT (output lanes), overrides --core")
-        p.add_argument("--max-n", type=int, default=None, metavar="N",
-                       help="largest GEMV input length in activations; sizes the activation buffer "
-                            f"and the accumulator width (default: {DEFAULT_MAX_N})")
-        p.add_argument("--max-m", type=int, default=None, metavar="M",
-                       help=f"largest GEMV output length in outputs (default: {DEFAULT_MAX_M})")
-        p.add_argument("--reuse", type=int, default=None, metavar="R",
-                       help="output tiles sharing one LUT build; the core holds R*K accumulators "
-                            "(default: 1)")
-        p.add_argument("--pipeline", type=int, default=None, metavar="P",
-                       help="extra register stages between LUT registers and accumulators, "
-                            "0..1+ceil(log2(L)) (default: 0)")
-        p.add_argument("--name", default=None, metavar="NAME",
-                       help="Verilog module name (default: lut_<act>_mu<MU>_<rows>x<cols>, or "
-                            "<arch>_<act>_<rows>x<cols> for --arch signflip/mac)")
-
-    def config(self, args: argparse.Namespace) -> CoreConfig:
-        """Design file values, overridden by the options given; ``--core 64`` fills in a missing L or K."""
-        try:
-            params = load_design(args.design) if args.design else {}
-            given = {key: getattr(args, key) for key in self.flags if getattr(args, key) is not None}
-            if "core" in given:  # a core size on the command line replaces the file's L and K
-                params.pop("luts", None)
-                params.pop("keys", None)
-            params.update(given)
-            if "core" not in params and not {"luts", "keys"} <= params.keys():
-                params["core"] = 64
-            args.mu_choice = None
-            if params.get("mu") is None and params.get("arch", "lut") == "lut" and not getattr(args, "unit", None):
-                from costmodel.choose import choose_mu
-
-                choice = choose_mu({k: v for k, v in params.items() if k != "mu"})
-                params["mu"] = choice.mu
-                args.mu_choice = choice.describe()
-            return core_config(**params)
-        except ConfigError as exc:
-            raise CommandError("\n".join(_flag_for(p, self.flags) for p in exc.problems)) from None
-
     def unit_config(self, args: argparse.Namespace) -> UnitConfig:
         """The stand-alone unit of ``--unit``; core options are refused, not ignored."""
-        core_only = [flag for key, flag in self.flags.items()
-                     if key not in ("act", "adder_stages", "name") and getattr(args, key) is not None]
-        if args.design:
-            core_only.insert(0, "--design")
+        core_only = [option for option in design.given_options(args)
+                     if option not in ("--act", "--adder-stages", "--name")]
         if core_only:
             raise CommandError(f"--unit: {', '.join(core_only)} do(es) not apply to a single unit "
                                f"(allowed: --act, --adder-stages, --name, -o)")
@@ -200,7 +72,17 @@ class EmitCommand:
             return UnitConfig(unit=args.unit, act=args.act or "fp16", adder_stages=args.adder_stages or 0,
                               name=args.name or "")
         except ConfigError as exc:
-            raise CommandError("\n".join(_flag_for(p, {**self.flags, "unit": "--unit"}) for p in exc.problems)) from None
+            raise design.config_error(exc, {"unit": "--unit"}) from None
+
+    def _write(self, args: argparse.Namespace, path: Path, text: str, module: str, doc: dict) -> bool:
+        """Write the Verilog; with ``--json`` print ``doc`` as the command's JSON document and return
+        True, else print the ``wrote ...`` line and return False (the caller prints its summary)."""
+        atomic_write(path, text, "-o")
+        if args.json:
+            self.print_json({"output": str(path), **doc})
+            return True
+        print(f"wrote {path} ({len(text.splitlines())} lines of Verilog, module {module})")
+        return False
 
     def run_unit(self, args: argparse.Namespace) -> int:
         from hwgen.gateware.emit import build_unit, to_verilog
@@ -208,15 +90,16 @@ class EmitCommand:
 
         ucfg = self.unit_config(args)
         path = Path(args.output) if args.output else Path(f"{ucfg.name}.v")
-        _check_writable(path)
+        check_writable(path, "-o")
         unit = build_unit(ucfg)
         op = "a + b" if ucfg.unit == "fp-add" else "a * b"
-        ports = port_table(unit, clocked=ucfg.adder_stages > 0,
-                           docs={"a": f"operand a, {ucfg.act} bit pattern", "b": f"operand b, {ucfg.act} bit pattern",
-                                 "o": f"{op}, {ucfg.act} bit pattern, {ucfg.adder_stages} cycles later"})
+        docs = {"a": f"operand a, {ucfg.act} bit pattern", "b": f"operand b, {ucfg.act} bit pattern",
+                "o": f"{op}, {ucfg.act} bit pattern, {ucfg.adder_stages} cycles later"}
+        ports = port_table(unit, clocked=ucfg.adder_stages > 0, docs=docs)
         unit_doc = {"unit": ucfg.unit, "act": ucfg.act, "adder_stages": ucfg.adder_stages, "name": ucfg.name,
                     "latency_cycles": ucfg.adder_stages}
-        if _write_and_report(args, path, to_verilog(unit, ucfg.name), ucfg.name, {"unit": unit_doc, "ports": ports}):
+        text = to_verilog(unit, ucfg.name)
+        if self._write(args, path, text, ucfg.name, {"unit": unit_doc, "ports": ports}):
             return 0
         print(f"  unit          : {ucfg.unit} on {ucfg.act} (IEEE-754 style, round to nearest even, "
               f"subnormals kept, canonical NaN)")
@@ -230,26 +113,19 @@ class EmitCommand:
 
         if args.unit:
             return self.run_unit(args)
-        cfg = self.config(args)
+        resolved = design.resolve(args)
+        cfg = resolved.config
         path = Path(args.output) if args.output else Path(f"{cfg.name}.v")
-        _check_writable(path)
+        check_writable(path, "-o")
         try:
             core = build(cfg, shared_units=True)
         except ValueError as exc:  # e.g. the weight words of a wide --arch mac core
             raise CommandError(str(exc)) from None
         ports = port_table(core)
         text = core_verilog(core)
-        summary = cfg.summary()
-        if args.mu is not None:
-            summary["mu_source"] = "--mu"
-        elif cfg.arch != "lut":
-            summary["mu_source"] = f"fixed at 1 for --arch {cfg.arch}"
-        elif args.mu_choice is None:
-            summary["mu_source"] = f"design file {args.design}"
-        else:
-            summary["mu_source"] = args.mu_choice
-        if _write_and_report(args, path, text, cfg.name,
-                             {"config": cfg.to_dict(), "summary": summary, "ports": ports}):
+        summary = {**cfg.summary(), "mu_source": resolved.mu_source}
+        doc = {"config": cfg.to_dict(), "summary": summary, "ports": ports}
+        if self._write(args, path, text, cfg.name, doc):
             return 0
         if cfg.arch != "lut":
             print(f"  arch          : {cfg.arch} ({_ARCH_DOCS[cfg.arch]})")
@@ -261,15 +137,17 @@ class EmitCommand:
         else:
             print(f"  tile          : {cfg.tile_n} activations x {cfg.tile_m} outputs per cycle "
                   f"({cfg.luts} LUTs x mu={cfg.mu}, {cfg.keys} fetchers per LUT)")
-            print(f"  mu            : {cfg.mu} ({summary['mu_source']})")
+            print(f"  mu            : {cfg.mu} ({resolved.mu_source})")
             print(f"  LUT           : {cfg.plan.entries} entries, {cfg.plan.adders} adders per LUT "
                   f"({cfg.plan.adders * cfg.luts} in all), build depth {cfg.plan.depth}")
-        print(f"  activations   : {cfg.act}, buffer {cfg.max_tiles_n} rows x {cfg.tile_n} (max_n={cfg.max_n})")
+        print(f"  activations   : {cfg.act}, buffer {cfg.max_tiles_n} rows x {cfg.tile_n} "
+              f"(max_n={cfg.max_n})")
         if cfg.is_fp and cfg.is_mac:
             print(f"  FP units      : {cfg.adder_stages} pipeline registers per adder and multiplier; "
                   f"accumulate in {cfg.acc_type}")
         elif cfg.is_fp:
-            print(f"  FP adders     : {cfg.adder_stages} pipeline registers each; accumulate in {cfg.acc_type}")
+            print(f"  FP adders     : {cfg.adder_stages} pipeline registers each; "
+                  f"accumulate in {cfg.acc_type}")
         if cfg.is_mac:
             print(f"  keys          : one {cfg.key_bits}-bit weight operand ({cfg.act} format) per weight")
         else:
@@ -284,43 +162,243 @@ class EmitCommand:
         return 0
 
 
-def commands() -> tuple:
-    """The registered commands, in help order (imported here: they build on :class:`EmitCommand`)."""
-    from .costmodel import CostCommand, SynthCommand
+def _gemvs(args: argparse.Namespace) -> tuple[str, list[tuple[str, int, int, int]]]:
+    """The GEMVs to count cycles for: ``--workload FILE`` or ``--n N --m M`` (or none)."""
+    if args.workload and (args.n is not None or args.m is not None):
+        raise CommandError("--workload and --n/--m are exclusive: give a workload file or one GEMV shape")
+    if args.workload:
+        from hwgen.description.workload import load_workload
 
-    return (EmitCommand(), CostCommand(), SynthCommand())
+        try:
+            wl = load_workload(args.workload)
+        except ConfigError as exc:
+            raise CommandError("\n".join(f"--workload: {p}" for p in exc.problems)) from None
+        return wl.name, [(g.name, g.n, g.m, g.count) for g in wl.gemvs]
+    if (args.n is None) != (args.m is None):
+        raise CommandError("--n and --m go together: give both (one GEMV of N inputs x M outputs)")
+    if args.n is not None:
+        bad = [f"--{k}: must be a positive integer, got {v}"
+               for k, v in (("n", args.n), ("m", args.m)) if v < 1]
+        if bad:
+            raise CommandError("\n".join(bad))
+        return f"gemv {args.n}x{args.m}", [("gemv", args.n, args.m, 1)]
+    return "", []
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hwgen",
-        description="Generate ternary-weight LUT accelerator cores (Verilog via Amaranth).",
-    )
-    parser.add_argument("--version", action="version", version=f"hwgen {VERSION}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in commands():
-        p = sub.add_parser(command.name, help=command.help, description=command.help)
-        command.add_arguments(p)
-        p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-        p.set_defaults(handler=command)
-    return parser
+def _check_fits(cfg: CoreConfig, gemvs: list[tuple[str, int, int, int]]) -> None:
+    bad = [f"GEMV {name!r} has n={n} > max_n={cfg.max_n} (raise --max-n)"
+           for name, n, _, _ in gemvs if n > cfg.max_n]
+    bad += [f"GEMV {name!r} has m={m} > max_m={cfg.max_m} (raise --max-m)"
+            for name, _, m, _ in gemvs if m > cfg.max_m]
+    if bad:
+        raise CommandError("\n".join(bad))
+
+
+def _table_problem(path: str | None, exc: BaseException) -> CommandError:
+    """A unit-cost table that cannot be read or used, as one line (``--table: ...`` when given)."""
+    from costmodel import DEFAULT_TABLE
+
+    where = "--table: " if path is not None else ""
+    shown = repr(str(path if path is not None else DEFAULT_TABLE))
+    if isinstance(exc, FileNotFoundError):
+        return CommandError(f"{where}{exc}")
+    if isinstance(exc, OSError):
+        return CommandError(f"{where}cannot read {shown}: {exc.strerror or exc}")
+    if isinstance(exc, KeyError) and exc.args:
+        reason = exc.args[0] if " " in str(exc.args[0]) else f"missing field {exc.args[0]!r}"
+    else:
+        reason = str(exc)
+    return CommandError(f"{where}{shown} is not a usable unit-cost table: {reason}")
+
+
+def _load_costs(path: str | None):
+    """The unit-cost table of ``--table`` (default: the committed one), checked before any work."""
+    from costmodel import load_unit_costs
+
+    try:
+        costs = load_unit_costs(path)
+        costs.unpriced(1)  # reads the fetchers' mu range: a broken table fails here, not mid-estimate
+    except (OSError, KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise _table_problem(path, exc) from None
+    return costs
+
+
+class CostCommand(Command):
+    """``hwgen cost``: area, clock, throughput and cycles from the analytical model (no synthesis)."""
+
+    name = "cost"
+    help = "predict area, clock, throughput and cycles of a core with the cost model"
+    example = "hwgen cost --act fp16 --acc fp32 --core 64 --workload designs/workloads/bitnet_b158_2b4t.toml"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        design.add_design_arguments(p)
+        p.add_argument("--workload", default=None, metavar="FILE",
+                       help="count cycles for every GEMV of a workload file (designs/workloads/*.toml)")
+        p.add_argument("--n", type=int_range(), default=None, metavar="N",
+                       help="count cycles for one GEMV of N inputs ...")
+        p.add_argument("--m", type=int_range(), default=None, metavar="M", help="... and M outputs")
+        p.add_argument("--table", default=None, metavar="JSON",
+                       help="unit-cost table, also used to choose mu (default: the committed OSU 0.18 um "
+                            "table, designs/costs/osu018.json)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from costmodel import estimate
+
+        costs = _load_costs(args.table)
+        resolved = design.resolve(args, costs=costs)
+        cfg = resolved.config
+        workload, gemvs = _gemvs(args)
+        _check_fits(cfg, gemvs)
+        try:
+            report = estimate(cfg, gemvs=gemvs, costs=costs)
+        except ConfigError as exc:  # e.g. a mu the table does not price
+            raise design.config_error(exc) from None
+        except (KeyError, ValueError, TypeError) as exc:
+            raise _table_problem(args.table, exc) from None
+        doc = report.to_dict()
+        doc["workload"] = workload or None
+        doc["mu_choice"] = resolved.mu_choice.describe() if resolved.mu_choice else None
+        doc["mu_source"] = resolved.mu_source
+        doc["unit_costs"] = {"liberty": costs.liberty, "flow_version": costs.flow_version}
+        if args.json:
+            self.print_json(doc)
+            return 0
+        print(f"{cfg.name}: {cfg.tile_n} x {cfg.tile_m} tile, {cfg.act}"
+              + (f" -> {cfg.acc}" if cfg.is_fp and cfg.acc != cfg.act else "")
+              + f", cost model on {costs.liberty} (flow {costs.flow_version})")
+        if doc["mu_choice"]:
+            print(f"  mu            : {cfg.mu} ({doc['mu_choice']})")
+        print(f"  area          : {report.area_um2:,.0f} um^2 = {report.area_mm2:.3f} mm^2 "
+              f"({report.nand2_eq:,.0f} NAND2 eq.); activation SRAM {report.act_buffer_bits:,} bits "
+              f"(not included)")
+        for group, area in report.area_breakdown_um2.items():
+            share = 100 * area / report.area_um2 if report.area_um2 else 0.0
+            print(f"    {group:<13}: {area:>14,.0f} um^2  {share:5.1f} %")
+        print(f"  clock         : critical path {report.critical_path_ns:.2f} ns -> "
+              f"{report.fmax_mhz:.0f} MHz (estimate)")
+        print(f"  throughput    : {report.macs_per_cycle} ternary MACs/cycle = "
+              f"{doc['macs_per_second'] / 1e9:.1f} GMAC/s; "
+              f"{doc['macs_per_cycle_per_mm2']:.1f} MACs/cycle/mm^2")
+        print(f"  weight stream : {report.weight_bits_per_cycle} key bits per cycle")
+        if gemvs:
+            print(f"  cycles        : {report.cycles:,} for {workload}"
+                  f" = {report.cycles / report.fmax_mhz:,.1f} us at {report.fmax_mhz:.0f} MHz; "
+                  f"{report.effective_macs_per_cycle:.1f} useful MACs/cycle "
+                  f"({100 * report.effective_macs_per_cycle / report.macs_per_cycle:.1f} % utilisation)")
+            for g in report.gemvs:
+                print(f"    {g['name']:<12} {g['n']:>6} x {g['m']:<6} x {g['count']:<3}: "
+                      f"{g['cycles_each']:>9,} cycles each")
+        return 0
+
+
+class SynthCommand(Command):
+    """``hwgen synth``: synthesise a design (or a Verilog file) and report area and timing."""
+
+    name = "synth"
+    help = "synthesise a core (or a Verilog file) with Yosys onto a liberty; report area and timing"
+    example = "hwgen synth --act int8 --core 8 --mu 2 --max-n 64 --max-m 64 --keep build/synth"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("verilog", nargs="?", default=None, metavar="FILE.v",
+                       help="synthesise this Verilog file instead of a generated core")
+        design.add_design_arguments(p)
+        p.add_argument("--top", default=None, help="top module of FILE.v (default: the one not instantiated)")
+        p.add_argument("--liberty", default=None, metavar="PATH",
+                       help="standard-cell library (default: OSU 0.18 um from Debian's qflow-tech-osu018, "
+                            "fetched on first use)")
+        p.add_argument("--no-cache", action="store_true", help="synthesise even if a cached result exists")
+        p.add_argument("--timeout", type=positive_float("seconds"), default=None, metavar="S",
+                       help="give up after S seconds")
+        p.add_argument("--keep", default=None, metavar="DIR",
+                       help="copy the run folder (log, netlist) to DIR")
+
+    def _read_verilog(self, args: argparse.Namespace) -> str:
+        given = design.given_options(args)
+        if given:
+            raise CommandError(f"FILE.v: {', '.join(given)} do(es) not apply to a Verilog file")
+        path = Path(args.verilog)
+        if not path.is_file():
+            raise CommandError(f"FILE.v: no such file: {str(path)!r}")
+        try:
+            return path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not a UTF-8 text file"
+            raise CommandError(f"FILE.v: cannot read {str(path)!r}: {reason}") from None
+
+    def run(self, args: argparse.Namespace) -> int:
+        from costmodel.liberty import LibertyError
+        from costmodel.synth import SynthError, synthesize
+
+        cfg = None
+        if args.verilog:
+            verilog = self._read_verilog(args)
+        else:
+            from hwgen.gateware.emit import emit_verilog
+
+            cfg = design.resolve(args).config
+            verilog = emit_verilog(cfg)
+        if args.keep:
+            check_output_dir(Path(args.keep), "--keep")
+        try:
+            report = synthesize(verilog, top=args.top, liberty=args.liberty, use_cache=not args.no_cache,
+                                timeout_s=args.timeout, keep_dir=Path(args.keep) if args.keep else None)
+        except LibertyError as exc:
+            raise CommandError(str(exc)) from None
+        except SynthError as exc:
+            raise CommandError(str(exc).splitlines()[0] + " (see --keep DIR for the log)") from None
+        doc = report.to_dict()
+        model_note = ""
+        if cfg is not None:
+            from costmodel import estimate
+
+            doc["config"] = cfg.to_dict()
+            try:
+                predicted = estimate(cfg)
+            except ConfigError as exc:  # a design the unit-cost table cannot price (e.g. mu=7)
+                doc["model_area_um2"] = doc["model_error_pct"] = None
+                model_note = "; ".join(config_problems(exc, design.FLAGS).lines)
+            else:
+                doc["model_area_um2"] = predicted.area_um2
+                doc["model_error_pct"] = 100 * (predicted.area_um2 - report.area_um2) / report.area_um2
+        if args.json:
+            self.print_json(doc)
+            return 0
+        print(f"{report.top}: synthesised on {Path(report.liberty).name} in {report.seconds:.1f} s"
+              + (" (cached)" if report.cached else ""))
+        print(f"  area          : {report.area_um2:,.0f} um^2 = {report.area_um2 / 1e6:.3f} mm^2 "
+              f"({report.nand2_eq:,.0f} NAND2 eq.), sequential {report.sequential_area_um2:,.0f} um^2")
+        if report.memory_bits:
+            print(f"  memories      : {report.memory_bits:,} bits kept as macros (not in the area)")
+        if report.critical_path_ns:
+            print(f"  timing        : critical path {report.critical_path_ns:.2f} ns -> "
+                  f"{report.fmax_mhz:.0f} MHz ({report.delay_source})")
+        else:
+            print("  timing        : not available (install OpenSTA: apt-get install opensta)")
+        if cfg is not None and doc["model_area_um2"] is not None:
+            print(f"  cost model    : {doc['model_area_um2']:,.0f} um^2 ({doc['model_error_pct']:+.1f} %)")
+        elif cfg is not None:
+            print(f"  cost model    : not available ({model_note})")
+        cells = sorted(report.cells.items(), key=lambda kv: -kv[1])
+        print("  cells         : " + ", ".join(f"{name} {count}" for name, count in cells))
+        return 0
+
+
+#: The registered commands, in help order.
+COMMANDS = (EmitCommand(), CostCommand(), SynthCommand())
+
+main = make_main(PROG, DESCRIPTION, COMMANDS)
 
 
 def cli_config(argv: list[str]) -> CoreConfig:
-    """The core ``hwgen emit <argv>`` would generate (including the cost model's choice of ``mu``)."""
-    args = make_parser().parse_args(["emit", *argv])
-    return args.handler.config(args)
+    """The core ``hwgen emit <argv>`` would generate (including the cost model's choice of ``mu``).
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = make_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.handler.run(args)
-    except CommandError as exc:
-        for line in str(exc).splitlines():
-            print(f"hwgen {args.command}: error: {line}", file=sys.stderr)
-        return 1
+    Raises
+    ------
+    CommandError
+        For options ``hwgen emit`` refuses (the lines it would print).
+    """
+    args = make_parser(PROG, DESCRIPTION, COMMANDS).parse_args(["emit", *argv])
+    return design.resolve(args).config
 
 
 if __name__ == "__main__":

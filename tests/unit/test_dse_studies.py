@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from costmodel import estimate
-from ternlut.cli import dse as cli
+import dse.studies as studies
 from dse.studies import _common, best_mu, core_size, published, tile_shape
+from ternlut.cli import dse as cli
 from hwgen.description.config import CoreConfig, core_config, load_design
 
 
@@ -136,7 +137,7 @@ def test_cli_errors(capsys, monkeypatch):
     assert cli.main(["study", "no-such-study"]) == 1
     assert "dse study: error: unknown study 'no-such-study'" in capsys.readouterr().err
     # a registered study whose module is missing is refused with a clear error, not a traceback
-    monkeypatch.setattr(cli, "STUDIES", cli.STUDIES + ("not-written-yet",))
+    monkeypatch.setattr(studies, "STUDIES", studies.STUDIES + ("not-written-yet",))
     assert cli.main(["study", "not-written-yet"]) == 1
     err = capsys.readouterr().err
     assert err.strip() == ("dse study: error: study 'not-written-yet' is registered but not available: "

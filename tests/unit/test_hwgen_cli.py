@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -198,3 +199,23 @@ def test_emit_baseline_summaries(tmp_path, capsys):
     assert "multipliers   : 4 x fp16 (16-bit products), tree over 2 products per output" in out
     assert "FP units      : 2 pipeline registers per adder and multiplier; accumulate in fp16" in out
     assert "keys          : one 16-bit weight operand (fp16 format) per weight" in out
+
+
+def test_emit_mu_chosen_by_the_cost_model(tmp_path, capsys):
+    from costmodel import resolve_design
+
+    out_file = tmp_path / "c.v"
+    assert main(["emit", "--act", "int4", "--core", "6", "--max-n", "24", "--max-m", "12", "-o", str(out_file),
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    resolved = resolve_design({"act": "int4", "core": 6, "max_n": 24, "max_m": 12})
+    assert doc["config"] == resolved.config.to_dict()
+    assert doc["summary"]["mu_source"] == resolved.mu_source == resolved.mu_choice.describe()
+
+
+def test_cost_refuses_a_mu_the_table_cannot_price(tmp_path):
+    status, out, err = run(["cost", "--act", "int8", "--core", "64", "--mu", "7"], tmp_path)
+    assert status == 1 and out == ""
+    assert re.fullmatch(r"hwgen cost: error: --mu: `mu` must be in \[1, 6\] for the cost model \(the unit-cost "
+                        r"table prices fetchers up to mu=6; `costmodel calibrate` makes a larger one\), got mu=7\n",
+                        err)
