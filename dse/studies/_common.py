@@ -21,14 +21,13 @@ Conventions of the studies (documented once here):
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from costmodel import estimate_table, load_unit_costs
-from hwgen.description.config import DEFAULT_MAX_M, DEFAULT_MAX_N, ActType
+from hwgen.description.config import DEFAULT_MAX_M, DEFAULT_MAX_N, ActType, luts_for
 
 __all__ = ["ACTS", "FP_ACC", "MUS", "acc_for", "tile_grid", "price", "argmin_rows", "parser", "output_dir",
            "print_table", "pyplot", "save_figure", "fmt_area"]
@@ -59,7 +58,7 @@ def tile_grid(acts, shapes, mus=MUS, **fields) -> pd.DataFrame:
         act, acc = item if isinstance(item, tuple) else (item, acc_for(item))
         for n, k in shapes:
             for mu in mus:
-                rows.append({"act": act, "acc": acc, "mu": mu, "luts": math.ceil(n / mu), "keys": k,
+                rows.append({"act": act, "acc": acc, "mu": mu, "luts": luts_for(n, mu), "keys": k,
                              "n": n})
     df = pd.DataFrame(rows)
     defaults = {"adder_stages": 0, "pipeline": 0, "reuse": 1, "max_n": DEFAULT_MAX_N, "max_m": DEFAULT_MAX_M}
