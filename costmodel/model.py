@@ -19,140 +19,177 @@ is reported in bits (``act_buffer_bits``), not in the standard-cell area.
 
 from __future__ import annotations
 
+import functools
+from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
-from types import SimpleNamespace
 
 import numpy as np
 
-from hwgen.description.config import ConfigError, CoreConfig
+from hwgen.description.config import FORMATS, ConfigArrays, ConfigError, CoreConfig
+from hwgen.description.lut_plan import lut_plan
 from hwgen.description.schedule import job_cycles
+from hwgen.description.tree_plan import bit_length, level_last_terms, level_values
 
 from .unit_costs import UnitCosts, load_unit_costs
 
-__all__ = ["GROUPS", "TERMS", "VIEW_FIELDS", "CostReport", "estimate", "area_terms", "core_terms", "config_view",
-           "critical_path_ns", "control_features", "whole_design_fit", "WholeDesignFit"]
+__all__ = ["GROUPS", "TERMS", "CostReport", "estimate", "area_terms", "area_groups", "core_terms",
+           "config_view", "critical_path_ns", "critical_path_array", "CRITICAL_PATH_FIELDS", "on_distinct",
+           "control_features", "whole_design_fit", "WholeDesignFit"]
 
 GROUPS = ("lut_build", "fetch", "multiply", "reduction", "accumulation", "registers", "control")
-
-
-def _bit_length(x):
-    """``int.bit_length`` for ints or numpy arrays of non-negative ints."""
-    x = np.asarray(x, np.int64)
-    return np.where(x > 0, np.floor(np.log2(np.maximum(x, 1))).astype(np.int64) + 1, 0)
 
 
 def control_features(v) -> np.ndarray:
     """Regressors of the control logic (FSM, counters, comparators, lane masks), one column each:
     ``[1, lane mask bits (tile_n * act_width), counter bits (of max_n and max_m), tile_n]``.
-    ``v``: a config or a :func:`config_view` of arrays."""
+    ``v``: a :class:`ConfigArrays` (rows x 4) or a config (4)."""
     one = np.ones_like(np.asarray(v.tile_n, float))
     return np.stack([one, np.asarray(v.tile_n * v.act_width, float),
-                     np.asarray(_bit_length(v.max_n) + _bit_length(v.max_m), float),
+                     np.asarray(bit_length(v.max_n) + bit_length(v.max_m), float),
                      np.asarray(v.tile_n, float)], axis=-1)
 
 
+def _each(fn, where, *keys) -> np.ndarray:
+    """``float(fn(*key))`` once per distinct combination of the small non-negative int arrays ``keys``
+    among the rows ``where``; 0.0 in the other rows. Prices unit lookups (FP units by format code,
+    fetchers by mu) through the scalar interface of the unit-cost table."""
+    keys = np.broadcast_arrays(*(np.asarray(k, np.int64) for k in keys))
+    where = np.broadcast_to(np.asarray(where, bool), keys[0].shape)
+    out = np.zeros(keys[0].shape)
+    if not where.any():
+        return out
+    sub = [k[where] for k in keys]
+    key = np.zeros(len(sub[0]), np.int64)
+    for k in sub:
+        key = key * (int(k.max()) + 1) + k
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    values = np.array([float(fn(*(int(k[i]) for k in sub))) for i in first.tolist()])
+    out[where] = values[inverse.reshape(-1)]
+    return out
+
+
 # ------------------------------------------------------------------------------------------------
-# Terms: (group -> area per copy), each a function of a few config fields.
+# Terms: (group -> area per copy, one entry per design), each a function of a few config fields.
+# ``v`` is a :class:`ConfigArrays` (one row for :func:`estimate`, many for :func:`estimate_table`).
 # ------------------------------------------------------------------------------------------------
 
-def _lut_build(cfg: CoreConfig, c: UnitCosts) -> dict[str, float]:
+@functools.cache
+def _plan_counts(mu: int) -> tuple[int, int, tuple, tuple, int, int]:
+    """The LUT build plan of ``mu``, counted for pricing: (add/subtract pairs, single adders,
+    ((count, kind, nonzeros of dst, nonzeros of src), ...) of the adders by operand widths,
+    ((count, nonzeros), ...) of the entries, steps, sum of the steps' depths)."""
+    plan = lut_plan(mu)
+    groups = plan.operand_groups
+    adders = Counter(("pair" if len(g) == 2 else "sub" if g[0].subtract else "add",
+                      plan.nonzeros(g[0].dst), plan.nonzeros(g[0].src)) for g in groups)
+    entries = Counter(plan.nonzeros(e) for e in range(1, plan.entries + 1))
+    pairs = sum(1 for g in groups if len(g) == 2)
+    return (pairs, len(groups) - pairs, tuple((n, *k) for k, n in sorted(adders.items())),
+            tuple((n, k) for k, n in sorted(entries.items())), len(plan.steps),
+            sum(st.depth for st in plan.steps))
+
+
+def _lut_build(v: ConfigArrays, c: UnitCosts) -> dict[str, np.ndarray]:
     """One LUT: the plan's adders, its output registers and (FP) the operand / entry alignment delays;
     for ``mac``, one activation lane's operand register."""
-    plan, reg = cfg.plan, c.per_bit("reg")
-    out = {"lut_build": 0.0, "registers": 0.0}
-    if cfg.is_mac:  # no LUT: the activation lane's operand register
-        out["registers"] += cfg.act_width * reg
-        return out
-    if cfg.is_fp:
-        lat = cfg.adder_stages
-        for group in plan.operand_groups:
-            out["lut_build"] += c.fp_add(cfg.act, lat, pair=len(group) == 2)["area_um2"] * (len(group) // 2 or 1)
-        # one tapped delay line per activation, then each built entry delayed to the common latency
-        delay_bits = cfg.mu * cfg.lut_build_latency * cfg.act_width
-        delay_bits += sum(cfg.lut_build_latency - s.depth * lat for s in plan.steps) * cfg.act_width
-        out["lut_build"] += delay_bits * reg
-        out["registers"] += plan.entries * cfg.act_width * reg
-    else:
-        for group in plan.operand_groups:
-            s = group[0]
-            widths = (cfg.entry_width(s.dst), cfg.entry_width(s.src), cfg.act_width)
-            if len(group) == 2:
-                out["lut_build"] += float(c.int_add_area(*widths, pair=True))
-            else:
-                out["lut_build"] += float(c.int_add_area(*widths, s.subtract))
-        out["registers"] += sum(cfg.entry_width(v) for v in range(1, plan.entries + 1)) * reg
-    return out
+    reg, w, fp, mac = c.per_bit("reg"), v.act_width, v.is_fp, v.is_mac
+    build = np.zeros(len(v))
+    regs = np.where(mac, w * reg, 0.0)  # no LUT: the activation lane's operand register
+    for mu in np.unique(v.mu[~mac]).tolist():
+        rows = ~mac & (v.mu == mu)
+        pairs, singles, adders, entries, steps, depths = _plan_counts(mu)
+        lat, lbl = v.adder_stages, v.lut_build_latency
+        fp_rows = rows & fp
+        if fp_rows.any():
+            pair_area = _each(lambda a, s: c.fp_add(FORMATS[a], s, pair=True)["area_um2"], fp_rows,
+                              v.act, lat)
+            single_area = _each(lambda a, s: c.fp_add(FORMATS[a], s)["area_um2"], fp_rows, v.act, lat)
+            area = pairs * pair_area + singles * single_area
+            # one tapped delay line per activation, then each built entry delayed to the common latency
+            delay_bits = (mu * lbl + steps * lbl - lat * depths) * w
+            build = np.where(fp_rows, area + delay_bits * reg, build)
+            regs = np.where(fp_rows, (lut_plan(mu).entries * w) * reg, regs)
+        int_rows = rows & ~fp
+        if int_rows.any():
+            area = np.zeros(len(v))
+            for count, kind, dst, src in adders:
+                widths = (v.sum_width(dst), v.sum_width(src), w)
+                adder = c.int_add_area(*widths, kind == "sub", pair=kind == "pair")
+                area = area + count * np.asarray(adder, float)
+            bits = sum(count * v.sum_width(k) for count, k in entries)
+            build = np.where(int_rows, area, build)
+            regs = np.where(int_rows, bits * reg, regs)
+    return {"lut_build": build, "registers": regs}
 
 
-def _fetch_or_multiply(cfg: CoreConfig, c: UnitCosts) -> dict[str, float]:
+def _fetch_or_multiply(v: ConfigArrays, c: UnitCosts) -> dict[str, np.ndarray]:
     """One fetch lane of one LUT, or (``mac``) one multiplier of one activation lane."""
-    if cfg.is_mac:
-        if cfg.is_fp:
-            return {"multiply": c.fp_mul(cfg.act, cfg.mul_latency)["area_um2"]}
-        return {"multiply": float(c.int_mul_area(cfg.act_width))}
-    kind = "fetch_fp" if cfg.is_fp else "fetch_int"
-    return {"fetch": float(c.fetch_area(kind, cfg.mu, cfg.lut_width))}
+    fp, mac = v.is_fp, v.is_mac
+    multiply = (_each(lambda a, s: c.fp_mul(FORMATS[a], s)["area_um2"], mac & fp, v.act, v.mul_latency)
+                + _each(lambda w: c.int_mul_area(w), mac & ~fp, v.act_width))
+    fetch = _each(lambda f, mu, w: c.fetch_area("fetch_fp" if f else "fetch_int", mu, w), ~mac, fp, v.mu,
+                  v.lut_width)
+    return {"multiply": multiply, "fetch": fetch}
 
 
-def _tree_lane(cfg: CoreConfig, c: UnitCosts) -> dict[str, float]:
-    """The reduction tree of one output lane: adders, FP pass-through delays, cut registers."""
-    reg, cuts = c.per_bit("reg"), cfg.pipeline_cuts
-    lat = cfg.adder_stages if cfg.is_fp else 0
-    out = {"reduction": 0.0, "registers": 0.0}
-    fp_add = c.fp_add(cfg.act, cfg.adder_stages)["area_um2"] if cfg.is_fp else 0.0
-    widths = [cfg.tree_width(1)] * cfg.luts  # leaves: LUT values, or mac products
-    if cuts[0]:
-        out["registers"] += sum(widths) * reg
-    for d, nodes in enumerate(cfg.tree_levels, start=1):
-        for node in nodes:
-            if not node.adds:
-                out["reduction"] += lat * widths[node.inputs[0]] * reg
-            elif cfg.is_fp:
-                out["reduction"] += fp_add
-            else:
-                out["reduction"] += float(c.int_add_area(node.width, *(widths[i] for i in node.inputs)))
-        widths = [widths[node.inputs[0]] if not node.adds else node.width for node in nodes]
-        if cuts[d]:
-            out["registers"] += sum(widths) * reg
-    return out
+def _tree_lane(v: ConfigArrays, c: UnitCosts) -> dict[str, np.ndarray]:
+    """The reduction tree of one output lane: adders, FP pass-through delays, cut registers.
+
+    Level ``d`` of the tree over ``L`` leaves (:func:`~hwgen.description.tree_plan.level_values`)
+    adds the pairs of level ``d - 1``: full adders of two ``2**(d-1)``-leaf values, and possibly a
+    last one that takes the short last value; an odd last value passes through (FP: delayed by the
+    adder's stages)."""
+    reg, fp, luts = c.per_bit("reg"), v.is_fp, v.luts
+    lat = np.where(fp, v.adder_stages, 0)
+    fp_add = _each(lambda a, s: c.fp_add(FORMATS[a], s)["area_um2"], fp, v.act, v.adder_stages)
+    cuts, depth = v.pipeline_cuts, v.tree_depth
+    reduction = np.zeros(len(v))
+    registers = np.where(cuts[:, 0], (luts * v.tree_width(1)) * reg, 0.0)  # leaves: LUT values, or products
+    for d in range(1, cuts.shape[1]):
+        on = d <= depth
+        half = 1 << (d - 1)
+        prev, last = level_values(luts, d - 1), level_last_terms(luts, d - 1)
+        adders, odd = prev // 2, prev % 2 == 1
+        short = ~odd & (last < half)  # the last adder takes the short last value
+        if fp.all():
+            adds = adders * fp_add
+        else:
+            w_half = v.tree_width(half)
+            full_area = c.int_add_area(v.tree_width(2 * half), w_half, w_half)
+            full = (adders - short) * np.asarray(full_area, float)
+            part = np.where(short, c.int_add_area(v.tree_width(half + last), w_half, v.tree_width(last)), 0.0)
+            adds = np.where(fp, adders * fp_add, full + part)
+        through = np.where(odd, lat * v.tree_width(last) * reg, 0.0)
+        reduction = reduction + np.where(on, adds + through, 0.0)
+        count, last_d = level_values(luts, d), level_last_terms(luts, d)
+        bits = (count - 1) * v.tree_width(2 * half) + v.tree_width(last_d)
+        registers = registers + np.where(on & cuts[:, d], bits * reg, 0.0)
+    return {"reduction": reduction, "registers": registers}
 
 
-def _acc_lane(cfg: CoreConfig, c: UnitCosts) -> dict[str, float]:
+def _acc_lane(v: ConfigArrays, c: UnitCosts) -> dict[str, np.ndarray]:
     """One output lane's accumulation: conversion, adder, first-tile mux and delay, R accumulators."""
-    reg, w = c.per_bit("reg"), cfg.acc_width
-    area = 0.0
-    if cfg.is_fp:
-        if cfg.acc != cfg.act:
-            area += c.fp_convert(cfg.act, cfg.acc)["area_um2"]
-        area += c.fp_add(cfg.acc, cfg.adder_stages)["area_um2"]
-    else:
-        area += float(c.int_add_area(w, w, min(cfg.tree_width(cfg.luts), w)))
-    area += c.per_bit("mux2") * w  # first input tile: take the tile sum as is
-    area += cfg.acc_latency * w * reg  # ... delayed to meet the adder's result
-    if cfg.reuse > 1:
-        area += float(c.index_mux_area(cfg.reuse, w))
-    area += cfg.reuse * w * reg
+    reg, w, fp = c.per_bit("reg"), v.acc_width, v.is_fp
+    convert = _each(lambda a, b: c.fp_convert(FORMATS[a], FORMATS[b])["area_um2"], fp & (v.acc != v.act),
+                    v.act, v.acc)
+    fp_add = _each(lambda a, s: c.fp_add(FORMATS[a], s)["area_um2"], fp, v.acc, v.adder_stages)
+    int_add = np.asarray(c.int_add_area(w, w, np.minimum(v.tree_width(v.luts), w)), float)
+    area = np.where(fp, convert + fp_add, int_add)
+    area = area + c.per_bit("mux2") * w  # first input tile: take the tile sum as is
+    area = area + v.acc_latency * w * reg  # ... delayed to meet the adder's result
+    area = area + np.where(v.reuse > 1, np.asarray(c.index_mux_area(v.reuse, w), float), 0.0)
+    area = area + v.reuse * w * reg
     return {"accumulation": area}
 
 
-def config_view(cfg: CoreConfig) -> SimpleNamespace:
-    """The per-design quantities of :func:`core_terms`, read from ``cfg`` (the vectorised path
-    builds the same namespace with one array per field, :mod:`costmodel.table`)."""
-    return SimpleNamespace(**{n: getattr(cfg, n) for n in VIEW_FIELDS},
-                           control_register_bits=cfg.control_registers.bits)
-
-
-#: The config properties :func:`core_terms` and :func:`control_features` read (besides the control
-#: registers' bits).
-VIEW_FIELDS = ("luts", "keys", "mu", "reuse", "max_n", "max_m", "adder_stages", "pipeline", "act_width", "key_bits",
-               "tile_n", "max_tiles_n", "lut_build_latency", "mul_latency", "tree_latency", "acc_latency",
-               "acc_width", "step_bits")
+def config_view(cfg: CoreConfig) -> ConfigArrays:
+    """The one-row :class:`ConfigArrays` of ``cfg``, what the terms read."""
+    return ConfigArrays.of(cfg)
 
 
 def core_terms(v, c: UnitCosts) -> dict[str, object]:
     """Once per core: key/step pipeline registers (issue, build delays, tree and accumulator tags),
-    output register and control registers. ``v``: :func:`config_view` (scalars or arrays)."""
+    output register and control registers. ``v``: a :class:`ConfigArrays`."""
     reg = c.per_bit("reg")
     key_bits = v.luts * v.keys * v.key_bits
     tag = v.step_bits
@@ -164,31 +201,72 @@ def core_terms(v, c: UnitCosts) -> dict[str, object]:
     return {"registers": (pipeline_bits + out_bits) * reg, "control": v.control_register_bits * reg}
 
 
-#: (term, multiplier, config fields it depends on). The multiplier counts identical copies.
+#: (term, copies, :class:`ConfigArrays` fields it depends on). ``copies(v)`` counts identical copies.
 TERMS = (
-    (_lut_build, lambda cfg: cfg.luts, ("act", "mu", "adder_stages")),
-    (_fetch_or_multiply, lambda cfg: cfg.luts * cfg.keys, ("act", "mu")),
-    (_tree_lane, lambda cfg: cfg.keys, ("act", "mu", "luts", "adder_stages", "pipeline")),
-    (_acc_lane, lambda cfg: cfg.keys, ("act", "acc", "mu", "luts", "adder_stages", "reuse", "max_n")),
-    (None, None, None),  # core_terms: per design, from config_view
+    (_lut_build, lambda v: v.luts, ("arch", "act", "mu", "adder_stages")),
+    (_fetch_or_multiply, lambda v: v.luts * v.keys, ("arch", "act", "mu", "adder_stages")),
+    (_tree_lane, lambda v: v.keys, ("arch", "act", "mu", "luts", "adder_stages", "pipeline")),
+    (_acc_lane, lambda v: v.keys, ("arch", "act", "acc", "mu", "luts", "adder_stages", "reuse", "max_n")),
 )
 
+#: The fields the critical path depends on.
+CRITICAL_PATH_FIELDS = ("arch", "act", "acc", "mu", "luts", "adder_stages", "pipeline", "max_n")
 
-def area_terms(cfg: CoreConfig, costs: UnitCosts, *, raw: bool = False) -> dict[str, float]:
-    """Area by group (um^2) of ``cfg``: the component sums scaled by :func:`whole_design_fit`, plus
-    the fitted control logic (``raw=True``: the component sums alone, control registers only)."""
-    total = dict.fromkeys(GROUPS, 0.0)
-    for term, mult, _ in TERMS:
-        part = core_terms(config_view(cfg), costs) if term is None else term(cfg, costs)
-        k = 1 if term is None else mult(cfg)
+
+def _dense_key(v: ConfigArrays, names: tuple[str, ...]) -> np.ndarray:
+    """One int64 per row, equal for rows equal in ``names`` (mixed radix, re-densified before overflow)."""
+    key = np.zeros(len(v), np.int64)
+    span = 1
+    for name in names:
+        col = getattr(v, name)
+        radix = int(col.max(initial=0)) + 1
+        if span * radix >= 1 << 62:
+            _, key = np.unique(key, return_inverse=True)
+            key = key.reshape(-1).astype(np.int64)
+            span = int(key.max(initial=0)) + 1
+        key = key * radix + col
+        span *= radix
+    return key
+
+
+def on_distinct(fn, v: ConfigArrays, names: tuple[str, ...]):
+    """``fn(v)`` evaluated once per distinct combination of the fields ``names`` and spread back to
+    the rows (``fn`` returns an array or a dict of arrays, one entry per row)."""
+    if len(v) <= 1:
+        return fn(v)
+    _, first, inverse = np.unique(_dense_key(v, names), return_index=True, return_inverse=True)
+    if len(first) > len(v) // 2:  # mostly distinct: not worth the gather
+        return fn(v)
+    inverse = inverse.reshape(-1)
+    out = fn(v.take(first))
+    if isinstance(out, dict):
+        return {k: np.asarray(a)[inverse] for k, a in out.items()}
+    return np.asarray(out)[inverse]
+
+
+def area_groups(v: ConfigArrays, costs: UnitCosts, *, raw: bool = False) -> dict[str, np.ndarray]:
+    """Area by group (um^2), one entry per design of ``v``: the component sums scaled by
+    :func:`whole_design_fit`, plus the fitted control logic (``raw=True``: the component sums
+    alone, control registers only). Each term is priced once per distinct combination of its fields."""
+    total = {g: np.zeros(len(v)) for g in GROUPS}
+    for term, copies, names in TERMS:
+        part = on_distinct(lambda u, t=term: t(u, costs), v, names)
+        k = copies(v)
         for g, a in part.items():
-            total[g] += k * float(a)
+            total[g] = total[g] + k * a
+    for g, a in core_terms(v, costs).items():
+        total[g] = total[g] + a
     if raw:
         return total
     fit = whole_design_fit(costs)
     out = {g: fit.scale[g] * a for g, a in total.items()}
-    out["control"] += float(control_features(config_view(cfg)) @ fit.control)
+    out["control"] = out["control"] + control_features(v) @ fit.control
     return out
+
+
+def area_terms(cfg: CoreConfig, costs: UnitCosts, *, raw: bool = False) -> dict[str, float]:
+    """Area by group (um^2) of ``cfg``: :func:`area_groups` of its one row."""
+    return {g: float(a[0]) for g, a in area_groups(ConfigArrays.of(cfg), costs, raw=raw).items()}
 
 
 @dataclass(frozen=True)
@@ -212,16 +290,24 @@ class WholeDesignFit:
 SCALE_BOUNDS = (0.5, 1.5)
 
 
-@lru_cache(maxsize=8)
 def whole_design_fit(costs: UnitCosts) -> WholeDesignFit:
-    """Fit :class:`WholeDesignFit` to the calibration cores of ``costs``."""
+    """Fit :class:`WholeDesignFit` to the calibration cores of ``costs`` (once per table: the fit is
+    kept on ``costs`` and dies with it; a stand-in table without :meth:`UnitCosts.memo` refits)."""
+    memo = getattr(costs, "memo", None)
+    if memo is None:
+        return _fit_whole_design(costs)
+    return memo("whole_design_fit", lambda: _fit_whole_design(costs))
+
+
+def _fit_whole_design(costs: UnitCosts) -> WholeDesignFit:
     from scipy.optimize import lsq_linear
 
     cores = costs.cores()
     if not cores:
         return WholeDesignFit(dict.fromkeys(GROUPS, 1.0), np.zeros(4), 0)
-    raw = np.array([[area_terms(CoreConfig(**s["config"]), costs, raw=True)[g] for g in GROUPS] for s in cores])
-    feats = np.array([control_features(config_view(CoreConfig(**s["config"]))) for s in cores])
+    v = ConfigArrays.of(*(CoreConfig(**s["config"]) for s in cores))
+    raw = np.stack([a for a in area_groups(v, costs, raw=True).values()], axis=1)
+    feats = control_features(v)
     y = np.array([s["area_um2"] for s in cores])
     fitted = [i for i, g in enumerate(GROUPS) if np.count_nonzero(raw[:, i]) >= 3]
     fixed = [i for i in range(len(GROUPS)) if i not in fitted]
@@ -241,48 +327,45 @@ def whole_design_fit(costs: UnitCosts) -> WholeDesignFit:
 # ------------------------------------------------------------------------------------------------
 
 def critical_path_ns(cfg: CoreConfig, c: UnitCosts) -> float:
-    """Estimated minimum clock period (ns): the slowest register-to-register segment.
+    """Estimated minimum clock period (ns) of ``cfg``: :func:`critical_path_array` of its one row."""
+    return float(critical_path_array(ConfigArrays.of(cfg), c)[0])
+
+
+def critical_path_array(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
+    """Estimated minimum clock period (ns) of every design of ``v``: the slowest register-to-register segment.
 
     Segments: the LUT build (the plan's depth of chained adders, or one pipelined FP adder stage); fetch
     and reduction levels up to each pipeline cut; conversion and accumulate. A pipelined FP adder
     splits its delay evenly over its stages + 1 segments.
     """
-    if cfg.is_fp:
-        add_d = c.fp_add(cfg.act, 0)["critical_path_ns"]
-        acc_d = c.fp_add(cfg.acc, 0)["critical_path_ns"]
-        s = cfg.adder_stages
-        build = cfg.plan.depth * add_d if s == 0 else 2 * add_d / (s + 1)
-        conv = c.fp_convert(cfg.act, cfg.acc)["critical_path_ns"] if cfg.acc != cfg.act else 0.0
-        level = [add_d] * len(cfg.tree)
-        acc = conv + acc_d / (s + 1)
-    else:
-        s = 0
-        build = cfg.plan.depth * float(c.int_add_delay(cfg.lut_width))
-        level = [float(c.int_add_delay(cfg.tree_width(2 ** d))) for d in range(1, len(cfg.tree) + 1)]
-        acc = float(c.int_add_delay(cfg.acc_width))
-    if cfg.is_mac and cfg.is_fp:
-        fetch = c.fp_mul(cfg.act, 0)["critical_path_ns"] / (cfg.mul_latency + 1)
-    elif cfg.is_mac:
-        fetch = c.int_mul_delay(cfg.act_width)
-    else:
-        fetch = c.fetch_delay("fetch_fp" if cfg.is_fp else "fetch_int", cfg.mu)
-    segments = [build]
-    cuts = cfg.pipeline_cuts
-    current = fetch
-    for d, delay in enumerate(level, start=1):
-        if cuts[d - 1]:
-            segments.append(current)
-            current = 0.0
-        if s:  # a pipelined adder ends the segment inside it
-            segments.append(current + delay / (s + 1))
-            current = delay / (s + 1)
-        else:
-            current += delay
-    if cuts[-1]:  # after the last level (cuts has one entry per level, plus the inputs)
-        segments.append(current)
-        current = 0.0
-    segments.append(current + acc)
-    return float(max(segments))
+    fp, mac = v.is_fp, v.is_mac
+    s = np.where(fp, v.adder_stages, 0)
+    add_d = _each(lambda a: c.fp_add(FORMATS[a], 0)["critical_path_ns"], fp, v.act)
+    acc_d = _each(lambda a: c.fp_add(FORMATS[a], 0)["critical_path_ns"], fp, v.acc)
+    conv = _each(lambda a, b: c.fp_convert(FORMATS[a], FORMATS[b])["critical_path_ns"], fp & (v.acc != v.act),
+                 v.act, v.acc)
+    build = np.where(fp, np.where(s == 0, v.plan_depth * add_d, 2 * add_d / (s + 1)),
+                     v.plan_depth * np.asarray(c.int_add_delay(v.lut_width), float))
+    acc = np.where(fp, conv + acc_d / (s + 1), np.asarray(c.int_add_delay(v.acc_width), float))
+    fetch = (_each(lambda a, lat: c.fp_mul(FORMATS[a], 0)["critical_path_ns"] / (lat + 1), mac & fp, v.act,
+                   v.mul_latency)
+             + _each(lambda w: c.int_mul_delay(w), mac & ~fp, v.act_width)
+             + _each(lambda f, mu: c.fetch_delay("fetch_fp" if f else "fetch_int", mu), ~mac, fp, v.mu))
+    cuts, depth = v.pipeline_cuts, v.tree_depth
+    longest, current = build, fetch
+    for d in range(1, cuts.shape[1]):
+        on = d <= depth
+        delay = np.where(fp, add_d, np.asarray(c.int_add_delay(v.tree_width(1 << d)), float))
+        cut = on & cuts[:, d - 1]
+        longest = np.where(cut, np.maximum(longest, current), longest)
+        current = np.where(cut, 0.0, current)
+        piped = on & (s > 0)  # a pipelined adder ends the segment inside it
+        longest = np.where(piped, np.maximum(longest, current + delay / (s + 1)), longest)
+        current = np.where(piped, delay / (s + 1), np.where(on, current + delay, current))
+    last = cuts[np.arange(len(v)), depth]  # after the last level
+    longest = np.where(last, np.maximum(longest, current), longest)
+    current = np.where(last, 0.0, current)
+    return np.maximum(longest, current + acc)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ FP adders and converters are priced per (format, stages) exactly as measured.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -45,6 +46,15 @@ class UnitCosts:
     flow_version: str
     nand2_area_um2: float
     samples: tuple[dict, ...]
+    #: What is computed from this table once (e.g. :func:`costmodel.model.whole_design_fit`), by name:
+    #: kept on the table so that it dies with it (see :meth:`memo`).
+    _memo: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def memo(self, name: str, make: Callable[[], object]) -> object:
+        """``make()``, computed once per table and kept under ``name`` for the table's lifetime."""
+        if name not in self._memo:
+            self._memo[name] = make()
+        return self._memo[name]
 
     # -- indexes and fits (computed once per table) ----------------------------------------------
     @cached_property

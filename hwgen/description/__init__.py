@@ -14,6 +14,7 @@ from .config import (
     DEFAULT_MAX_N,
     UNIT_KINDS,
     ActType,
+    ConfigArrays,
     ConfigError,
     CoreConfig,
     UnitConfig,
@@ -25,6 +26,7 @@ from .key_encoding import decode_keys, encode_weights, key_stream, weight_operan
 from .lut_plan import LutPlan, LutStep, lut_plan
 from .schedule import job_cycles, job_interval
 from .tree_plan import tree_plan
+from .validity import check_table
 from .workload import Gemv, Workload, load_workload
 
 __all__ = [
@@ -33,11 +35,13 @@ __all__ = [
     "DEFAULT_MAX_N",
     "UNIT_KINDS",
     "ActType",
+    "ConfigArrays",
     "ConfigError",
     "CoreConfig",
     "UnitConfig",
     "core_config",
     "load_design",
+    "check_table",
     "FPFormat",
     "FP16",
     "BF16",

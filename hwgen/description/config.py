@@ -12,11 +12,14 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
+
+import numpy as np
 
 from .fp_format import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPFormat
 from .lut_plan import MAX_MU, LutPlan, key_bits, lut_plan
-from .tree_plan import TreeNode, tree_depth, tree_nodes, tree_plan
+from .tree_plan import TreeNode, bit_length, tree_depth, tree_nodes, tree_plan
 
 __all__ = [
     "ConfigError",
@@ -41,6 +44,11 @@ __all__ = [
     "STEP_FLAGS",
     "PIPELINE_OVERHEAD",
     "MAX_NETLIST_BITS",
+    "FORMATS",
+    "ConfigArrays",
+    "pipeline_cut_matrix",
+    "design_name",
+    "emit_problems_of",
 ]
 
 #: Default tile edge of a design that gives neither ``core`` nor both ``luts`` and ``keys``
@@ -137,9 +145,10 @@ def int_sum_width(terms: int, act_width: int) -> int:
 
     Each term lies in [-2**(w-1), 2**(w-1)] (the most negative activation times -1), so the
     sum lies in [-terms * 2**(w-1), terms * 2**(w-1)]; the result is the smallest signed width
-    whose maximum ``2**(B-1) - 1`` reaches ``terms * 2**(w-1)``.
+    whose maximum ``2**(B-1) - 1`` reaches ``terms * 2**(w-1)``. Ints, or numpy int64 arrays whose
+    ``terms * 2**(w-1)`` stays below ``2**53``.
     """
-    return (terms << (act_width - 1)).bit_length() + 1
+    return bit_length(terms << (act_width - 1)) + 1
 
 
 def int_product_sum_width(terms: int, act_width: int) -> int:
@@ -148,9 +157,9 @@ def int_product_sum_width(terms: int, act_width: int) -> int:
 
     A product lies in [-2**(2w-2) + 2**(w-1), 2**(2w-2)] (the top value is ``min * min``), so
     one product needs ``2 * w`` bits and a sum of ``terms`` products the smallest signed width
-    whose maximum reaches ``terms * 2**(2w-2)``.
+    whose maximum reaches ``terms * 2**(2w-2)``. Ints, or numpy int64 arrays (as :func:`int_sum_width`).
     """
-    return (terms << (2 * act_width - 2)).bit_length() + 1
+    return bit_length(terms << (2 * act_width - 2)) + 1
 
 
 def luts_for(tile_n, mu):
@@ -385,95 +394,21 @@ class CoreConfig:
             object.__setattr__(self, "name", self.default_name())
 
     def _validate(self) -> None:
-        problems: list[str] = []
-        if self.arch not in ARCHS:
-            problems.append(f"`arch` must be one of {', '.join(ARCHS)}, got arch={self.arch!r}")
-        act_type = acc_type = None
-        try:
-            act_type = ActType.parse(self.act)
-        except ValueError as exc:
-            problems.append(str(exc))
-        if act_type is not None and act_type.kind == "int":
-            if self.acc != "":
-                problems.append(f"`acc` applies to floating-point activations only (integer accumulators "
-                                f"are sized from max_n), got acc={self.acc!r} with act={self.act!r}")
-            if self.adder_stages != 0:
-                problems.append(f"`adder_stages` applies to floating-point activations only (integer adders "
-                                f"are combinational; use `pipeline`), got adder_stages={self.adder_stages!r}")
-            acc_type = act_type
-        elif act_type is not None:
-            try:
-                acc_type = ActType.parse(self.acc or self.act, "acc")
-            except ValueError as exc:
-                problems.append(str(exc))
-            else:
-                a, c = act_type, acc_type
-                if c.kind != "fp" or c.fmt.exp_bits < a.fmt.exp_bits or c.fmt.man_bits < a.fmt.man_bits:
-                    problems.append(f"`acc` must be a floating-point format at least as wide as act={self.act!r} "
-                                    f"in exponent and mantissa (e.g. 'fp32'), got acc={self.acc!r}")
-        object.__setattr__(self, "act_type", act_type)
-        object.__setattr__(self, "acc_type", acc_type)
-        ints = {
-            "adder_stages": (0, MAX_ADDER_STAGES, " registers per adder"),
-            "mu": (1, MAX_MU, ""),
-            "luts": (1, MAX_LUTS, " LUTs"),
-            "keys": (1, MAX_KEYS, " fetchers per LUT"),
-            "max_n": (1, MAX_DIM, " activations"),
-            "max_m": (1, MAX_DIM, " outputs"),
-            "reuse": (1, MAX_DIM, " output tiles"),
-            "pipeline": (0, 64, " register stages"),
-        }
-        ok = {}
-        for name, (lo, hi, unit) in ints.items():
-            value = getattr(self, name)
-            if name == "mu" and value is None:
-                if self.arch == "lut":  # (an unknown arch is reported above, once)
-                    problems.append(f"`mu` must be given for arch='lut': activations per LUT, in [1, {MAX_MU}] "
-                                    f"(costmodel.choose_mu picks the cost model's best, as `hwgen emit` does)")
-            elif not _is_int(value):
-                problems.append(f"`{name}` must be an integer, got {name}={value!r}")
-            elif not lo <= value <= hi:
-                problems.append(f"`{name}` must be in [{lo}, {hi}]{unit}, got {name}={value}")
-            else:
-                ok[name] = value
-        if "mu" in ok and self.arch in _MU1_REASON and self.mu != 1:
-            problems.append(f"`mu` must be 1 for arch={self.arch!r} ({_MU1_REASON[self.arch]}), "
-                            f"got mu={self.mu}")
-            del ok["mu"]
-        if {"mu", "luts", "max_n"} <= ok.keys() and self.max_n < self.luts * self.mu:
-            problems.append(
-                f"`max_n` must be at least the tile height luts*mu = {self.luts * self.mu} activations, "
-                f"got max_n={self.max_n}"
-            )
-        if {"keys", "max_m"} <= ok.keys():
-            if self.max_m < self.keys:
-                problems.append(
-                    f"`max_m` must be at least the tile width keys = {self.keys} outputs, got max_m={self.max_m}"
-                )
-            elif "reuse" in ok and self.reuse > math.ceil(self.max_m / self.keys):
-                hi = math.ceil(self.max_m / self.keys)
-                problems.append(
-                    f"`reuse` must be in [1, ceil(max_m/keys) = {hi}] output tiles, got reuse={self.reuse}"
-                )
-        if "luts" in ok and "pipeline" in ok and self.pipeline > 1 + tree_depth(self.luts):
-            hi = 1 + tree_depth(self.luts)
-            problems.append(
-                f"`pipeline` must be in [0, 1 + ceil(log2(luts)) = {hi}] register stages "
-                f"for luts={self.luts}, got pipeline={self.pipeline}"
-            )
-        if self.name and not _is_identifier(self.name):
-            problems.append(_NAME_PROBLEM.format(name=self.name))
+        from .validity import config_problems  # (the rules read this module)
+
+        problems = config_problems({f.name: getattr(self, f.name) for f in fields(self) if f.init})
         if problems:
             raise ConfigError(problems)
+        act_type = ActType.parse(self.act)
+        object.__setattr__(self, "act_type", act_type)
+        acc_type = act_type if act_type.kind == "int" else ActType.parse(self.acc or self.act)
+        object.__setattr__(self, "acc_type", acc_type)
 
     def default_name(self) -> str:
         """``lut_<act>[_<acc>]_mu<mu>_<tile_n>x<tile_m>``, e.g. ``lut_int8_mu4_64x64``,
         ``lut_fp16_fp32_mu3_...``; the baselines name their arch instead and leave out mu (always
         1): ``mac_int8_8x8``, ``signflip_bf16_16x4``."""
-        acc = f"_{self.acc}" if self.acc and self.acc != self.act else ""
-        if self.arch != "lut":
-            return f"{self.arch}_{self.act}{acc}_{self.tile_n}x{self.tile_m}"
-        return f"lut_{self.act}{acc}_mu{self.mu}_{self.tile_n}x{self.tile_m}"
+        return design_name(self.arch, self.act, self.acc, self.mu, self.tile_n, self.tile_m)
 
     @property
     def is_fp(self) -> bool:
@@ -551,14 +486,7 @@ class CoreConfig:
         and any one signal to as many: the input streams' payloads, valids, ``out.ready``, ``clk``
         and ``rst`` must fit. The cost model and the reference model take such designs; only
         emission is refused."""
-        widths = self.stream_bits
-        inputs = widths["job"] + widths["act"] + widths["keys"] + 3 + 1 + 2  # valids, out.ready, clk, rst
-        widest = max(widths, key=widths.get)
-        if inputs > MAX_NETLIST_BITS or widths[widest] > MAX_NETLIST_BITS:
-            return [f"cannot generate {self.name}: its input ports total {inputs} bits and its widest stream "
-                    f"word ({widest}) is {widths[widest]} bits; an Amaranth 0.5 netlist allows at most "
-                    f"{MAX_NETLIST_BITS} bits for either (use fewer luts or keys)"]
-        return []
+        return emit_problems_of(self.name, self.stream_bits)
 
     @property
     def act_width(self) -> int:
@@ -682,11 +610,7 @@ class CoreConfig:
         ``D = ceil(log2(luts))`` tree levels, accumulate); register ``i`` of ``P`` closes the
         segment ``floor((i + 1) * (D + 2) / (P + 1)) - 1``, which spreads them evenly.
         """
-        depth = tree_depth(self.luts)
-        cuts = [False] * (depth + 1)
-        for i in range(self.pipeline):
-            cuts[(i + 1) * (depth + 2) // (self.pipeline + 1) - 1] = True
-        return tuple(cuts)
+        return tuple(bool(c) for c in pipeline_cut_matrix(tree_depth(self.luts), self.pipeline)[0])
 
     def to_dict(self) -> dict[str, object]:
         """The constructor arguments (JSON-serialisable); ``CoreConfig(**cfg.to_dict()) == cfg``."""
@@ -715,6 +639,258 @@ class CoreConfig:
             "key_bits": self.key_bits,
             "acc_width": self.acc_width,
         }
+
+
+def design_name(arch: str, act: str, acc: str, mu: int, tile_n: int, tile_m: int) -> str:
+    """:meth:`CoreConfig.default_name` of a design with these fields (``acc`` as resolved: ``act``
+    or ``""`` when the accumulator is the activation format)."""
+    suffix = f"_{acc}" if acc and acc != act else ""
+    if arch != "lut":
+        return f"{arch}_{act}{suffix}_{tile_n}x{tile_m}"
+    return f"lut_{act}{suffix}_mu{mu}_{tile_n}x{tile_m}"
+
+
+def emit_problems_of(name: str, widths: dict[str, int]) -> list[str]:
+    """:meth:`CoreConfig.emit_problems` of the design ``name`` whose :attr:`CoreConfig.stream_bits` are
+    ``widths``."""
+    if not _too_wide(widths):
+        return []
+    inputs = widths["job"] + widths["act"] + widths["keys"] + 3 + 1 + 2  # valids, out.ready, clk, rst
+    widest = max(widths, key=widths.get)
+    return [(f"cannot generate {name}: its input ports total {inputs} bits and its widest stream "
+             f"word ({widest}) is {widths[widest]} bits; an Amaranth 0.5 netlist allows at most "
+             f"{MAX_NETLIST_BITS} bits for either (use fewer luts or keys)")]
+
+
+#: Every activation / accumulator format name, in code order: the codes of :class:`ConfigArrays`.
+FORMATS = (*(f"int{w}" for w in range(MIN_INT_WIDTH, MAX_INT_WIDTH + 1)), *FP_FORMATS)
+
+
+def _frozen(values) -> np.ndarray:
+    out = np.array(values, np.int64)
+    out.flags.writeable = False
+    return out
+
+
+#: Per format code: bits per value, 1 for floating point, exponent and mantissa bits (0 for integers).
+_FORMAT_WIDTH = _frozen([ActType.parse(f).width for f in FORMATS])
+_FORMAT_IS_FP = _frozen([f in FP_FORMATS for f in FORMATS]).astype(bool)
+#: Per ``mu`` (index 0 unused): key bits and LUT build plan depth, from :mod:`.lut_plan`.
+_KEY_BITS = _frozen([0] + [key_bits(m) for m in range(1, MAX_MU + 1)])
+_PLAN_DEPTH = _frozen([0] + [lut_plan(m).depth for m in range(1, MAX_MU + 1)])
+
+
+def pipeline_cut_matrix(depth, pipeline) -> np.ndarray:
+    """:attr:`CoreConfig.pipeline_cuts` of many designs: a bool array of shape ``(rows, 1 + max(depth))``,
+    row ``r`` holding the ``1 + depth[r]`` cuts of that design (then ``False``). ``depth``: tree
+    levels, ``ceil(log2(luts))``; ``pipeline``: registers (``<= depth + 1``); ints or int arrays.
+
+    Register ``i`` of ``P`` closes segment ``floor((i + 1) * (D + 2) / (P + 1)) - 1`` of the ``D + 2``.
+    """
+    depth = np.atleast_1d(np.asarray(depth, np.int64))
+    pipeline = np.broadcast_to(np.asarray(pipeline, np.int64), depth.shape)
+    cuts = np.zeros((depth.size, int(depth.max(initial=0)) + 1), bool)
+    rows = np.arange(depth.size)
+    for i in range(int(pipeline.max(initial=0))):
+        on = i < pipeline
+        cuts[rows[on], ((i + 1) * (depth[on] + 2) // (pipeline[on] + 1) - 1)] = True
+    return cuts
+
+
+@dataclass(frozen=True, eq=False)
+class ConfigArrays:
+    """The configs of many valid designs, one int64 numpy array per field, and :class:`CoreConfig`'s
+    derived properties as array properties (same names, same values, one entry per design).
+
+    Built from validated fields (:func:`hwgen.description.validity.config_arrays` for a table,
+    :meth:`of` for one config). The cost model prices tables of designs with it, and the scalar
+    path on one-row instances.
+
+    Attributes
+    ----------
+    arch : numpy.ndarray
+        Index into :data:`ARCHS`.
+    act : numpy.ndarray
+        Index into :data:`FORMATS` of the activation format.
+    acc : numpy.ndarray
+        Index into :data:`FORMATS` of the accumulator format (:attr:`CoreConfig.acc_type`: ``act``
+        for integer cores).
+    adder_stages, mu, luts, keys, max_n, max_m, reuse, pipeline : numpy.ndarray
+        As in :class:`CoreConfig`.
+    """
+
+    arch: np.ndarray
+    act: np.ndarray
+    acc: np.ndarray
+    adder_stages: np.ndarray
+    mu: np.ndarray
+    luts: np.ndarray
+    keys: np.ndarray
+    max_n: np.ndarray
+    max_m: np.ndarray
+    reuse: np.ndarray
+    pipeline: np.ndarray
+
+    @classmethod
+    def of(cls, *cfgs: CoreConfig) -> ConfigArrays:
+        """The arrays of ``cfgs``, one row each."""
+        columns = {f.name: [] for f in fields(cls)}
+        for cfg in cfgs:
+            codes = {"arch": ARCHS.index(cfg.arch), "act": FORMATS.index(cfg.act),
+                     "acc": FORMATS.index(cfg.acc_type.name)}
+            for name, column in columns.items():
+                column.append(codes.get(name, getattr(cfg, name)))
+        return cls(**{name: np.array(column, np.int64) for name, column in columns.items()})
+
+    def __len__(self) -> int:
+        return len(self.luts)
+
+    def take(self, index) -> ConfigArrays:
+        """The designs at ``index`` (an int array or a bool mask)."""
+        return ConfigArrays(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def config(self, i: int) -> CoreConfig:
+        """Design ``i`` as a :class:`CoreConfig` (default name)."""
+        acc = FORMATS[self.acc[i]] if self.is_fp[i] else ""
+        ints = {f: int(getattr(self, f)[i]) for f in ("adder_stages", "mu", "luts", "keys", "max_n", "max_m",
+                                                      "reuse", "pipeline")}
+        return CoreConfig(arch=ARCHS[self.arch[i]], act=FORMATS[self.act[i]], acc=acc, **ints)
+
+    # --- The derived properties of CoreConfig (see there) ---
+
+    @cached_property
+    def is_fp(self) -> np.ndarray:
+        return _FORMAT_IS_FP[self.act]
+
+    @cached_property
+    def is_mac(self) -> np.ndarray:
+        return self.arch == ARCHS.index("mac")
+
+    @cached_property
+    def act_width(self) -> np.ndarray:
+        return _FORMAT_WIDTH[self.act]
+
+    @property
+    def tile_n(self) -> np.ndarray:
+        return self.luts * self.mu
+
+    @property
+    def tile_m(self) -> np.ndarray:
+        return self.keys
+
+    @property
+    def key_bits(self) -> np.ndarray:
+        return np.where(self.is_mac, self.act_width, _KEY_BITS[self.mu])
+
+    @property
+    def max_tiles_n(self) -> np.ndarray:
+        return -(-self.max_n // self.tile_n)
+
+    @property
+    def max_tiles_m(self) -> np.ndarray:
+        return -(-self.max_m // self.tile_m)
+
+    @cached_property
+    def _int_width(self) -> np.ndarray:
+        """``act_width`` of integer rows, 2 for floating point (keeps the width formulas in range)."""
+        return np.where(self.is_fp, 2, self.act_width)
+
+    def sum_width(self, terms) -> np.ndarray:
+        """Width (bits) of a sum of ``terms`` activations (:meth:`CoreConfig.entry_width` by nonzeros)."""
+        return np.where(self.is_fp, self.act_width, int_sum_width(terms, self._int_width))
+
+    @property
+    def lut_width(self) -> np.ndarray:
+        return self.sum_width(self.mu)
+
+    @property
+    def product_width(self) -> np.ndarray:
+        return np.where(self.is_fp, self.act_width, int_product_sum_width(1, self._int_width))
+
+    def tree_width(self, terms) -> np.ndarray:
+        """Width (bits) of a tree node that sums ``terms`` leaves (an int or an array per design)."""
+        w = self._int_width
+        terms = np.asarray(terms, np.int64)
+        lut_or_mac = np.where(self.is_mac, int_product_sum_width(terms, w), int_sum_width(terms * self.mu, w))
+        return np.where(self.is_fp, self.act_width, lut_or_mac)
+
+    @property
+    def acc_width(self) -> np.ndarray:
+        return np.where(self.is_fp, _FORMAT_WIDTH[self.acc], int_sum_width(self.max_n, self._int_width))
+
+    @property
+    def plan_depth(self) -> np.ndarray:
+        """Adder depth of the LUT build plan (:attr:`LutPlan.depth`)."""
+        return _PLAN_DEPTH[self.mu]
+
+    @cached_property
+    def tree_depth(self) -> np.ndarray:
+        """Levels of the reduction tree, ``ceil(log2(luts))``."""
+        return tree_depth(self.luts)
+
+    @property
+    def lut_build_latency(self) -> np.ndarray:
+        return self.plan_depth * self.adder_stages
+
+    @property
+    def mul_latency(self) -> np.ndarray:
+        return np.where(self.is_mac, self.adder_stages, 0)
+
+    @property
+    def tree_latency(self) -> np.ndarray:
+        return self.tree_depth * self.adder_stages + self.pipeline
+
+    @property
+    def acc_latency(self) -> np.ndarray:
+        return self.adder_stages
+
+    @property
+    def pipeline_latency(self) -> np.ndarray:
+        return (PIPELINE_OVERHEAD + self.lut_build_latency + self.mul_latency + self.tree_latency
+                + self.acc_latency)
+
+    @cached_property
+    def pipeline_cuts(self) -> np.ndarray:
+        """:func:`pipeline_cut_matrix`: shape ``(rows, 1 + max tree depth)``."""
+        return pipeline_cut_matrix(self.tree_depth, self.pipeline)
+
+    @property
+    def r_bits(self) -> np.ndarray:
+        """Bits of the step tag's field ``r``, ``max(1, bit_length(reuse - 1))``."""
+        return np.maximum(1, bit_length(self.reuse - 1))
+
+    @property
+    def step_bits(self) -> np.ndarray:
+        return len(STEP_FLAGS) + self.r_bits
+
+    @property
+    def control_register_bits(self) -> np.ndarray:
+        """:attr:`ControlRegisters.bits` of :attr:`CoreConfig.control_registers`."""
+        n_bits, m_bits = bit_length(self.max_n), bit_length(self.max_m)
+        row_bits = np.maximum(1, bit_length(self.max_tiles_n - 1))
+        return (n_bits + 1 + 2 * row_bits + m_bits + 2 * (m_bits + 2) + self.r_bits
+                + (len(FSM_STATES) - 1).bit_length() + self.step_bits * self.acc_latency)
+
+    @property
+    def stream_bits(self) -> dict[str, np.ndarray]:
+        return {
+            "job": bit_length(self.max_n) + bit_length(self.max_m),
+            "act": self.tile_n * self.act_width,
+            "keys": self.luts * self.keys * self.key_bits,
+            "out": self.keys * self.acc_width + 1,
+        }
+
+    @property
+    def emittable(self) -> np.ndarray:
+        """Whether the generator can emit each design (:meth:`CoreConfig.emit_problems` is empty)."""
+        return ~_too_wide(self.stream_bits)
+
+
+def _too_wide(widths: dict):
+    """Whether the input ports or any stream word exceed :data:`MAX_NETLIST_BITS` (ints or arrays)."""
+    inputs = widths["job"] + widths["act"] + widths["keys"] + 3 + 1 + 2  # valids, out.ready, clk, rst
+    widest = np.maximum.reduce([np.asarray(w) for w in widths.values()])
+    return (inputs > MAX_NETLIST_BITS) | (widest > MAX_NETLIST_BITS)
 
 
 def core_config(*, core: int | None = None, mu: int | None = None, luts: int | None = None,

@@ -4,6 +4,11 @@ Level ``d`` takes the values of level ``d - 1`` (level 0 is the ``n`` inputs) an
 neighbours ``(0, 1), (2, 3), ...``; an odd last value passes through unchanged. There are
 ``ceil(log2(n))`` levels and exactly ``n - 1`` adders. The order matters for floating
 point; the RTL and the reference model both walk this plan.
+
+The tree has closed forms per level, which :func:`level_values` and :func:`level_last_terms` give for
+ints or numpy arrays of ``n`` (the cost model prices a table of designs with them): level ``d`` has
+``ceil(n / 2**d)`` values; each sums ``2**d`` inputs except possibly the last one, and the last value
+of level ``d - 1`` passes through level ``d`` when level ``d - 1`` has an odd count.
 """
 
 from __future__ import annotations
@@ -11,7 +16,18 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-__all__ = ["tree_plan", "tree_nodes", "tree_depth", "TreeNode"]
+import numpy as np
+
+__all__ = ["tree_plan", "tree_nodes", "tree_depth", "TreeNode", "bit_length", "level_values",
+           "level_last_terms"]
+
+
+def bit_length(x):
+    """``int.bit_length`` of an int (returns an int), or elementwise of a numpy array of ints of
+    magnitude below ``2**53`` (returns int64)."""
+    if isinstance(x, (int, np.integer)):
+        return int(x).bit_length()
+    return np.frexp(np.asarray(x, np.float64))[1].astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,18 @@ def tree_nodes(n: int) -> tuple[tuple[TreeNode, ...], ...]:
     return tuple(levels)
 
 
-def tree_depth(n: int) -> int:
-    """Adder levels of the tree over ``n`` inputs, ``ceil(log2(n))``."""
-    return (n - 1).bit_length()
+def tree_depth(n):
+    """Adder levels of the tree over ``n`` inputs, ``ceil(log2(n))`` (an int or a numpy array)."""
+    return bit_length(n - 1)
+
+
+def level_values(n, d):
+    """Values at level ``d`` of the tree over ``n`` inputs (level 0: the inputs), ``ceil(n / 2**d)``;
+    ints or numpy int64 arrays (``d`` <= 62)."""
+    return -((-n) >> d)
+
+
+def level_last_terms(n, d):
+    """Inputs summed by the last value of level ``d`` (every other value of the level sums ``2**d``),
+    ``n - (ceil(n / 2**d) - 1) * 2**d``; ints or numpy int64 arrays."""
+    return n - ((level_values(n, d) - 1) << d)

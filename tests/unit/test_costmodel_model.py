@@ -17,8 +17,11 @@ from hwgen.description.tree_plan import tree_depth
 
 def _random_params(rng: np.random.Generator) -> dict:
     act = str(rng.choice(["int4", "int8", "int16", "fp16", "bf16", "fp8e4m3"]))
-    mu, luts, keys = int(rng.integers(1, 7)), int(rng.integers(1, 40)), int(rng.integers(1, 40))
-    params = {"act": act, "mu": mu, "luts": luts, "keys": keys, "reuse": int(rng.integers(1, 5)),
+    arch = str(rng.choice(["lut"] * 4 + ["signflip", "mac"]))
+    mu = int(rng.integers(1, 7)) if arch == "lut" else 1
+    luts, keys = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+    params = {"arch": arch, "act": act, "mu": mu, "luts": luts, "keys": keys,
+              "reuse": int(rng.integers(1, 5)),
               "pipeline": int(rng.integers(0, 2 + tree_depth(luts))),
               "max_n": int(max(rng.choice([300, 4096, 8192]), mu * luts)), "max_m": int(rng.choice([500, 8192]))}
     if not act.startswith("int"):
