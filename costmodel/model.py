@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hwgen.description.config import FORMATS, ConfigArrays, ConfigError, CoreConfig
+from hwgen.description.arrays import FORMATS, ConfigArrays
+from hwgen.description.config import ConfigError, CoreConfig
 from hwgen.description.lut_plan import lut_plan
 from hwgen.description.schedule import job_cycles
 from hwgen.description.tree_plan import bit_length, level_last_terms, level_values

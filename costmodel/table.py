@@ -2,7 +2,7 @@
 
 The table is checked with :func:`hwgen.description.validity.check_columns` (the rules of
 :class:`~hwgen.description.config.CoreConfig`), read into a
-:class:`~hwgen.description.config.ConfigArrays` (one array per config field, with the config's
+:class:`~hwgen.description.arrays.ConfigArrays` (one array per config field, with the config's
 derived properties as arrays), and priced by the same term functions as the scalar
 :func:`costmodel.estimate`: each term once per distinct combination of the fields it depends on
 (:data:`costmodel.model.TERMS`), over arrays. Nothing is cached between calls but what the unit-cost

@@ -78,7 +78,8 @@ class UnitCosts:
 
     @cached_property
     def _int_fits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per integer adder kind: (area coefficients over [1, full_bits, ext_bits], delay over [1, width])."""
+        """Per integer adder kind: (area coefficients over [1, full_bits, ext_bits], delay over
+        [1, width])."""
         fits = {}
         for kind in ("int_add", "int_sub", "int_addsub"):
             rows = self._of(kind)
@@ -99,7 +100,8 @@ class UnitCosts:
                 groups.setdefault((r["kind"],), []).append(r)
             elif r["kind"] in ("fetch_int", "fetch_fp"):
                 groups.setdefault((r["kind"], r["mu"]), []).append(r)
-        return {key: _lstsq(np.c_[np.ones(len(rows)), [r["width"] for r in rows]], [r["area_um2"] for r in rows])
+        return {key: _lstsq(np.c_[np.ones(len(rows)), [r["width"] for r in rows]],
+                            [r["area_um2"] for r in rows])
                 for key, rows in groups.items()}
 
     def _width_fit(self, *key) -> np.ndarray:
@@ -139,7 +141,8 @@ class UnitCosts:
         return float(max(r["critical_path_ns"] or 0.0 for r in rows))
 
     def fp_add(self, fmt: str, stages: int, *, pair: bool = False) -> dict:
-        """FP adder of ``fmt`` with ``stages`` registers (``pair``: an add and a subtract on shared operands)."""
+        """FP adder of ``fmt`` with ``stages`` registers (``pair``: an add and a subtract on shared
+        operands)."""
         return self._lookup("fp_addsub" if pair else "fp_add", {"fmt": fmt, "stages": stages})
 
     def fp_convert(self, src: str, dst: str) -> dict:
@@ -156,7 +159,8 @@ class UnitCosts:
 
     def int_mul_delay(self, width: int) -> float:
         rows = sorted(self._of("int_mul"), key=lambda r: r["width"])
-        return float(np.interp(width, [r["width"] for r in rows], [r["critical_path_ns"] or 0.0 for r in rows]))
+        delays = [r["critical_path_ns"] or 0.0 for r in rows]
+        return float(np.interp(width, [r["width"] for r in rows], delays))
 
     @cached_property
     def max_mu(self) -> int:
@@ -172,8 +176,8 @@ class UnitCosts:
         with LUT group size ``mu``; empty when it can."""
         if mu <= self.max_mu:
             return []
-        return [f"`mu` must be in [1, {self.max_mu}] for the cost model (the unit-cost table prices fetchers "
-                f"up to mu={self.max_mu}; `costmodel calibrate` makes a larger one), got mu={mu}"]
+        return [(f"`mu` must be in [1, {self.max_mu}] for the cost model (the unit-cost table prices "
+                 f"fetchers up to mu={self.max_mu}; `costmodel calibrate` makes a larger one), got mu={mu}")]
 
     def cores(self) -> list[dict]:
         """The calibration cores (config dict and synthesised area)."""

@@ -8,13 +8,13 @@ or torch. Modules: :mod:`.config` (the configs and their validation), :mod:`.lut
 :mod:`.fp_format` (floating-point formats), :mod:`.workload` (LLM workloads).
 """
 
+from .arrays import ConfigArrays
 from .config import (
     ARCHS,
     DEFAULT_MAX_M,
     DEFAULT_MAX_N,
     UNIT_KINDS,
     ActType,
-    ConfigArrays,
     ConfigError,
     CoreConfig,
     UnitConfig,

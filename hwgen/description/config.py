@@ -12,14 +12,13 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from .fp_format import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPFormat
-from .lut_plan import MAX_MU, LutPlan, key_bits, lut_plan
-from .tree_plan import TreeNode, bit_length, tree_depth, tree_nodes, tree_plan
+from .lut_plan import LutPlan, key_bits, lut_plan
+from .tree_plan import bit_length, pipeline_cut_matrix, tree_depth, tree_nodes, tree_plan
 
 __all__ = [
     "ConfigError",
@@ -44,9 +43,9 @@ __all__ = [
     "STEP_FLAGS",
     "PIPELINE_OVERHEAD",
     "MAX_NETLIST_BITS",
-    "FORMATS",
-    "ConfigArrays",
-    "pipeline_cut_matrix",
+    "step_r_bits",
+    "control_register_widths",
+    "stream_widths",
     "design_name",
     "emit_problems_of",
 ]
@@ -111,7 +110,8 @@ class ActType:
             width = int(m.group(1))
             if not MIN_INT_WIDTH <= width <= MAX_INT_WIDTH:
                 raise ValueError(
-                    f"`{param}` integer width must be in [{MIN_INT_WIDTH}, {MAX_INT_WIDTH}] bits, got {param}={text!r}"
+                    f"`{param}` integer width must be in [{MIN_INT_WIDTH}, {MAX_INT_WIDTH}] bits, "
+                    f"got {param}={text!r}"
                 )
             return cls("int", width, text)
         if text in FP_FORMATS:
@@ -288,6 +288,43 @@ class TreeLevelNode:
         return len(self.inputs) == 2
 
 
+def step_r_bits(reuse):
+    """Bits of the step tag's field ``r`` (the output tile within a block of ``reuse``):
+    ``max(1, bit_length(reuse - 1))``. Ints or numpy arrays."""
+    return np.maximum(1, bit_length(np.asarray(reuse) - 1))
+
+
+def control_register_widths(max_n, max_m, max_tiles_n, reuse, acc_latency) -> dict[str, tuple]:
+    """``name -> (width, signed, count)`` of the control registers (:class:`ControlRegisters`), from
+    the config properties of the same names; ints or numpy arrays (widths and counts then arrays).
+    The one derivation behind :attr:`CoreConfig.control_registers` and the cost model's count."""
+    n_bits, m_bits = bit_length(max_n), bit_length(max_m)
+    row_bits = np.maximum(1, bit_length(np.asarray(max_tiles_n) - 1))
+    r_bits = step_r_bits(reuse)
+    return {
+        "n_rem": (n_bits + 1, False, 1),
+        "row": (row_bits, False, 1),
+        "last_row": (row_bits, False, 1),
+        "m_job": (m_bits, False, 1),
+        "block_rem": (m_bits + 2, True, 1),
+        "tile_rem": (m_bits + 2, True, 1),
+        "r": (r_bits, False, 1),
+        "fsm_state": ((len(FSM_STATES) - 1).bit_length(), False, 1),
+        "in_flight": (len(STEP_FLAGS) + r_bits, False, acc_latency),
+    }
+
+
+def stream_widths(max_n, max_m, tile_n, act_width, luts, keys, key_bits, acc_width) -> dict[str, object]:
+    """Payload bits of each stream (:attr:`CoreConfig.stream_bits`), from the config properties of
+    the same names; ints or numpy arrays."""
+    return {
+        "job": bit_length(max_n) + bit_length(max_m),
+        "act": tile_n * act_width,
+        "keys": luts * keys * key_bits,
+        "out": keys * acc_width + 1,
+    }
+
+
 def default_mu(arch: str) -> int | None:
     """The ``mu`` of a config that does not set it: 1 for the baselines (``"signflip"``, ``"mac"``),
     which require it; ``None`` for ``"lut"``, whose ``mu`` must be given. The description has no
@@ -385,7 +422,8 @@ class CoreConfig:
     acc_type: ActType = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.mu is None and default_mu(self.arch) is not None:  # one spelling per design: mu is written out
+        # one spelling per design: a baseline's mu is written out
+        if self.mu is None and default_mu(self.arch) is not None:
             object.__setattr__(self, "mu", default_mu(self.arch))
         self._validate()
         if self.is_fp and not self.acc:  # one spelling per design: "" means "same as act"
@@ -436,14 +474,14 @@ class CoreConfig:
     def tree_levels(self) -> tuple[tuple[TreeLevelNode, ...], ...]:
         """The reduction tree of one output lane, level by level: each node's inputs, the leaves it
         sums and its width. The RTL, the reference model and the cost model walk this."""
-        return tuple(tuple(TreeLevelNode(node.inputs, node.terms, self.tree_width(node.terms)) for node in level)
-                     for level in tree_nodes(self.luts))
+        return tuple(tuple(TreeLevelNode(node.inputs, node.terms, self.tree_width(node.terms))
+                           for node in level) for level in tree_nodes(self.luts))
 
     @property
     def step_fields(self) -> tuple[tuple[str, int], ...]:
         """``(name, bits)`` of the step tag, in layout order (LSB first): the one-bit
         :data:`STEP_FLAGS`, then ``r``, the output tile within the block."""
-        return (*((flag, 1) for flag in STEP_FLAGS), ("r", max(1, (self.reuse - 1).bit_length())))
+        return (*((flag, 1) for flag in STEP_FLAGS), ("r", int(step_r_bits(self.reuse))))
 
     @property
     def step_bits(self) -> int:
@@ -453,31 +491,19 @@ class CoreConfig:
     @property
     def control_registers(self) -> ControlRegisters:
         """The control logic's registers and their widths."""
-        n_bits, m_bits = self.max_n.bit_length(), self.max_m.bit_length()
-        row_bits = max(1, (self.max_tiles_n - 1).bit_length())
-        return ControlRegisters(
-            n_rem=Register("n_rem", n_bits + 1),
-            row=Register("row", row_bits),
-            last_row=Register("last_row", row_bits),
-            m_job=Register("m_job", m_bits),
-            block_rem=Register("block_rem", m_bits + 2, signed=True),
-            tile_rem=Register("tile_rem", m_bits + 2, signed=True),
-            r=Register("r", dict(self.step_fields)["r"]),
-            fsm_state=Register("fsm_state", (len(FSM_STATES) - 1).bit_length()),
-            in_flight=Register("in_flight", self.step_bits, count=self.acc_latency),
-        )
+        widths = control_register_widths(self.max_n, self.max_m, self.max_tiles_n, self.reuse,
+                                         self.acc_latency)
+        return ControlRegisters(**{name: Register(name, int(width), signed, int(count))
+                                   for name, (width, signed, count) in widths.items()})
 
     @property
     def stream_bits(self) -> dict[str, int]:
         """Payload bits of each stream: ``job`` (``n`` and ``m``, ``bit_length(max_n)`` and
         ``bit_length(max_m)`` bits), ``act`` (``tile_n`` lanes), ``keys`` (``luts x keys`` elements
         of :attr:`key_bits`) and ``out`` (``keys`` lanes of :attr:`acc_width` bits and ``last``)."""
-        return {
-            "job": self.max_n.bit_length() + self.max_m.bit_length(),
-            "act": self.tile_n * self.act_width,
-            "keys": self.luts * self.keys * self.key_bits,
-            "out": self.keys * self.acc_width + 1,
-        }
+        widths = stream_widths(self.max_n, self.max_m, self.tile_n, self.act_width, self.luts, self.keys,
+                               self.key_bits, self.acc_width)
+        return {name: int(bits) for name, bits in widths.items()}
 
     def emit_problems(self) -> list[str]:
         """Why the generator cannot emit this (valid) design, one line each; empty when it can.
@@ -662,230 +688,6 @@ def emit_problems_of(name: str, widths: dict[str, int]) -> list[str]:
              f"{MAX_NETLIST_BITS} bits for either (use fewer luts or keys)")]
 
 
-#: Every activation / accumulator format name, in code order: the codes of :class:`ConfigArrays`.
-FORMATS = (*(f"int{w}" for w in range(MIN_INT_WIDTH, MAX_INT_WIDTH + 1)), *FP_FORMATS)
-
-
-def _frozen(values) -> np.ndarray:
-    out = np.array(values, np.int64)
-    out.flags.writeable = False
-    return out
-
-
-#: Per format code: bits per value, 1 for floating point, exponent and mantissa bits (0 for integers).
-_FORMAT_WIDTH = _frozen([ActType.parse(f).width for f in FORMATS])
-_FORMAT_IS_FP = _frozen([f in FP_FORMATS for f in FORMATS]).astype(bool)
-#: Per ``mu`` (index 0 unused): key bits and LUT build plan depth, from :mod:`.lut_plan`.
-_KEY_BITS = _frozen([0] + [key_bits(m) for m in range(1, MAX_MU + 1)])
-_PLAN_DEPTH = _frozen([0] + [lut_plan(m).depth for m in range(1, MAX_MU + 1)])
-
-
-def pipeline_cut_matrix(depth, pipeline) -> np.ndarray:
-    """:attr:`CoreConfig.pipeline_cuts` of many designs: a bool array of shape ``(rows, 1 + max(depth))``,
-    row ``r`` holding the ``1 + depth[r]`` cuts of that design (then ``False``). ``depth``: tree
-    levels, ``ceil(log2(luts))``; ``pipeline``: registers (``<= depth + 1``); ints or int arrays.
-
-    Register ``i`` of ``P`` closes segment ``floor((i + 1) * (D + 2) / (P + 1)) - 1`` of the ``D + 2``.
-    """
-    depth = np.atleast_1d(np.asarray(depth, np.int64))
-    pipeline = np.broadcast_to(np.asarray(pipeline, np.int64), depth.shape)
-    cuts = np.zeros((depth.size, int(depth.max(initial=0)) + 1), bool)
-    rows = np.arange(depth.size)
-    for i in range(int(pipeline.max(initial=0))):
-        on = i < pipeline
-        cuts[rows[on], ((i + 1) * (depth[on] + 2) // (pipeline[on] + 1) - 1)] = True
-    return cuts
-
-
-@dataclass(frozen=True, eq=False)
-class ConfigArrays:
-    """The configs of many valid designs, one int64 numpy array per field, and :class:`CoreConfig`'s
-    derived properties as array properties (same names, same values, one entry per design).
-
-    Built from validated fields (:func:`hwgen.description.validity.config_arrays` for a table,
-    :meth:`of` for one config). The cost model prices tables of designs with it, and the scalar
-    path on one-row instances.
-
-    Attributes
-    ----------
-    arch : numpy.ndarray
-        Index into :data:`ARCHS`.
-    act : numpy.ndarray
-        Index into :data:`FORMATS` of the activation format.
-    acc : numpy.ndarray
-        Index into :data:`FORMATS` of the accumulator format (:attr:`CoreConfig.acc_type`: ``act``
-        for integer cores).
-    adder_stages, mu, luts, keys, max_n, max_m, reuse, pipeline : numpy.ndarray
-        As in :class:`CoreConfig`.
-    """
-
-    arch: np.ndarray
-    act: np.ndarray
-    acc: np.ndarray
-    adder_stages: np.ndarray
-    mu: np.ndarray
-    luts: np.ndarray
-    keys: np.ndarray
-    max_n: np.ndarray
-    max_m: np.ndarray
-    reuse: np.ndarray
-    pipeline: np.ndarray
-
-    @classmethod
-    def of(cls, *cfgs: CoreConfig) -> ConfigArrays:
-        """The arrays of ``cfgs``, one row each."""
-        columns = {f.name: [] for f in fields(cls)}
-        for cfg in cfgs:
-            codes = {"arch": ARCHS.index(cfg.arch), "act": FORMATS.index(cfg.act),
-                     "acc": FORMATS.index(cfg.acc_type.name)}
-            for name, column in columns.items():
-                column.append(codes.get(name, getattr(cfg, name)))
-        return cls(**{name: np.array(column, np.int64) for name, column in columns.items()})
-
-    def __len__(self) -> int:
-        return len(self.luts)
-
-    def take(self, index) -> ConfigArrays:
-        """The designs at ``index`` (an int array or a bool mask)."""
-        return ConfigArrays(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
-    def config(self, i: int) -> CoreConfig:
-        """Design ``i`` as a :class:`CoreConfig` (default name)."""
-        acc = FORMATS[self.acc[i]] if self.is_fp[i] else ""
-        ints = {f: int(getattr(self, f)[i]) for f in ("adder_stages", "mu", "luts", "keys", "max_n", "max_m",
-                                                      "reuse", "pipeline")}
-        return CoreConfig(arch=ARCHS[self.arch[i]], act=FORMATS[self.act[i]], acc=acc, **ints)
-
-    # --- The derived properties of CoreConfig (see there) ---
-
-    @cached_property
-    def is_fp(self) -> np.ndarray:
-        return _FORMAT_IS_FP[self.act]
-
-    @cached_property
-    def is_mac(self) -> np.ndarray:
-        return self.arch == ARCHS.index("mac")
-
-    @cached_property
-    def act_width(self) -> np.ndarray:
-        return _FORMAT_WIDTH[self.act]
-
-    @property
-    def tile_n(self) -> np.ndarray:
-        return self.luts * self.mu
-
-    @property
-    def tile_m(self) -> np.ndarray:
-        return self.keys
-
-    @property
-    def key_bits(self) -> np.ndarray:
-        return np.where(self.is_mac, self.act_width, _KEY_BITS[self.mu])
-
-    @property
-    def max_tiles_n(self) -> np.ndarray:
-        return -(-self.max_n // self.tile_n)
-
-    @property
-    def max_tiles_m(self) -> np.ndarray:
-        return -(-self.max_m // self.tile_m)
-
-    @cached_property
-    def _int_width(self) -> np.ndarray:
-        """``act_width`` of integer rows, 2 for floating point (keeps the width formulas in range)."""
-        return np.where(self.is_fp, 2, self.act_width)
-
-    def sum_width(self, terms) -> np.ndarray:
-        """Width (bits) of a sum of ``terms`` activations (:meth:`CoreConfig.entry_width` by nonzeros)."""
-        return np.where(self.is_fp, self.act_width, int_sum_width(terms, self._int_width))
-
-    @property
-    def lut_width(self) -> np.ndarray:
-        return self.sum_width(self.mu)
-
-    @property
-    def product_width(self) -> np.ndarray:
-        return np.where(self.is_fp, self.act_width, int_product_sum_width(1, self._int_width))
-
-    def tree_width(self, terms) -> np.ndarray:
-        """Width (bits) of a tree node that sums ``terms`` leaves (an int or an array per design)."""
-        w = self._int_width
-        terms = np.asarray(terms, np.int64)
-        lut_or_mac = np.where(self.is_mac, int_product_sum_width(terms, w), int_sum_width(terms * self.mu, w))
-        return np.where(self.is_fp, self.act_width, lut_or_mac)
-
-    @property
-    def acc_width(self) -> np.ndarray:
-        return np.where(self.is_fp, _FORMAT_WIDTH[self.acc], int_sum_width(self.max_n, self._int_width))
-
-    @property
-    def plan_depth(self) -> np.ndarray:
-        """Adder depth of the LUT build plan (:attr:`LutPlan.depth`)."""
-        return _PLAN_DEPTH[self.mu]
-
-    @cached_property
-    def tree_depth(self) -> np.ndarray:
-        """Levels of the reduction tree, ``ceil(log2(luts))``."""
-        return tree_depth(self.luts)
-
-    @property
-    def lut_build_latency(self) -> np.ndarray:
-        return self.plan_depth * self.adder_stages
-
-    @property
-    def mul_latency(self) -> np.ndarray:
-        return np.where(self.is_mac, self.adder_stages, 0)
-
-    @property
-    def tree_latency(self) -> np.ndarray:
-        return self.tree_depth * self.adder_stages + self.pipeline
-
-    @property
-    def acc_latency(self) -> np.ndarray:
-        return self.adder_stages
-
-    @property
-    def pipeline_latency(self) -> np.ndarray:
-        return (PIPELINE_OVERHEAD + self.lut_build_latency + self.mul_latency + self.tree_latency
-                + self.acc_latency)
-
-    @cached_property
-    def pipeline_cuts(self) -> np.ndarray:
-        """:func:`pipeline_cut_matrix`: shape ``(rows, 1 + max tree depth)``."""
-        return pipeline_cut_matrix(self.tree_depth, self.pipeline)
-
-    @property
-    def r_bits(self) -> np.ndarray:
-        """Bits of the step tag's field ``r``, ``max(1, bit_length(reuse - 1))``."""
-        return np.maximum(1, bit_length(self.reuse - 1))
-
-    @property
-    def step_bits(self) -> np.ndarray:
-        return len(STEP_FLAGS) + self.r_bits
-
-    @property
-    def control_register_bits(self) -> np.ndarray:
-        """:attr:`ControlRegisters.bits` of :attr:`CoreConfig.control_registers`."""
-        n_bits, m_bits = bit_length(self.max_n), bit_length(self.max_m)
-        row_bits = np.maximum(1, bit_length(self.max_tiles_n - 1))
-        return (n_bits + 1 + 2 * row_bits + m_bits + 2 * (m_bits + 2) + self.r_bits
-                + (len(FSM_STATES) - 1).bit_length() + self.step_bits * self.acc_latency)
-
-    @property
-    def stream_bits(self) -> dict[str, np.ndarray]:
-        return {
-            "job": bit_length(self.max_n) + bit_length(self.max_m),
-            "act": self.tile_n * self.act_width,
-            "keys": self.luts * self.keys * self.key_bits,
-            "out": self.keys * self.acc_width + 1,
-        }
-
-    @property
-    def emittable(self) -> np.ndarray:
-        """Whether the generator can emit each design (:meth:`CoreConfig.emit_problems` is empty)."""
-        return ~_too_wide(self.stream_bits)
-
-
 def _too_wide(widths: dict):
     """Whether the input ports or any stream word exceed :data:`MAX_NETLIST_BITS` (ints or arrays)."""
     inputs = widths["job"] + widths["act"] + widths["keys"] + 3 + 1 + 2  # valids, out.ready, clk, rst
@@ -945,8 +747,8 @@ def load_design(path: str | Path) -> dict[str, object]:
     allowed = sorted(f.name for f in fields(CoreConfig) if f.init)
     unknown = sorted(set(table) - set(allowed))
     if unknown:
-        raise ConfigError([f"design file {str(path)!r}: unknown key(s) {', '.join(unknown)} "
-                           f"in [core] (allowed: {', '.join(allowed)})"])
+        raise ConfigError([(f"design file {str(path)!r}: unknown key(s) {', '.join(unknown)} "
+                            f"in [core] (allowed: {', '.join(allowed)})")])
     return dict(table)
 
 

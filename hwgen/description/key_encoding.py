@@ -37,7 +37,8 @@ def _check_mu(mu: int) -> None:
 
 
 def check_ternary(weights: np.ndarray) -> np.ndarray:
-    """Return ``weights`` as an int64 N x M array; raise ``ValueError`` unless 2-D with values in {-1, 0, 1}."""
+    """Return ``weights`` as an int64 N x M array; raise ``ValueError`` unless 2-D with values in
+    {-1, 0, 1}."""
     w = np.asarray(weights)
     if w.ndim != 2:
         raise ValueError(f"weights must be a 2-D N x M matrix, got shape {w.shape}")
@@ -66,7 +67,8 @@ def encode_weights(weights: np.ndarray, mu: int) -> np.ndarray:
 
 
 def decode_keys(keys: np.ndarray, mu: int, n: int | None = None) -> np.ndarray:
-    """Invert :func:`encode_weights`: ``G x M`` keys to an ``n x M`` int8 ternary matrix (n defaults to G*mu)."""
+    """Invert :func:`encode_weights`: ``G x M`` keys to an ``n x M`` int8 ternary matrix (n defaults
+    to G*mu)."""
     _check_mu(mu)
     k = np.asarray(keys).astype(np.int64)
     if k.ndim != 2:

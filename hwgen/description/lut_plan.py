@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LutStep", "LutPlan", "lut_plan", "lut_entries", "key_bits", "trits", "trit_array", "ternary_value",
-           "MAX_MU"]
+__all__ = ["LutStep", "LutPlan", "lut_plan", "lut_entries", "key_bits", "trits", "trit_array",
+           "ternary_value", "MAX_MU"]
 
 #: The largest supported LUT group size (3**8 = 6561 weight combinations).
 MAX_MU = 8

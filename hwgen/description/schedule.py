@@ -19,13 +19,12 @@ accumulator has left the adder: an input tile then takes ``max(R_b, acc_latency 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .config import PIPELINE_OVERHEAD, CoreConfig
 
-__all__ = ["tiles", "tile_counts", "steps", "issue_cycles", "block_issue_cycles", "job_cycles", "job_cycles_array", "job_interval", "PIPELINE_OVERHEAD"]
+__all__ = ["tiles", "tile_counts", "steps", "issue_cycles", "block_issue_cycles", "job_cycles",
+           "job_cycles_array", "job_interval", "PIPELINE_OVERHEAD"]
 
 
 def issue_cycles(cfg: CoreConfig, n: int, m: int) -> int:
@@ -77,7 +76,8 @@ def job_cycles(cfg: CoreConfig, n: int, m: int) -> int:
     is transferred (``last - first``): T cycles to load the activation rows, the issue of all
     steps (:func:`issue_cycles`, T * O without a pipelined accumulator) and the pipeline latency.
     """
-    return int(job_cycles_array(cfg.tile_n, cfg.tile_m, cfg.reuse, cfg.acc_latency, cfg.pipeline_latency, n, m))
+    return int(job_cycles_array(cfg.tile_n, cfg.tile_m, cfg.reuse, cfg.acc_latency, cfg.pipeline_latency,
+                                n, m))
 
 
 def job_cycles_array(tile_n, tile_m, reuse, acc_latency, pipeline_latency, n, m):

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["tree_plan", "tree_nodes", "tree_depth", "TreeNode", "bit_length", "level_values",
-           "level_last_terms"]
+__all__ = ["pipeline_cut_matrix", "tree_plan", "tree_nodes", "tree_depth", "TreeNode", "bit_length",
+           "level_values", "level_last_terms"]
 
 
 def bit_length(x):
@@ -65,7 +65,7 @@ def tree_nodes(n: int) -> tuple[tuple[TreeNode, ...], ...]:
     levels = []
     for level in tree_plan(n):
         terms = [sum(terms[i] for i in node) for node in level]
-        levels.append(tuple(TreeNode(node, t) for node, t in zip(level, terms)))
+        levels.append(tuple(TreeNode(node, t) for node, t in zip(level, terms, strict=True)))
     return tuple(levels)
 
 
@@ -84,3 +84,20 @@ def level_last_terms(n, d):
     """Inputs summed by the last value of level ``d`` (every other value of the level sums ``2**d``),
     ``n - (ceil(n / 2**d) - 1) * 2**d``; ints or numpy int64 arrays."""
     return n - ((level_values(n, d) - 1) << d)
+
+
+def pipeline_cut_matrix(depth, pipeline) -> np.ndarray:
+    """:attr:`CoreConfig.pipeline_cuts` of many designs: a bool array of shape ``(rows, 1 + max(depth))``,
+    row ``r`` holding the ``1 + depth[r]`` cuts of that design (then ``False``). ``depth``: tree
+    levels, ``ceil(log2(luts))``; ``pipeline``: registers (``<= depth + 1``); ints or int arrays.
+
+    Register ``i`` of ``P`` closes segment ``floor((i + 1) * (D + 2) / (P + 1)) - 1`` of the ``D + 2``.
+    """
+    depth = np.atleast_1d(np.asarray(depth, np.int64))
+    pipeline = np.broadcast_to(np.asarray(pipeline, np.int64), depth.shape)
+    cuts = np.zeros((depth.size, int(depth.max(initial=0)) + 1), bool)
+    rows = np.arange(depth.size)
+    for i in range(int(pipeline.max(initial=0))):
+        on = i < pipeline
+        cuts[rows[on], ((i + 1) * (depth[on] + 2) // (pipeline[on] + 1) - 1)] = True
+    return cuts

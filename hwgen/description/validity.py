@@ -30,17 +30,16 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .arrays import FORMATS, ConfigArrays
 from .config import (
     _MU1_REASON,
     _NAME_PROBLEM,
     ARCHS,
-    FORMATS,
     MAX_ADDER_STAGES,
     MAX_DIM,
     MAX_KEYS,
     MAX_LUTS,
     ActType,
-    ConfigArrays,
     CoreConfig,
     _is_identifier,
     _is_int,

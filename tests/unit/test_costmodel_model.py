@@ -23,7 +23,8 @@ def _random_params(rng: np.random.Generator) -> dict:
     params = {"arch": arch, "act": act, "mu": mu, "luts": luts, "keys": keys,
               "reuse": int(rng.integers(1, 5)),
               "pipeline": int(rng.integers(0, 2 + tree_depth(luts))),
-              "max_n": int(max(rng.choice([300, 4096, 8192]), mu * luts)), "max_m": int(rng.choice([500, 8192]))}
+              "max_n": int(max(rng.choice([300, 4096, 8192]), mu * luts)),
+              "max_m": int(rng.choice([500, 8192]))}
     if not act.startswith("int"):
         params["adder_stages"] = int(rng.integers(0, 4))
         params["acc"] = str(rng.choice([act, "fp32"]))
@@ -37,7 +38,7 @@ def test_table_equals_scalar_estimate():
     table = pd.DataFrame(params)
     table["n"], table["m"] = [s[0] for s in shapes], [s[1] for s in shapes]
     out = estimate_table(table.drop(columns=["n", "m"]), n=table.n.to_numpy(), m=table.m.to_numpy())
-    for i, (p, (n, m)) in enumerate(zip(params, shapes)):
+    for i, (p, (n, m)) in enumerate(zip(params, shapes, strict=True)):
         cfg = CoreConfig(**p)
         report = estimate(cfg, gemvs=[("g", n, m, 1)])
         assert out.area_um2[i] == pytest.approx(report.area_um2, abs=0.1), p

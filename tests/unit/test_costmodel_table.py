@@ -28,8 +28,8 @@ def test_invalid_rows_are_refused_by_index_label_and_problem():
         estimate_table(table)
     assert info.value.problems == (
         "row 11: `mu` must be in [1, 8], got mu=0",
-        "row 12: `pipeline` must be in [0, 1 + ceil(log2(luts)) = 3] register stages for luts=4, "
-        "got pipeline=9",
+        ("row 12: `pipeline` must be in [0, 1 + ceil(log2(luts)) = 3] register stages for luts=4, "
+         "got pipeline=9"),
     )
 
 
