@@ -101,7 +101,8 @@ def cell_areas(path: str | Path) -> dict[str, float]:
 def nand2_area_um2(path: str | Path) -> float:
     """Area of the smallest 2-input NAND cell: the unit of NAND2-equivalent gate counts (GE)."""
     areas = cell_areas(path)
-    nands = {name: a for name, a in areas.items() if re.match(r"(?i)^(sky130_fd_sc_\w+__)?nand2(x|_|$)", name)}
+    nands = {name: a for name, a in areas.items()
+             if re.match(r"(?i)^(sky130_fd_sc_\w+__)?nand2(x|_|$)", name)}
     if not nands:
         nands = {name: a for name, a in areas.items() if "nand2" in name.lower()}
     if not nands:

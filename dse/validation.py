@@ -2,9 +2,9 @@
 
 ``costmodel validate`` draws designs at random from the whole space (activation int4 / int8 /
 fp16 / bf16, mu 1..max_mu of the unit-cost table, L and K with tiles up to 64 x 64, tree
-pipeline depths, FP adder stages and accumulators, reuse, buffer sizes), skipping the calibration cores, synthesises each one
-with the same flow as the calibration, and compares its area and critical path with
-:func:`costmodel.estimate`. With ``--simulate K`` the K smallest designs also run the cocotb
+pipeline depths, FP adder stages and accumulators, reuse, buffer sizes), skipping the calibration
+cores, synthesises each one with the same flow as the calibration, and compares its area and critical
+path with :func:`costmodel.estimate`. With ``--simulate K`` the K smallest designs also run the cocotb
 cycle-count test: the measured cycles of every job must equal the model's.
 
 Writes ``validation.csv`` (one row per design) and ``validation.png`` (predicted vs synthesised
@@ -54,9 +54,11 @@ def draw_designs(count: int, *, seed: int = 0, max_area_um2: float | None = None
     while len(out) < count:
         attempts += 1
         if attempts > 200 * count:
-            raise ConfigError([f"`max_area_um2` leaves too few designs: could not draw {count} distinct designs "
-                               f"under {max_area_um2:g} um^2 in {200 * count} attempts (raise it or draw fewer), "
-                               f"got max_area_um2={max_area_um2:g}"])
+            raise ConfigError([(
+                f"`max_area_um2` leaves too few designs: could not draw {count} distinct designs "
+                f"under {max_area_um2:g} um^2 in {200 * count} attempts (raise it or draw fewer), "
+                f"got max_area_um2={max_area_um2:g}"
+            )])
         act = ACTS[rng.integers(len(ACTS))]
         mu = int(rng.integers(1, costs.max_mu + 1))
         max_luts = max(1, max_tile // mu)
@@ -115,8 +117,9 @@ def _simulate(cfg: CoreConfig) -> list[dict]:
     return rows
 
 
-def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0, out_dir: Path = Path("build/validation"),
-             max_area_um2: float | None = None, timeout_s: float | None = None, progress: bool = True):
+def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0,
+             out_dir: Path = Path("build/validation"), max_area_um2: float | None = None,
+             timeout_s: float | None = None, progress: bool = True):
     """Run the validation; returns the per-design table (pandas DataFrame).
 
     Results are written to ``validation.partial.csv`` as each synthesis finishes (and the synthesis
@@ -150,7 +153,8 @@ def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0
         if column not in table:
             table[column] = math.nan if column != "synth_error" else ""
     table["area_error_pct"] = 100 * (table.model_area_um2 - table.synth_area_um2) / table.synth_area_um2
-    table["cp_error_pct"] = 100 * (table.model_critical_path_ns - table.synth_critical_path_ns) / table.synth_critical_path_ns
+    table["cp_error_pct"] = (100 * (table.model_critical_path_ns - table.synth_critical_path_ns)
+                             / table.synth_critical_path_ns)
     table["cycles_checked"] = 0
     table["cycles_match"] = pd.NA
     if simulate:
@@ -160,7 +164,8 @@ def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0
             sims = _simulate(designs[i])
             table.loc[i, "cycles_checked"] = len(sims)
             table.loc[i, "cycles_match"] = all(r["measured"] == r["model"] for r in sims)
-            table.loc[i, "cycles"] = "; ".join(f"{r['n']}x{r['m']}: {r['measured']}/{r['model']}" for r in sims)
+            table.loc[i, "cycles"] = "; ".join(f"{r['n']}x{r['m']}: {r['measured']}/{r['model']}"
+                                               for r in sims)
             bar.update(1)
         bar.close()
     table.to_csv(out_dir / "validation.csv", index=False)

@@ -1,9 +1,10 @@
 """Bit-exact software reference for the floating-point units in :mod:`hwgen.gateware.arith`.
 
 All functions take and return *bit-pattern* tensors: integer tensors (any integer dtype) whose values are the
-unsigned bit patterns of a :class:`~hwgen.gateware.arith.FPFormat`. Results are ``torch.int64`` tensors with values in
-``[0, 2**fmt.width)``. Every NaN result is the format's canonical NaN (:attr:`FPFormat.canonical_nan`).
-Everything is element-wise, vectorised over whole tensors, and broadcasts like ``torch.add``.
+unsigned bit patterns of a :class:`~hwgen.gateware.arith.FPFormat`. Results are ``torch.int64`` tensors with
+values in ``[0, 2**fmt.width)``. Every NaN result is the format's canonical NaN
+(:attr:`FPFormat.canonical_nan`). Everything is element-wise, vectorised over whole tensors, and broadcasts
+like ``torch.add``.
 
 How results are made correctly rounded (round to nearest, ties to even, subnormals kept):
 

@@ -161,7 +161,8 @@ class ReferenceModel:
     # --- whole GEMVs ---
 
     def gemv_keys(self, activations: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        """``y`` for N activations and ``ceil(N/mu) x M`` keys (from :func:`sim.key_encoding.encode_weights`)."""
+        """``y`` for N activations and ``ceil(N/mu) x M`` keys (from
+        :func:`sim.key_encoding.encode_weights`)."""
         cfg = self.cfg
         a = torch.as_tensor(activations, dtype=torch.int64)
         n = a.shape[0]
@@ -214,7 +215,8 @@ class ReferenceModel:
                              "see encode_activations)")
         a = a.to(torch.int64)
         if a.ndim != 1 or a.shape[0] != w.shape[0]:
-            raise ValueError(f"activations must have shape ({w.shape[0]},) to match weights, got {tuple(a.shape)}")
+            raise ValueError(f"activations must have shape ({w.shape[0]},) to match weights, "
+                             f"got {tuple(a.shape)}")
         if self.cfg.is_fp:
             lo, hi = 0, (1 << self.cfg.act_width) - 1
         else:

@@ -101,16 +101,22 @@ def plot(table: pd.DataFrame, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dse.studies.fp_accuracy", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m dse.studies.fp_accuracy",
+                                description=__doc__.split("\n")[0])
     p.add_argument("--acts", default="fp16,bf16", help="activation formats (default: %(default)s)")
-    p.add_argument("--accs", default="same,fp32", help="accumulator formats, 'same' = act (default: %(default)s)")
-    p.add_argument("--n", default=",".join(map(str, SHAPES)), help="GEMV input lengths (default: %(default)s)")
-    p.add_argument("--m", type=int, default=512, help="output columns sampled per shape (default: %(default)s)")
+    p.add_argument("--accs", default="same,fp32",
+                   help="accumulator formats, 'same' = act (default: %(default)s)")
+    p.add_argument("--n", default=",".join(map(str, SHAPES)),
+                   help="GEMV input lengths (default: %(default)s)")
+    p.add_argument("--m", type=int, default=512,
+                   help="output columns sampled per shape (default: %(default)s)")
     p.add_argument("--core", type=int, default=64, help="core size (default: %(default)s)")
     p.add_argument("--mu", type=int, default=4, help="LUT group size (default: %(default)s)")
-    p.add_argument("--absmax", type=float, default=127.0, help="activation absmax after scaling (default: %(default)s)")
+    p.add_argument("--absmax", type=float, default=127.0,
+                   help="activation absmax after scaling (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    p.add_argument("--out", default="out/studies", help="folder for CSV and PNG (default: %(default)s)")
+    p.add_argument("--out", default="out/studies",
+                   help="folder for CSV and PNG (default: %(default)s)")
     args = p.parse_args(argv)
 
     rows = []

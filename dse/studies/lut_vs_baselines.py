@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     acts = ("fp16", "int8") if a.quick else ACTS
     model = _rows(4 if a.quick else a.tile, acts, synth=False, jobs=a.jobs)
     tables = [model]
-    print_table(model, f"Cost model, {model.tile.iloc[0]} tile (um^2 of OSU 0.18 um cells; FP accumulates in fp32)")
+    print_table(model,
+                f"Cost model, {model.tile.iloc[0]} tile (um^2 of OSU 0.18 um cells; FP accumulates in fp32)")
     lines = _conclusion(model, "model_vs_lut", "model")
     if a.synth:
         synth = _rows(a.synth_tile, acts, synth=True, jobs=a.jobs)
@@ -108,7 +109,7 @@ def _plot(table: pd.DataFrame, path) -> None:
     if "synth_area_um2" in table:
         panels += [("synth_area_um2", t) for t in table.dropna(subset=["synth_area_um2"]).tile.unique()]
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
-    for ax, (col, tile) in zip(axes[0], panels):
+    for ax, (col, tile) in zip(axes[0], panels, strict=True):
         part = table[(table.tile == tile) & table[col].notna()]
         pivot = part.pivot(index="act", columns="arch", values=col).reindex(columns=list(ARCHS)) / 1e6
         pivot.plot.bar(ax=ax, rot=0)

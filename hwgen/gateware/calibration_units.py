@@ -15,12 +15,16 @@ from amaranth import Array, EnableInserter, Module, Mux, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from hwgen.description.config import FP_FORMATS, CoreConfig
+
 from .arith import FPAdd, FPConvert, FPMul
 from .components.fetch import Fetcher
 from .components.lane_arith import EnabledUnit
-from hwgen.description.config import FP_FORMATS, CoreConfig
 
-__all__ = ["CalibrationUnit", "IntAdd", "IntAddSub", "IntMul", "FPAddSub", "RegisterBits", "Mux2", "IndexMux", "calibration_units"]
+__all__ = [
+    "CalibrationUnit", "IntAdd", "IntAddSub", "IntMul", "FPAddSub", "RegisterBits", "Mux2", "IndexMux",
+    "calibration_units",
+]
 
 
 class IntAdd(wiring.Component):
@@ -37,7 +41,8 @@ class IntAdd(wiring.Component):
 
 
 class IntAddSub(wiring.Component):
-    """``s = a + b`` and ``d = a - b`` on shared operands (a LUT-build step pair), widths as :class:`IntAdd`."""
+    """``s = a + b`` and ``d = a - b`` on shared operands (a LUT-build step pair), widths as
+    :class:`IntAdd`."""
 
     def __init__(self, width: int, a_width: int, b_width: int):
         super().__init__({"a": In(signed(a_width)), "b": In(signed(b_width)),
@@ -181,9 +186,11 @@ def calibration_units(*, max_mu: int = 6, max_stages: int = 8,
             add("fetch_fp", lambda a=act, m=mu: Fetcher(_fetch_cfg(a, m)), mu=mu, width=FP_FORMATS[act].width)
     for fmt in fp_formats:
         for stages in range(max_stages + 1):
-            add("fp_add", lambda f=FP_FORMATS[fmt], s=stages: EnabledUnit(FPAdd(f, s)), fmt=fmt, stages=stages)
+            add("fp_add", lambda f=FP_FORMATS[fmt], s=stages: EnabledUnit(FPAdd(f, s)),
+                fmt=fmt, stages=stages)
         for stages in range(max_stages + 1):
-            add("fp_mul", lambda f=FP_FORMATS[fmt], s=stages: EnabledUnit(FPMul(f, s)), fmt=fmt, stages=stages)
+            add("fp_mul", lambda f=FP_FORMATS[fmt], s=stages: EnabledUnit(FPMul(f, s)),
+                fmt=fmt, stages=stages)
         for stages in range(max_stages + 1):
             add("fp_addsub", lambda f=FP_FORMATS[fmt], s=stages: FPAddSub(f, s), fmt=fmt, stages=stages)
     for src in fp_formats:

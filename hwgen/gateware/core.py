@@ -13,14 +13,17 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from hwgen.description.config import MAX_NETLIST_BITS, ConfigError, CoreConfig, Register
+
 from .components.fetch import Fetcher
 from .components.lane_arith import SharedUnits, delay, lane_arith
 from .components.lut_builder import LutBuilder
 from .components.multipliers import Multipliers
 from .components.reduction_tree import ReductionTree
-from hwgen.description.config import MAX_NETLIST_BITS, ConfigError, CoreConfig, Register
 
-__all__ = ["LutCore", "job_layout", "act_layout", "keys_layout", "out_layout", "step_layout", "MAX_NETLIST_BITS"]
+__all__ = [
+    "LutCore", "job_layout", "act_layout", "keys_layout", "out_layout", "step_layout", "MAX_NETLIST_BITS",
+]
 
 
 def _lane(cfg: CoreConfig, width: int):
@@ -244,7 +247,9 @@ class LutCore(wiring.Component):
         rd = act_buf.read_port(domain="sync")
 
         # --- Control: job descriptor, row loading, step issue ---
-        n_rem, row, last_row, m_job = (_register(reg) for reg in (regs.n_rem, regs.row, regs.last_row, regs.m_job))
+        n_rem, row, last_row, m_job = (
+            _register(reg) for reg in (regs.n_rem, regs.row, regs.last_row, regs.m_job)
+        )
         block_rem, tile_rem, r = (_register(reg) for reg in (regs.block_rem, regs.tile_rem, regs.r))
 
         issue = Signal(step_layout(cfg))
@@ -253,9 +258,10 @@ class LutCore(wiring.Component):
         # A step that adds to accumulator r may issue only acc_latency + 1 cycles after the
         # previous step of the same r (the read-modify-write loop through the pipelined adder).
         hazard = Signal()
-        in_flight = [Signal(step_layout(cfg), name=f"{regs.in_flight.name}{i}") for i in range(regs.in_flight.count)]
+        in_flight = [Signal(step_layout(cfg), name=f"{regs.in_flight.name}{i}")
+                     for i in range(regs.in_flight.count)]
         with m.If(advance):
-            m.d.sync += [dst.eq(src) for dst, src in zip(in_flight, [issue, *in_flight])]
+            m.d.sync += [dst.eq(src) for dst, src in zip(in_flight, [issue, *in_flight], strict=False)]
         m.d.comb += hazard.eq(~(row == 0) & Cat(s.valid & (s.r == r) for s in in_flight).any()
                               if in_flight else 0)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from amaranth.back import verilog
 
-from .arith import FPAdd, FPMul
 from hwgen.description.config import CoreConfig, UnitConfig
+
+from .arith import FPAdd, FPMul
 from .core import LutCore
 
 __all__ = ["build", "build_unit", "to_verilog", "emit_verilog"]
@@ -39,5 +40,6 @@ def core_verilog(core: LutCore) -> str:
 
 def emit_verilog(cfg: CoreConfig) -> str:
     """Verilog source of the core for ``cfg``, top module named ``cfg.name``; floating-point
-    units are written once each and instantiated (see :class:`hwgen.gateware.components.lane_arith.SharedUnits`)."""
+    units are written once each and instantiated (see
+    :class:`hwgen.gateware.components.lane_arith.SharedUnits`)."""
     return core_verilog(build(cfg, shared_units=True))

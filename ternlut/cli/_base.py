@@ -192,8 +192,8 @@ def make_main(prog: str, description: str,
             if os.environ.get(TRACEBACK_ENV):
                 raise
             first = (str(exc).splitlines() or [""])[0]
-            _report(where, [f"unexpected {type(exc).__name__}: {first} (set {TRACEBACK_ENV}=1 for the "
-                            f"traceback, and please report it)"], args.json, args.command)
+            _report(where, [(f"unexpected {type(exc).__name__}: {first} (set {TRACEBACK_ENV}=1 for the "
+                             f"traceback, and please report it)")], args.json, args.command)
         return 1
 
     main.__doc__ = f"The ``{prog}`` command line: {description}"

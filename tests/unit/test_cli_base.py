@@ -75,15 +75,15 @@ def test_cli_modules_do_not_import_each_other():
 BAD_INPUTS = [
     ({}, "hwgen", ["emit", "--mu", "x"], [r"hwgen emit: error: --mu: must be an integer, got 'x'"]),
     ({}, "hwgen", ["emit", "--core", "64", "--max-n", "32", "--mu", "2"],
-     [r"hwgen emit: error: --max-n: `max_n` must be at least the tile height luts\*mu = 64 activations, "
-      r"got max_n=32"]),
+     [(r"hwgen emit: error: --max-n: `max_n` must be at least the tile height luts\*mu = 64 activations, "
+       r"got max_n=32")]),
     ({}, "hwgen", ["emit", "--bogus"], [r"hwgen emit: error: unrecognized arguments: --bogus"]),
     ({}, "hwgen", ["bogus"], [r"hwgen: error: COMMAND: invalid choice: 'bogus' \(choose from .*\)"]),
     ({}, "hwgen", ["cost", "--act", "int8", "--core", "64", "--mu", "7"],
      [r"hwgen cost: error: --mu: `mu` must be in \[1, 6\] for the cost model \(.*\), got mu=7"]),
     ({}, "hwgen", ["cost", "--table", "nope.json"],
-     [r"hwgen cost: error: --table: no unit-cost table at nope.json; "
-      r"run `costmodel calibrate -o nope.json`"]),
+     [(r"hwgen cost: error: --table: no unit-cost table at nope.json; "
+       r"run `costmodel calibrate -o nope.json`")]),
     ({"bad.json": "{"}, "hwgen", ["cost", "--table", "bad.json"],
      [r"hwgen cost: error: --table: 'bad.json' is not a usable unit-cost table: Expecting property name .*"]),
     ({"empty.json": "{}"}, "hwgen", ["cost", "--table", "empty.json"],
@@ -134,8 +134,8 @@ BAD_INPUTS = [
     ({"out": ""}, "costmodel", ["validate", "-o", "out"],
      [r"costmodel validate: error: -o: 'out' is a file, expected a folder"]),
     ({}, "costmodel", ["validate", "--designs", "2", "--max-area", "1", "-o", "v"],
-     [r"costmodel validate: error: --max-area: `max_area_um2` leaves too few designs: could not draw 2 "
-      r"distinct designs under 1 um\^2 in 400 attempts \(raise it or draw fewer\), got max_area_um2=1"]),
+     [(r"costmodel validate: error: --max-area: `max_area_um2` leaves too few designs: could not draw 2 "
+       r"distinct designs under 1 um\^2 in 400 attempts \(raise it or draw fewer\), got max_area_um2=1")]),
     ({}, "costmodel", ["validate", "--bogus"],
      [r"costmodel validate: error: unrecognized arguments: --bogus"]),
     ({}, "dse", ["study"], [r"dse study: error: give a study NAME or --list"]),
@@ -168,7 +168,7 @@ def test_bad_input(tmp_path, monkeypatch, capsys, files, prog, argv, lines):
     assert out == "" and "Traceback" not in err
     got = err.splitlines()
     assert len(got) == len(lines), err
-    for line, pattern in zip(got, lines):
+    for line, pattern in zip(got, lines, strict=True):
         assert re.fullmatch(pattern, line), line
     assert _tree(tmp_path) == before
 

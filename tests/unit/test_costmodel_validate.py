@@ -10,8 +10,8 @@ import pytest
 from dse.calibration import CALIBRATION_CORES
 from dse.validation import draw_designs
 from hwgen.description.config import CoreConfig
-from ternlut.cli.costmodel import costmodel_main
 from sim.runner import simulator_available
+from ternlut.cli.costmodel import costmodel_main
 
 
 def test_draws_are_distinct_valid_and_never_calibration_cores():
@@ -26,8 +26,8 @@ def test_draws_are_distinct_valid_and_never_calibration_cores():
 @pytest.mark.cocotb
 @pytest.mark.skipif(not simulator_available("verilator"), reason="needs Verilator")
 def test_validate_fast_subset(tmp_path, capsys):
-    status = costmodel_main(["validate", "--designs", "3", "--seed", "11", "--max-area", "2e5", "--simulate", "1",
-                             "--jobs", "2", "-o", str(tmp_path)])
+    status = costmodel_main(["validate", "--designs", "3", "--seed", "11", "--max-area", "2e5",
+                             "--simulate", "1", "--jobs", "2", "-o", str(tmp_path)])
     out = capsys.readouterr().out
     assert status == 0, out
     table = pd.read_csv(tmp_path / "validation.csv")

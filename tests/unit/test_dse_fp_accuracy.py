@@ -14,8 +14,8 @@ def test_bitnet_like_data():
 
 
 def test_study_writes_table_and_plot(tmp_path, capsys):
-    assert fp_accuracy.main(["--acts", "fp16", "--accs", "same,fp32", "--n", "200", "--m", "16", "--core", "8",
-                             "--mu", "2", "--out", str(tmp_path)]) == 0
+    assert fp_accuracy.main(["--acts", "fp16", "--accs", "same,fp32", "--n", "200", "--m", "16",
+                             "--core", "8", "--mu", "2", "--out", str(tmp_path)]) == 0
     table = pd.read_csv(tmp_path / "fp_accuracy.csv")
     assert list(table["acc"]) == ["fp16", "fp32"]
     assert (table["nonfinite"] == 0).all()

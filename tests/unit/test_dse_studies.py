@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from costmodel import estimate
 import dse.studies as studies
+from costmodel import estimate
 from dse.studies import _common, best_mu, core_size, published, tile_shape
-from ternlut.cli import dse as cli
 from hwgen.description.config import CoreConfig, core_config, load_design
+from ternlut.cli import dse as cli
 
 
 def run_quick(module, tmp_path, capsys, stem):

@@ -11,7 +11,8 @@ from ternlut.cli.hwgen import main
 
 def run(args, cwd):
     """Run ``hwgen`` in a subprocess (exit status, stdout, stderr), as a user would."""
-    proc = subprocess.run([sys.executable, "-m", "ternlut.cli.hwgen", *args], cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "ternlut.cli.hwgen", *args], cwd=cwd, capture_output=True,
+                          text=True)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -42,44 +43,53 @@ def test_emit_json(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args,line", [
-    (["--act", "fp17"], "hwgen emit: error: --act: `act` must be one of int2..int16, fp16, bf16, fp32, "
-                        "fp8e4m3, fp8e5m2, got act='fp17'"),
-    (["--acc", "fp32"], "hwgen emit: error: --acc: `acc` applies to floating-point activations only (integer "
-                        "accumulators are sized from max_n), got acc='fp32' with act='int8'"),
-    (["--act", "fp16", "--acc", "bf16"], "hwgen emit: error: --acc: `acc` must be a floating-point format at least "
-                                         "as wide as act='fp16' in exponent and mantissa (e.g. 'fp32'), got acc='bf16'"),
-    (["--adder-stages", "1"], "hwgen emit: error: --adder-stages: `adder_stages` applies to floating-point "
-                              "activations only (integer adders are combinational; use `pipeline`), got adder_stages=1"),
-    (["--act", "fp16", "--adder-stages", "9"], "hwgen emit: error: --adder-stages: `adder_stages` must be in [0, 8] "
-                                               "registers per adder, got adder_stages=9"),
-    (["--unit", "fp-add", "--act", "int8"], "hwgen emit: error: --act: `act` must be a floating-point format (fp16, "
-                                            "bf16, fp32, fp8e4m3, fp8e5m2) for a floating-point unit, got act='int8'"),
-    (["--unit", "fp-mul", "--mu", "3", "--core", "8"], "hwgen emit: error: --unit: --core, --mu do(es) not apply to "
-                                                       "a single unit (allowed: --act, --adder-stages, --name, -o)"),
-    (["--act", "int32"], "hwgen emit: error: --act: `act` integer width must be in [2, 16] bits, got act='int32'"),
+    (["--act", "fp17"], ("hwgen emit: error: --act: `act` must be one of int2..int16, fp16, bf16, fp32, "
+                         "fp8e4m3, fp8e5m2, got act='fp17'")),
+    (["--acc", "fp32"], ("hwgen emit: error: --acc: `acc` applies to floating-point activations only "
+                         "(integer accumulators are sized from max_n), got acc='fp32' with act='int8'")),
+    (["--act", "fp16", "--acc", "bf16"], ("hwgen emit: error: --acc: `acc` must be a floating-point format "
+                                          "at least as wide as act='fp16' in exponent and mantissa (e.g. "
+                                          "'fp32'), got acc='bf16'")),
+    (["--adder-stages", "1"], ("hwgen emit: error: --adder-stages: `adder_stages` applies to floating-point "
+                               "activations only (integer adders are combinational; use `pipeline`), got "
+                               "adder_stages=1")),
+    (["--act", "fp16", "--adder-stages", "9"], ("hwgen emit: error: --adder-stages: `adder_stages` must be "
+                                                "in [0, 8] registers per adder, got adder_stages=9")),
+    (["--unit", "fp-add", "--act", "int8"], ("hwgen emit: error: --act: `act` must be a floating-point "
+                                             "format (fp16, bf16, fp32, fp8e4m3, fp8e5m2) for a "
+                                             "floating-point unit, got act='int8'")),
+    (["--unit", "fp-mul", "--mu", "3", "--core", "8"], ("hwgen emit: error: --unit: --core, --mu do(es) not "
+                                                        "apply to a single unit (allowed: --act, "
+                                                        "--adder-stages, --name, -o)")),
+    (["--act", "int32"],
+     "hwgen emit: error: --act: `act` integer width must be in [2, 16] bits, got act='int32'"),
     (["--mu", "0"], "hwgen emit: error: --mu: `mu` must be in [1, 8], got mu=0"),
     (["--mu", "12"], "hwgen emit: error: --mu: `mu` must be in [1, 8], got mu=12"),
     (["--luts", "0"], "hwgen emit: error: --luts: `luts` must be in [1, 4096] LUTs, got luts=0"),
-    (["--keys", "-3"], "hwgen emit: error: --keys: `keys` must be in [1, 4096] fetchers per LUT, got keys=-3"),
-    (["--max-n", "32"], "hwgen emit: error: --max-n: `max_n` must be at least the tile height "
-                        "luts*mu = 64 activations, got max_n=32"),
-    (["--pipeline", "-1"], "hwgen emit: error: --pipeline: `pipeline` must be in [0, 64] register stages, "
-                           "got pipeline=-1"),
-    (["--core", "0"], "hwgen emit: error: --core: `core` must be in [1, 4096] (tile edge, activations), got core=0"),
-    (["--arch", "systolic"], "hwgen emit: error: --arch: `arch` must be one of lut, signflip, mac, "
-                             "got arch='systolic'"),
-    (["--arch", "signflip", "--mu", "2"], "hwgen emit: error: --mu: `mu` must be 1 for arch='signflip' "
-                                          "(each weight selects +a, -a or 0: no LUT reuse), got mu=2"),
-    (["--arch", "mac", "--mu", "4"], "hwgen emit: error: --mu: `mu` must be 1 for arch='mac' (no LUTs, one "
-                                     "multiplier per weight; `luts` is the activations per cycle), got mu=4"),
-    (["--unit", "fp-mul", "--arch", "mac"], "hwgen emit: error: --unit: --arch do(es) not apply to a single "
-                                            "unit (allowed: --act, --adder-stages, --name, -o)"),
-    (["--arch", "mac", "--act", "fp16", "--core", "64"], "hwgen emit: error: cannot generate mac_fp16_64x64: its "
-                                                         "input ports total 66594 bits and its widest stream word "
-                                                         "(keys) is 65536 bits; an Amaranth 0.5 netlist allows at "
-                                                         "most 65534 bits for either (use fewer luts or keys)"),
-    (["-o", "no/such/folder/x.v"], "hwgen emit: error: -o: cannot write 'no/such/folder/x.v': "
-                                   "folder 'no/such/folder' does not exist"),
+    (["--keys", "-3"],
+     "hwgen emit: error: --keys: `keys` must be in [1, 4096] fetchers per LUT, got keys=-3"),
+    (["--max-n", "32"], ("hwgen emit: error: --max-n: `max_n` must be at least the tile height "
+                         "luts*mu = 64 activations, got max_n=32")),
+    (["--pipeline", "-1"], ("hwgen emit: error: --pipeline: `pipeline` must be in [0, 64] register stages, "
+                            "got pipeline=-1")),
+    (["--core", "0"],
+     "hwgen emit: error: --core: `core` must be in [1, 4096] (tile edge, activations), got core=0"),
+    (["--arch", "systolic"], ("hwgen emit: error: --arch: `arch` must be one of lut, signflip, mac, "
+                              "got arch='systolic'")),
+    (["--arch", "signflip", "--mu", "2"], ("hwgen emit: error: --mu: `mu` must be 1 for arch='signflip' "
+                                           "(each weight selects +a, -a or 0: no LUT reuse), got mu=2")),
+    (["--arch", "mac", "--mu", "4"], ("hwgen emit: error: --mu: `mu` must be 1 for arch='mac' (no LUTs, one "
+                                      "multiplier per weight; `luts` is the activations per cycle), got "
+                                      "mu=4")),
+    (["--unit", "fp-mul", "--arch", "mac"], ("hwgen emit: error: --unit: --arch do(es) not apply to a single "
+                                             "unit (allowed: --act, --adder-stages, --name, -o)")),
+    (["--arch", "mac", "--act", "fp16", "--core", "64"], ("hwgen emit: error: cannot generate "
+                                                          "mac_fp16_64x64: its input ports total 66594 bits "
+                                                          "and its widest stream word (keys) is 65536 bits; "
+                                                          "an Amaranth 0.5 netlist allows at most 65534 bits "
+                                                          "for either (use fewer luts or keys)")),
+    (["-o", "no/such/folder/x.v"], ("hwgen emit: error: -o: cannot write 'no/such/folder/x.v': "
+                                    "folder 'no/such/folder' does not exist")),
 ])
 def test_bad_input_one_line_nonzero_no_file(tmp_path, args, line):
     status, out, err = run(["emit", *args], tmp_path)
@@ -129,15 +139,16 @@ def test_design_file_and_overrides(tmp_path, capsys):
     assert main(["emit", "--design", str(design), "--keys", "8", "--max-m", "64", "--reuse", "2",
                  "-o", str(out_file), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["config"] | {"name": None} == {"arch": "lut", "act": "int8", "acc": "", "adder_stages": 0, "mu": 3, "luts": 16,
-                                              "keys": 8, "max_n": 6912, "max_m": 64, "reuse": 2, "pipeline": 2,
-                                              "name": None}
+    assert doc["config"] | {"name": None} == {"arch": "lut", "act": "int8", "acc": "", "adder_stages": 0,
+                                              "mu": 3, "luts": 16, "keys": 8, "max_n": 6912, "max_m": 64,
+                                              "reuse": 2, "pipeline": 2, "name": None}
     assert doc["summary"]["mu_source"] == f"design file {design}"
 
 
 @pytest.mark.parametrize("content,line", [
-    ("[core]\nmu = 3\nbogus = 1\n", "design file 'd.toml': unknown key(s) bogus in [core] (allowed: acc, act, "
-                                    "adder_stages, arch, keys, luts, max_m, max_n, mu, name, pipeline, reuse)"),
+    ("[core]\nmu = 3\nbogus = 1\n", ("design file 'd.toml': unknown key(s) bogus in [core] (allowed: acc, "
+                                     "act, adder_stages, arch, keys, luts, max_m, max_n, mu, name, pipeline, "
+                                     "reuse)")),
     ("mu = 3\n", "design file 'd.toml' has no [core] table"),
 ])
 def test_bad_design_file(tmp_path, content, line):
@@ -205,8 +216,8 @@ def test_emit_mu_chosen_by_the_cost_model(tmp_path, capsys):
     from costmodel import resolve_design
 
     out_file = tmp_path / "c.v"
-    assert main(["emit", "--act", "int4", "--core", "6", "--max-n", "24", "--max-m", "12", "-o", str(out_file),
-                 "--json"]) == 0
+    assert main(["emit", "--act", "int4", "--core", "6", "--max-n", "24", "--max-m", "12",
+                 "-o", str(out_file), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     resolved = resolve_design({"act": "int4", "core": 6, "max_n": 24, "max_m": 12})
     assert doc["config"] == resolved.config.to_dict()
@@ -216,6 +227,6 @@ def test_emit_mu_chosen_by_the_cost_model(tmp_path, capsys):
 def test_cost_refuses_a_mu_the_table_cannot_price(tmp_path):
     status, out, err = run(["cost", "--act", "int8", "--core", "64", "--mu", "7"], tmp_path)
     assert status == 1 and out == ""
-    assert re.fullmatch(r"hwgen cost: error: --mu: `mu` must be in \[1, 6\] for the cost model \(the unit-cost "
-                        r"table prices fetchers up to mu=6; `costmodel calibrate` makes a larger one\), got mu=7\n",
-                        err)
+    assert re.fullmatch(r"hwgen cost: error: --mu: `mu` must be in \[1, 6\] for the cost model "
+                        r"\(the unit-cost table prices fetchers up to mu=6; `costmodel calibrate` makes a "
+                        r"larger one\), got mu=7\n", err)

@@ -57,30 +57,33 @@ def test_pipeline_cuts(luts, pipeline, cuts):
     (dict(keys=0), r"`keys` must be in \[1, 4096\] fetchers per LUT, got keys=0"),
     (dict(act="int17"), r"`act` integer width must be in \[2, 16\] bits, got act='int17'"),
     (dict(act="int1"), r"`act` integer width must be in \[2, 16\] bits, got act='int1'"),
-    (dict(act="uint8"), r"`act` must be one of int2..int16, fp16, bf16, fp32, fp8e4m3, fp8e5m2, got act='uint8'"),
-    (dict(acc="fp32"), r"`acc` applies to floating-point activations only \(integer accumulators are sized "
-                       r"from max_n\), got acc='fp32' with act='int8'"),
-    (dict(adder_stages=2), r"`adder_stages` applies to floating-point activations only \(integer adders are "
-                           r"combinational; use `pipeline`\), got adder_stages=2"),
-    (dict(act="fp16", acc="fp8e5m2"), r"`acc` must be a floating-point format at least as wide as act='fp16' in "
-                                      r"exponent and mantissa \(e.g. 'fp32'\), got acc='fp8e5m2'"),
-    (dict(act="bf16", acc="int8"), r"`acc` must be a floating-point format at least as wide as act='bf16' in "
-                                   r"exponent and mantissa \(e.g. 'fp32'\), got acc='int8'"),
-    (dict(act="fp16", adder_stages=9), r"`adder_stages` must be in \[0, 8\] registers per adder, got adder_stages=9"),
+    (dict(act="uint8"),
+     r"`act` must be one of int2..int16, fp16, bf16, fp32, fp8e4m3, fp8e5m2, got act='uint8'"),
+    (dict(acc="fp32"), (r"`acc` applies to floating-point activations only \(integer accumulators are sized "
+                        r"from max_n\), got acc='fp32' with act='int8'")),
+    (dict(adder_stages=2), (r"`adder_stages` applies to floating-point activations only \(integer adders are "
+                            r"combinational; use `pipeline`\), got adder_stages=2")),
+    (dict(act="fp16", acc="fp8e5m2"), (r"`acc` must be a floating-point format at least as wide as "
+                                       r"act='fp16' in exponent and mantissa \(e.g. 'fp32'\), got "
+                                       r"acc='fp8e5m2'")),
+    (dict(act="bf16", acc="int8"), (r"`acc` must be a floating-point format at least as wide as act='bf16' "
+                                    r"in exponent and mantissa \(e.g. 'fp32'\), got acc='int8'")),
+    (dict(act="fp16", adder_stages=9),
+     r"`adder_stages` must be in \[0, 8\] registers per adder, got adder_stages=9"),
     (dict(max_n=7), r"`max_n` must be at least the tile height luts\*mu = 8 activations, got max_n=7"),
     (dict(max_m=3), r"`max_m` must be at least the tile width keys = 4 outputs, got max_m=3"),
     (dict(reuse=5), r"`reuse` must be in \[1, ceil\(max_m/keys\) = 4\] output tiles, got reuse=5"),
-    (dict(pipeline=4), r"`pipeline` must be in \[0, 1 \+ ceil\(log2\(luts\)\) = 3\] register stages "
-                       r"for luts=4, got pipeline=4"),
+    (dict(pipeline=4), (r"`pipeline` must be in \[0, 1 \+ ceil\(log2\(luts\)\) = 3\] register stages "
+                        r"for luts=4, got pipeline=4")),
     (dict(pipeline=-1), r"`pipeline` must be in \[0, 64\] register stages, got pipeline=-1"),
     (dict(mu=2.0), r"`mu` must be an integer, got mu=2.0"),
     (dict(arch="systolic"), r"`arch` must be one of lut, signflip, mac, got arch='systolic'"),
-    (dict(arch="signflip"), r"`mu` must be 1 for arch='signflip' \(each weight selects \+a, -a or 0: no LUT "
-                            r"reuse\), got mu=2"),
-    (dict(arch="mac", mu=3), r"`mu` must be 1 for arch='mac' \(no LUTs, one multiplier per weight; `luts` is "
-                             r"the activations per cycle\), got mu=3"),
-    (dict(name="1bad"), r"`name` must be a Verilog identifier \(\[A-Za-z_\]\[A-Za-z0-9_\]\*, "
-                        r"at most 128 characters\), got name='1bad'"),
+    (dict(arch="signflip"), (r"`mu` must be 1 for arch='signflip' \(each weight selects \+a, -a or 0: no LUT "
+                             r"reuse\), got mu=2")),
+    (dict(arch="mac", mu=3), (r"`mu` must be 1 for arch='mac' \(no LUTs, one multiplier per weight; `luts` "
+                              r"is the activations per cycle\), got mu=3")),
+    (dict(name="1bad"), (r"`name` must be a Verilog identifier \(\[A-Za-z_\]\[A-Za-z0-9_\]\*, "
+                         r"at most 128 characters\), got name='1bad'")),
 ])
 def test_bad_parameters_name_parameter_value_and_range(kwargs, message):
     base = dict(act="int8", mu=2, luts=4, keys=4, max_n=16, max_m=16)
@@ -98,7 +101,8 @@ def test_all_problems_reported_at_once():
 def test_core_config_needs_a_size():
     with pytest.raises(ConfigError, match=r"^give `core` \(tile edge\) or both `luts` and `keys`$"):
         core_config()
-    with pytest.raises(ConfigError, match=r"^`core` must be in \[1, 4096\] \(tile edge, activations\), got core=0$"):
+    with pytest.raises(ConfigError,
+                       match=r"^`core` must be in \[1, 4096\] \(tile edge, activations\), got core=0$"):
         core_config(core=0)
 
 
@@ -108,7 +112,8 @@ def test_act_type_range():
 
 
 def test_fp_config_latencies_and_widths():
-    cfg = CoreConfig(act="fp16", acc="fp32", adder_stages=2, mu=3, luts=5, keys=4, max_n=60, max_m=60, pipeline=1)
+    cfg = CoreConfig(act="fp16", acc="fp32", adder_stages=2, mu=3, luts=5, keys=4, max_n=60, max_m=60,
+                     pipeline=1)
     assert cfg.is_fp and cfg.lut_width == cfg.entry_width(13) == 16 and cfg.acc_width == 32
     assert cfg.lut_build_latency == 2 * 2  # plan depth 2
     assert cfg.tree_latency == 3 * 2 + 1  # ceil(log2 5) levels + one cut register

@@ -103,8 +103,8 @@ def test_frozen_and_kw_only():
         ({"exp_bits": 5, "man_bits": 24}, r"^`man_bits` must be in \[1, 23\] bits, got man_bits=24$"),
         (
             {"exp_bits": 0, "man_bits": 30},
-            r"^`exp_bits` must be in \[2, 8\] bits, got exp_bits=0; "
-            r"`man_bits` must be in \[1, 23\] bits, got man_bits=30$",
+            (r"^`exp_bits` must be in \[2, 8\] bits, got exp_bits=0; "
+             r"`man_bits` must be in \[1, 23\] bits, got man_bits=30$"),
         ),
     ],
 )

@@ -32,8 +32,9 @@ def test_round_trip(w, mu):
     assert keys.shape == (-(-w.shape[0] // mu), w.shape[1])
     assert int(keys.max()) < (1 << key_bits(mu))
     assert np.array_equal(decode_keys(keys, mu, w.shape[0]), w)
-    assert torch.equal(torch_keys.decode_keys(torch_keys.encode_weights(torch.from_numpy(w), mu), mu, w.shape[0]),
-                       torch.from_numpy(w))
+    torch_w = torch.from_numpy(w)
+    torch_decoded = torch_keys.decode_keys(torch_keys.encode_weights(torch_w, mu), mu, w.shape[0])
+    assert torch.equal(torch_decoded, torch_w)
 
 
 @pytest.mark.parametrize("mu", [1, 2, 3, 5])

@@ -7,9 +7,9 @@ import pytest
 import torch
 from amaranth.sim import Simulator
 
+from hwgen.description.config import CoreConfig
 from hwgen.gateware.components.fetch import Fetcher
 from hwgen.gateware.components.lut_builder import LutBuilder
-from hwgen.description.config import CoreConfig
 from sim.reference import ReferenceModel
 
 
@@ -19,7 +19,9 @@ def _settle(dut, testbench):
     sim.run()
 
 
-@pytest.mark.parametrize("mu,act", [(1, "int8"), (2, "int8"), (3, "int4"), (4, "int8"), (5, "int2"), (3, "int16")])
+@pytest.mark.parametrize("mu,act", [
+    (1, "int8"), (2, "int8"), (3, "int4"), (4, "int8"), (5, "int2"), (3, "int16"),
+])
 def test_lut_builder_matches_reference(mu, act):
     cfg = CoreConfig(act=act, mu=mu, luts=1, keys=1, max_n=mu, max_m=1)
     model = ReferenceModel(cfg)

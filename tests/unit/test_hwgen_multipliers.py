@@ -7,8 +7,8 @@ import pytest
 import torch
 from amaranth.sim import Simulator
 
-from hwgen.gateware.components.multipliers import Multipliers
 from hwgen.description.config import CoreConfig
+from hwgen.gateware.components.multipliers import Multipliers
 from sim import fp_reference
 
 

@@ -169,7 +169,8 @@ def test_description_cost_model_and_search_import_without_amaranth_and_torch(blo
         except ImportError:
             print("blocked ok")
     """)
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("blocked ok")
 
@@ -193,5 +194,6 @@ def test_reference_model_imports_without_amaranth():
         assert y.tolist() == [0x3C00], y
         assert not [m for m in sys.modules if m.startswith("amaranth")]
     """)
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr

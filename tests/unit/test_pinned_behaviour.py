@@ -31,7 +31,8 @@ def test_verilog_is_byte_identical(name):
 
     pin = VERILOG[name]
     text = emit_verilog(CoreConfig(**pin["config"]))
-    assert (len(text.splitlines()), hashlib.sha256(text.encode()).hexdigest()) == (pin["lines"], pin["sha256"])
+    got = (len(text.splitlines()), hashlib.sha256(text.encode()).hexdigest())
+    assert got == (pin["lines"], pin["sha256"])
 
 
 def test_headline_pins_are_what_the_cli_builds():
@@ -51,10 +52,11 @@ def test_estimate_is_unchanged(i):
 
 def test_estimate_table_is_unchanged():
     table = estimate_table(pd.DataFrame([d["config"] for d in PRICED]), n=2560, m=6912)
-    for pin, (_, row) in zip(PRICED, table.iterrows()):
+    for pin, (_, row) in zip(PRICED, table.iterrows(), strict=True):
         for column, value in pin["table"].items():
             if isinstance(value, float):
-                assert row[column] == pytest.approx(value, rel=1e-12, abs=1e-9), (pin["config"]["name"], column)
+                expected = pytest.approx(value, rel=1e-12, abs=1e-9)
+                assert row[column] == expected, (pin["config"]["name"], column)
             else:
                 assert row[column] == value, (pin["config"]["name"], column)
 
@@ -67,5 +69,6 @@ def test_unpriceable_designs_are_refused_in_one_line():
     unpriced = [d for d in COSTS["designs"] if d["report"] is None]
     assert [d["config"]["mu"] for d in unpriced] == [7, 8]
     for pin in unpriced:
-        with pytest.raises(ConfigError, match=r"^`mu` must be in \[1, 6\] for the cost model \(.*\), got mu=[78]$"):
+        with pytest.raises(ConfigError,
+                           match=r"^`mu` must be in \[1, 6\] for the cost model \(.*\), got mu=[78]$"):
             estimate(CoreConfig(**pin["config"]))

@@ -36,7 +36,7 @@ def test_build_luts_matches_plan_weights():
     entries = ReferenceModel(cfg).build_luts(a)
     for v in range(cfg.plan.entries + 1):
         w = cfg.plan.weights(v)
-        assert entries[v] == sum(wj * aj for wj, aj in zip(w, a.tolist()))
+        assert entries[v] == sum(wj * aj for wj, aj in zip(w, a.tolist(), strict=True))
 
 
 def test_fetch_applies_sign():

@@ -7,6 +7,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwgen.description.config import CoreConfig
+
 from .lane_arith import lane_arith
 
 __all__ = ["Fetcher"]

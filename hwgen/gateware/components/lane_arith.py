@@ -35,8 +35,9 @@ from amaranth import (
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..arith import FPAdd, FPConvert, FPFormat, FPMul
 from hwgen.description.config import CoreConfig
+
+from ..arith import FPAdd, FPConvert, FPFormat, FPMul
 
 __all__ = ["IntArith", "FPArith", "SharedUnits", "EnabledUnit", "lane_arith", "delay"]
 

@@ -8,6 +8,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwgen.description.config import CoreConfig
+
 from .lane_arith import SharedUnits, delay, lane_arith
 
 __all__ = ["ReductionTree"]
@@ -65,7 +66,7 @@ class ReductionTree(wiring.Component):
             regs = []
             for i, lanes in enumerate(level):
                 reg_lanes = [Signal.like(s, name=f"{label}_n{i}_k{k}") for k, s in enumerate(lanes)]
-                m.d.sync += [r.eq(s) for r, s in zip(reg_lanes, lanes)]
+                m.d.sync += [r.eq(s) for r, s in zip(reg_lanes, lanes, strict=True)]
                 regs.append(reg_lanes)
             tag_reg = Signal.like(tag, name=f"{label}_tag")
             m.d.sync += tag_reg.eq(tag)
@@ -82,8 +83,10 @@ class ReductionTree(wiring.Component):
                                       for k, v in enumerate(level[node.inputs[0]])])
                     continue
                 left, right = (level[j] for j in node.inputs)
-                new_level.append([arith.add(m, left[k], right[k], width=node.width, name=f"sum_d{d}_n{i}_k{k}")
-                                  for k in range(cfg.keys)])
+                new_level.append([
+                    arith.add(m, left[k], right[k], width=node.width, name=f"sum_d{d}_n{i}_k{k}")
+                    for k in range(cfg.keys)
+                ])
             tag = delay(m, tag, arith.latency, f"tag_d{d}")
             level, tag = stage(new_level, tag, cuts[d], f"tree{d}")
         m.d.comb += [self.sums[k].eq(level[0][k]) for k in range(cfg.keys)]
