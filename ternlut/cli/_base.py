@@ -188,6 +188,9 @@ def make_main(prog: str, description: str,
         except KeyboardInterrupt:
             print(f"{where}: interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:  # the reader of stdout went away (``| head``): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
         except Exception as exc:  # the last resort: one line, not a traceback
             if os.environ.get(TRACEBACK_ENV):
                 raise

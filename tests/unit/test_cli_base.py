@@ -322,3 +322,21 @@ def test_mu_search_reads_the_table():
     costs = load_unit_costs()
     assert sorted(choose_mu({"act": "int8", "core": 16}).area_per_mac_um2) == list(range(1, costs.max_mu + 1))
     assert _common.MUS == tuple(range(1, costs.max_mu + 1))
+
+
+def test_closed_stdout_is_no_traceback():
+    """``hwgen cost --json | head -1``: when the reader of stdout has gone, the command stops quietly."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    try:
+        argv = [sys.executable, "-m", "ternlut.cli.hwgen", "cost", "--act", "int8", "--core", "8", "--mu",
+                "2", "--json"]
+        result = subprocess.run(argv, stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert "Traceback" not in result.stderr and "Error" not in result.stderr, result.stderr
+    assert result.returncode == 1
