@@ -3,7 +3,8 @@
 ``--sim {verilator,icarus}`` picks the HDL simulator of the cocotb tests (default: verilator,
 or ``$TERNLUT_SIM``); ``--cocotb-seed N`` their stimulus seed. Tests that need a simulator
 that is not installed are skipped, not failed. Tests marked ``slow`` (the 64 x 64 fp16 cores,
-11 to 25 minutes each on 2 cores) run only with ``--run-slow``.
+11 to 25 minutes each on 2 cores) run only with ``--run-slow``; ``pytest.mark.slow(reason=...)``
+puts its reason into the skip message.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--run-slow"):
         return
-    skip = pytest.mark.skip(reason="slow: run with --run-slow")
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        marker = item.get_closest_marker("slow")
+        if marker is not None:
+            why = marker.kwargs.get("reason")
+            item.add_marker(pytest.mark.skip(reason=f"slow{f' ({why})' if why else ''}: run with --run-slow"))
 
 
 @pytest.fixture(scope="session")

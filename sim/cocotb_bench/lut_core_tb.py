@@ -1,20 +1,21 @@
-"""cocotb regression of the core (:class:`hwgen.gateware.core.LutCore`, any ``arch``) against the reference model.
+"""cocotb bench of the core (:class:`hwgen.gateware.core.LutCore`, any ``arch``): a ``sim.check.Backend``.
 
-The reference is :class:`sim.reference.ReferenceModel`, itself checked against ``a @ W`` in int64.
-
-Structured like cocotb's ``examples/matrix_multiplier`` bench: one :class:`StreamSource` per
-input stream (``job``, ``act``, ``keys``; a ``mac`` core's ``keys`` words are its weight
-operands, see :func:`hwgen.description.key_encoding.key_stream`), each in its own coroutine and
-independent of the others, a :class:`StreamSink` that monitors ``out`` (with optional random backpressure) and
-checks the stream rules, a :class:`GemvModel` that turns a job into expected output tiles, and
-an :class:`InOrderChecker` that compares every tile bit for bit.
+Each cocotb test runs one standard scenario of :mod:`sim.check` (:data:`sim.check.SCENARIOS`:
+job list, traffic, expected values from :class:`sim.reference.ReferenceModel` and the
+bit-for-bit comparison all come from there). This module only drives the streams, after
+cocotb's ``examples/matrix_multiplier`` bench: one :class:`StreamSource` per input stream
+(``job``, ``act``, ``keys``; a ``mac`` core's ``keys`` words are its weight operands, see
+:func:`hwgen.description.key_encoding.key_stream`), each in its own coroutine and independent of
+the others, and a :class:`StreamSink` that monitors ``out`` (with optional random
+backpressure), checks the stream rules and hands the output tiles to :class:`CocotbBackend`,
+which splits them into :class:`sim.check.JobResult` per job.
 
 Parameters come from the environment (set by :func:`sim.runner.run_cocotb`):
 
 ``TERNLUT_CFG``
     ``json.dumps(cfg.to_dict())`` of the :class:`~hwgen.description.config.CoreConfig` under test.
 ``TERNLUT_SEED``
-    Integer seed; every test derives its own generators from it and its name.
+    Integer seed; every scenario derives its own generators from it and its name.
 ``TERNLUT_REPORT`` (optional)
     Path of a JSON-lines file; one record per finished job is appended (shape, measured
     cycles, :func:`hwgen.description.schedule.job_cycles`).
@@ -31,24 +32,27 @@ import json
 import logging
 import os
 import random
-import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import cocotb
-import numpy as np
-import torch
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge, SimTimeoutError, with_timeout
 
 from hwgen.description.config import CoreConfig
-from hwgen.description.key_encoding import key_stream
-from hwgen.description.lanes import pack_lanes, unpack_lanes
 from hwgen.description.schedule import job_cycles, tiles
-from sim.reference import ReferenceModel
-from sim.stimulus import act_range, extreme_activations, random_gemv
+from sim.check import (
+    Backend,
+    Job,
+    JobResult,
+    Traffic,
+    input_words,
+    output_lanes,
+    run_scenario,
+    scenario,
+    timeout_cycles,
+)
 
 CFG_ENV = "TERNLUT_CFG"
 SEED_ENV = "TERNLUT_SEED"
@@ -71,44 +75,6 @@ def load_config() -> CoreConfig:
 def base_seed() -> int:
     """The run's seed, from :data:`SEED_ENV` (default 0)."""
     return int(os.environ.get(SEED_ENV, "0"))
-
-
-# --------------------------------------------------------------------------------------------
-# Transactions
-
-
-@dataclass(frozen=True)
-class Job:
-    """One GEMV ``y = a @ w``: ``a`` int64 of shape (n,), ``w`` ternary int8 of shape (n, m)."""
-
-    index: int
-    a: torch.Tensor
-    w: torch.Tensor
-
-    @property
-    def n(self) -> int:
-        return int(self.a.shape[0])
-
-    @property
-    def m(self) -> int:
-        return int(self.w.shape[1])
-
-    def __repr__(self) -> str:
-        return f"Job({self.index}, n={self.n}, m={self.m})"
-
-
-@dataclass(frozen=True)
-class ExpectedTile:
-    """Output tile ``o`` of job ``job``: ``lanes[k]`` is ``y[o*keys + k]`` or ``None`` (don't care)."""
-
-    job: Job
-    o: int
-    tiles: int
-    lanes: tuple[int | None, ...]
-
-    @property
-    def last(self) -> bool:
-        return self.o == self.tiles - 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,102 +245,21 @@ class StreamSink:
 
 
 # --------------------------------------------------------------------------------------------
-# Model and checker
+# The backend
 
 
-class GemvModel:
-    """Transaction-level model: a :class:`Job` in, its expected output tiles out."""
+class _Pending:
+    """A submitted job: its output tiles so far and the edges of its transfers."""
 
-    def __init__(self, cfg: CoreConfig) -> None:
-        self.cfg = cfg
-        self.reference = ReferenceModel(cfg)
-        self._callbacks: list[Callable[[ExpectedTile], None]] = []
-
-    def add_output_callback(self, callback: Callable[[ExpectedTile], None]) -> None:
-        self._callbacks.append(callback)
-
-    def send_input(self, job: Job) -> torch.Tensor:
-        """Compute ``y`` with the reference model (checked against ``a @ w`` in int64) and emit its tiles."""
-        y = self.reference.gemv(job.a, job.w)
-        if not self.cfg.is_fp:  # integer sums are exact: the model must also equal a @ W
-            exact = job.a.to(torch.int64) @ job.w.to(torch.int64)
-            assert y.dtype == torch.int64 and torch.equal(y, exact), (
-                f"reference model disagrees with a @ W for {job}: first differences at "
-                f"{torch.nonzero(y != exact).flatten()[:8].tolist()}")
-        keys = self.cfg.keys
-        _, o_count = tiles(self.cfg, job.n, job.m)
-        values = y.tolist()
-        for o in range(o_count):
-            lanes = tuple(values[o * keys + k] if o * keys + k < job.m else None for k in range(keys))
-            tile = ExpectedTile(job=job, o=o, tiles=o_count, lanes=lanes)
-            for cb in self._callbacks:
-                cb(tile)
-        return y
-
-
-class InOrderChecker:
-    """Compares output tiles with the expected ones, in order, bit for bit (lanes < m and ``last``)."""
-
-    def __init__(self, cfg: CoreConfig) -> None:
-        self.cfg = cfg
-        self.log = logging.getLogger("tb.checker")
-        self._expected: deque[ExpectedTile] = deque()
-        self._callbacks: list[Callable[[ExpectedTile, int], None]] = []
-        self.checked = 0
-
-    def add_callback(self, callback: Callable[[ExpectedTile, int], None]) -> None:
-        """Call ``callback(tile, edge)`` after each matching tile."""
-        self._callbacks.append(callback)
-
-    @property
-    def outstanding(self) -> int:
-        return len(self._expected)
-
-    def add_expected(self, tile: ExpectedTile) -> None:
-        self._expected.append(tile)
-
-    def add_actual(self, edge: int, payload: int) -> None:
-        cfg = self.cfg
-        if not self._expected:
-            raise AssertionError(f"unexpected output tile at edge {edge}: payload {payload:#x}")
-        exp = self._expected.popleft()
-        data_bits = cfg.keys * cfg.acc_width
-        lanes = unpack_lanes(payload & ((1 << data_bits) - 1), cfg.keys, cfg.acc_width, signed=not cfg.is_fp)
-        last = (payload >> data_bits) & 1
-        pairs = enumerate(zip(exp.lanes, lanes, strict=True))
-        wrong = [(k, exp.o * cfg.keys + k, e, a) for k, (e, a) in pairs if e is not None and e != a]
-        if wrong or last != exp.last:
-            shown = ", ".join(f"lane {k} (y[{i}]): expected {e}, got {a}" for k, i, e, a in wrong[:8])
-            raise AssertionError(
-                f"mismatch in {exp.job} output tile {exp.o} of {exp.tiles} at edge {edge}: "
-                f"{len(wrong)} wrong lane(s){': ' + shown if shown else ''}"
-                f"{'' if last == exp.last else f'; last: expected {int(exp.last)}, got {last}'}")
-        self.checked += 1
-        for cb in self._callbacks:
-            cb(exp, edge)
-
-
-# --------------------------------------------------------------------------------------------
-# Testbench
-
-
-@dataclass
-class JobRecord:
-    """Timing of one job: edges of the descriptor transfer and of the last output tile."""
-
-    job: Job
-    accepted: int | None = None
-    done: int | None = None
-
-    @property
-    def cycles(self) -> int | None:
-        if self.accepted is None or self.done is None:
-            return None
-        return self.done - self.accepted
+    def __init__(self, index: int, job: Job, o_count: int) -> None:
+        self.index, self.job, self.o_count = index, job, o_count
+        self.y: list[int] = []
+        self.last: list[bool] = []
+        self.accepted: int | None = None
 
 
 class LutCoreTestbench:
-    """Drivers, monitor, model and checker around one DUT instance.
+    """Drivers and monitor around one DUT instance, for one :class:`sim.check.Traffic`.
 
     Parameters
     ----------
@@ -382,27 +267,22 @@ class LutCoreTestbench:
         The top level (ports ``clk``, ``rst``, ``job__*``, ``act__*``, ``keys__*``, ``out__*``).
     cfg : CoreConfig
         The configuration the Verilog was emitted from.
-    rng : random.Random
-        Source of garbage lanes, idle payloads, gaps and stalls.
-    gap : float
-        Probability of an idle cycle before each input transfer (each input stream).
-    stall : float
-        Probability per cycle that ``out.ready`` is deasserted.
+    traffic : Traffic
+        Input gaps, output stalls and the seed of garbage payloads, gaps and stalls.
     """
 
-    def __init__(self, dut, cfg: CoreConfig, rng: random.Random, *, gap: float = 0.0,
-                 stall: float = 0.0, name: str = "tb") -> None:
+    def __init__(self, dut, cfg: CoreConfig, traffic: Traffic) -> None:
         self.dut = dut
         self.cfg = cfg
-        self.rng = rng
-        self.name = name
-        self.log = logging.getLogger(name)
+        self.traffic = traffic
+        self.rng = random.Random(traffic.seed)
+        self.log = logging.getLogger("tb")
         self.log.setLevel(logging.INFO)
         self.clock = EdgeClock(dut.clk)
-        self.n_bits = cfg.max_n.bit_length()
-        m_bits = cfg.max_m.bit_length()
+        job_bits = cfg.max_n.bit_length() + cfg.max_m.bit_length()
+        gap, rng = traffic.in_gaps, self.rng
         self.job_drv = StreamSource("job", self.clock, dut.clk, dut.job__valid, dut.job__ready,
-                                    dut.job__payload, self.n_bits + m_bits, random.Random(rng.random()), gap)
+                                    dut.job__payload, job_bits, random.Random(rng.random()), gap)
         self.act_drv = StreamSource("act", self.clock, dut.clk, dut.act__valid, dut.act__ready,
                                     dut.act__payload, cfg.tile_n * cfg.act_width,
                                     random.Random(rng.random()), gap)
@@ -410,29 +290,40 @@ class LutCoreTestbench:
                                      dut.keys__payload, cfg.luts * cfg.keys * cfg.key_bits,
                                      random.Random(rng.random()), gap)
         self.out_mon = StreamSink("out", self.clock, dut.clk, dut.out__valid, dut.out__ready,
-                                  dut.out__payload, random.Random(rng.random()), stall)
-        self.model = GemvModel(cfg)
-        self.checker = InOrderChecker(cfg)
-        self.model.add_output_callback(self.checker.add_expected)
-        self.out_mon.add_callback(self.checker.add_actual)
-        self.records: list[JobRecord] = []
+                                  dut.out__payload, random.Random(rng.random()), traffic.out_stall)
         self.job_drv.add_callback(self._on_job_accepted)
-        self.checker.add_callback(self._on_tile_checked)
+        self.out_mon.add_callback(self._on_output_tile)
+        self._jobs: list[_Pending] = []
+        self._open: deque[_Pending] = deque()
+        self.results: dict[int, JobResult] = {}
         self._idle = Event()
         self._idle.set()
 
     # --- wiring callbacks ---
 
     def _on_job_accepted(self, edge: int, tag: object) -> None:
-        self.records[tag].accepted = edge
+        self._jobs[tag].accepted = edge
 
-    def _on_tile_checked(self, tile: ExpectedTile, edge: int) -> None:
-        if tile.last:
-            rec = self.records[tile.job.index]
-            rec.done = edge
-            self.log.info("%r: %s cycles (job_cycles = %d)", tile.job, rec.cycles,
-                          job_cycles(self.cfg, tile.job.n, tile.job.m))
-        if self.checker.outstanding == 0:
+    def _on_output_tile(self, edge: int, payload: int) -> None:
+        if not self._open:
+            raise AssertionError(f"unexpected output tile at edge {edge} (no job is open): "
+                                 f"payload {payload:#x}")
+        pending = self._open[0]
+        lanes, last = output_lanes(self.cfg, payload)
+        pending.y += lanes
+        pending.last.append(last)
+        if len(pending.last) < pending.o_count:
+            return
+        self._open.popleft()
+        if pending.accepted is None:
+            raise AssertionError(f"job {pending.index} ({pending.job}) finished at edge {edge} before its "
+                                 f"descriptor was accepted")
+        n, m = pending.job.shape
+        self.results[pending.index] = JobResult(y=pending.y[:m], last=tuple(pending.last),
+                                                cycles=edge - pending.accepted, accepted=pending.accepted)
+        self.log.info("job %d %r: %d cycles (job_cycles = %d)", pending.index, pending.job,
+                      edge - pending.accepted, job_cycles(self.cfg, n, m))
+        if not self._open:
             self._idle.set()
 
     # --- lifecycle ---
@@ -456,42 +347,23 @@ class LutCoreTestbench:
 
     # --- stimulus ---
 
-    def make_job(self, a: np.ndarray | Sequence[int], w: np.ndarray) -> Job:
-        job = Job(index=len(self.records), a=torch.as_tensor(np.asarray(a, dtype=np.int64)),
-                  w=torch.as_tensor(np.asarray(w, dtype=np.int8)))
-        self.records.append(JobRecord(job))
-        return job
-
-    def submit(self, a: np.ndarray | Sequence[int], w: np.ndarray) -> Job:
-        """Queue one job on all three input streams and its expected tiles in the checker."""
-        cfg = self.cfg
-        job = self.make_job(a, w)
-        n, m = job.n, job.m
-        if not (1 <= n <= cfg.max_n and 1 <= m <= cfg.max_m):
-            raise ValueError(f"job shape n={n}, m={m} outside [1, {cfg.max_n}] x [1, {cfg.max_m}]")
+    def submit(self, job: Job) -> None:
+        """Queue one job's :func:`sim.check.input_words` on the three input streams."""
+        words = input_words(self.cfg, job, self.rng)
+        index = len(self._jobs)
+        pending = _Pending(index, job, tiles(self.cfg, *job.shape)[1])
+        self._jobs.append(pending)
+        self._open.append(pending)
         self._idle.clear()
-        self.model.send_input(job)
-        self.job_drv.send(n | (m << self.n_bits), tag=job.index)
-        t_count, _ = tiles(cfg, n, m)
-        lo, hi = act_range(cfg)
-        a_list = job.a.tolist()
-        for t in range(t_count):
-            row = [a_list[i] if i < n else self.rng.randint(lo, hi)  # lanes >= n: garbage
-                   for i in range(t * cfg.tile_n, (t + 1) * cfg.tile_n)]
-            self.act_drv.send(pack_lanes(row, cfg.act_width), tag=(job.index, t))
-        for s, word in enumerate(key_stream(cfg, job.w.numpy())):
-            self.keys_drv.send(pack_lanes(word.reshape(-1).tolist(), cfg.key_bits), tag=(job.index, s))
-        return job
-
-    def timeout_cycles(self, jobs: Sequence[Job]) -> int:
-        """A generous cycle bound for ``jobs`` under this bench's gaps and stalls."""
-        base = sum(job_cycles(self.cfg, j.n, j.m) + 2 * tiles(self.cfg, j.n, j.m)[0] for j in jobs)
-        slow = 1 / (1 - self.job_drv.gap) / (1 - self.out_mon.stall)
-        return int(4 * base * slow) + 200
+        self.job_drv.send(words.job, tag=index)
+        for t, word in enumerate(words.act):
+            self.act_drv.send(word, tag=(index, t))
+        for s, word in enumerate(words.keys):
+            self.keys_drv.send(word, tag=(index, s))
 
     async def drain(self, jobs: Sequence[Job]) -> None:
-        """Wait until every expected tile has been checked; fail with the bench state on a hang."""
-        limit = self.timeout_cycles(jobs)
+        """Wait until every submitted job has all its output tiles; fail with the bench state on a hang."""
+        limit = timeout_cycles(self.cfg, jobs, self.traffic)
         try:
             await with_timeout(self._idle.wait(), limit * PERIOD_NS, "ns")
         except SimTimeoutError:
@@ -499,182 +371,115 @@ class LutCoreTestbench:
 
     def state(self) -> str:
         """A one-line summary of progress, for hang reports."""
-        open_jobs = [r.job for r in self.records if r.done is None]
-        return (f"jobs accepted {self.job_drv.transfers}/{len(self.records)}, "
+        open_jobs = [(p.index, p.job) for p in self._open]
+        return (f"jobs accepted {self.job_drv.transfers}/{len(self._jobs)}, "
                 f"act rows accepted {self.act_drv.transfers} ({self.act_drv.pending} pending), "
                 f"key words accepted {self.keys_drv.transfers} ({self.keys_drv.pending} pending), "
-                f"output tiles {self.out_mon.transfers} ({self.checker.outstanding} outstanding), "
-                f"unfinished {open_jobs[:4]}")
+                f"output tiles {self.out_mon.transfers}, unfinished {open_jobs[:4]}")
 
-    def report(self, test: str, *, unstalled: bool) -> list[dict[str, object]]:
-        """Per-job timing records; also appended as JSON lines to :data:`REPORT_ENV` if set."""
-        rows = []
-        for r in self.records:
-            rows.append({"test": test, "job": r.job.index, "n": r.job.n, "m": r.job.m,
-                         "accepted_edge": r.accepted, "cycles": r.cycles,
-                         "job_cycles": job_cycles(self.cfg, r.job.n, r.job.m), "unstalled": unstalled,
-                         "gap": self.job_drv.gap, "stall": self.out_mon.stall})
+
+class CocotbBackend(Backend):
+    """Runs jobs on the DUT of the running cocotb test; each call resets the DUT.
+
+    Parameters
+    ----------
+    dut : cocotb handle
+        The top level.
+    cfg : CoreConfig
+        The configuration the Verilog was emitted from.
+    test : str
+        Name of the records appended to :data:`REPORT_ENV`.
+    """
+
+    def __init__(self, dut, cfg: CoreConfig, test: str = "") -> None:
+        self.dut = dut
+        self.cfg = cfg
+        self.test = test
+
+    async def run_jobs(self, jobs: Sequence[Job], traffic: Traffic) -> list[JobResult]:
+        tb = LutCoreTestbench(self.dut, self.cfg, traffic)
+        await tb.start()
+        try:
+            if traffic.one_at_a_time:
+                for job in jobs:
+                    tb.submit(job)
+                    await tb.drain([job])
+            else:
+                for job in jobs:
+                    tb.submit(job)
+                await tb.drain(jobs)
+            for _ in range(4):  # a few idle cycles: a spurious output tile fails in the monitor
+                await RisingEdge(self.dut.clk)
+        finally:
+            tb.stop()
+        results = [tb.results[i] for i in range(len(jobs))]
+        self.report(jobs, results, traffic)
+        return results
+
+    def report(self, jobs: Sequence[Job], results: Sequence[JobResult], traffic: Traffic) -> None:
+        """Append per-job timing records to :data:`REPORT_ENV` (if set) and log them."""
+        unstalled = traffic.unstalled and traffic.one_at_a_time
+        rows = [{"test": self.test, "job": i, "n": j.shape[0], "m": j.shape[1],
+                 "accepted_edge": r.accepted,
+                 "cycles": r.cycles, "job_cycles": job_cycles(self.cfg, *j.shape), "unstalled": unstalled,
+                 "gap": traffic.in_gaps, "stall": traffic.out_stall}
+                for i, (j, r) in enumerate(zip(jobs, results, strict=True))]
         path = os.environ.get(REPORT_ENV)
         if path:
             with open(path, "a") as f:
-                for row in rows:
-                    f.write(json.dumps(row) + "\n")
+                f.writelines(json.dumps(row) + "\n" for row in rows)
+        log = logging.getLogger("tb")
         for row in rows:
-            self.log.info("cycles %s", row)
-        return rows
+            log.info("cycles %s", row)
+        gaps = [b.accepted - a.accepted for a, b in zip(results, results[1:], strict=False)]
+        log.info("job acceptance intervals (edges): %s", gaps)
 
 
 # --------------------------------------------------------------------------------------------
-# Stimulus helpers
+# Tests: one per standard scenario of sim.check
 
 
-def rngs_for(name: str) -> tuple[random.Random, np.random.Generator]:
-    """Deterministic generators for test ``name`` under the run's seed."""
-    seed = base_seed()
-    return random.Random(f"{seed}:{name}"), np.random.default_rng([seed, zlib.crc32(name.encode())])
-
-
-def _not_multiple(gen: np.random.Generator, step: int, hi: int) -> int:
-    """A value in [1, hi] that is not a multiple of ``step`` (if one exists)."""
-    choices = [v for v in range(1, hi + 1) if v % step] or [hi]
-    return int(choices[gen.integers(len(choices))])
-
-
-def random_shapes(cfg: CoreConfig, gen: np.random.Generator) -> list[tuple[int, int]]:
-    """Shapes covering the edges: N % tile_n != 0, M % keys != 0, M % (keys*reuse) != 0, 1, max."""
-    small_n = min(cfg.max_n, 3 * cfg.tile_n)
-    small_m = min(cfg.max_m, 3 * cfg.keys * cfg.reuse)
-    block = cfg.keys * cfg.reuse
-    return [
-        (_not_multiple(gen, cfg.tile_n, small_n), _not_multiple(gen, cfg.keys, small_m)),
-        (1, _not_multiple(gen, cfg.keys, small_m)),
-        (_not_multiple(gen, cfg.tile_n, small_n), 1),
-        (1, 1),
-        (cfg.max_n, _not_multiple(gen, block, small_m)),
-        (_not_multiple(gen, cfg.tile_n, small_n), cfg.max_m),
-        (min(cfg.max_n, cfg.tile_n), min(cfg.max_m, cfg.keys)),
-        (int(gen.integers(1, cfg.max_n, endpoint=True)), int(gen.integers(1, min(cfg.max_m, 4 * block),
-                                                                         endpoint=True))),
-    ]
-
-
-async def _run_jobs(tb: LutCoreTestbench, gemvs: Sequence[tuple[np.ndarray, np.ndarray]], *,
-                    one_at_a_time: bool) -> None:
-    if one_at_a_time:
-        for a, w in gemvs:
-            job = tb.submit(a, w)
-            await tb.drain([job])
-    else:
-        jobs = [tb.submit(a, w) for a, w in gemvs]
-        await tb.drain(jobs)
-    for _ in range(4):  # a few idle cycles: no spurious output may follow
-        await RisingEdge(tb.dut.clk)
-    assert tb.out_mon.transfers == tb.checker.checked, "spurious output tiles after the last job"
-
-
-# --------------------------------------------------------------------------------------------
-# Tests
+async def _run(dut, name: str) -> None:
+    cfg = load_config()
+    await run_scenario(CocotbBackend(dut, cfg, test=name), scenario(cfg, name, base_seed()))
 
 
 @cocotb.test()
 async def test_random_shapes(dut) -> None:
-    """Random GEMVs, one job at a time: N, M not multiples of the tile, N or M = 1, N = max_n, M = max_m."""
-    cfg = load_config()
-    rng, gen = rngs_for("random_shapes")
-    tb = LutCoreTestbench(dut, cfg, rng)
-    await tb.start()
-    await _run_jobs(tb, [random_gemv(cfg, gen, n, m) for n, m in random_shapes(cfg, gen)], one_at_a_time=True)
-    tb.report("random_shapes", unstalled=True)
-    tb.stop()
+    """Random GEMVs one job at a time: N, M not multiples of the tile, N or M = 1, N = max_n, M = max_m."""
+    await _run(dut, "random_shapes")
 
 
 @cocotb.test()
 async def test_zero_weights(dut) -> None:
-    """All-zero weights give all-zero outputs, whatever the activations (including N = max_n);
-    except in floating-point ``mac`` cores, where ``inf * +0.0`` is NaN and ``-a * +0.0`` is -0,
-    as the reference model says."""
-    cfg = load_config()
-    rng, gen = rngs_for("zero_weights")
-    tb = LutCoreTestbench(dut, cfg, rng)
-    await tb.start()
-    gemvs = []
-    for n, m in [(cfg.max_n, min(cfg.max_m, cfg.keys * cfg.reuse + 1)), random_shapes(cfg, gen)[0], (1, 1)]:
-        a, _ = random_gemv(cfg, gen, n, m)
-        gemvs.append((a, np.zeros((n, m), dtype=np.int8)))
-    await _run_jobs(tb, gemvs, one_at_a_time=True)
-    tb.report("zero_weights", unstalled=True)
-    tb.stop()
+    """All-zero weights (see :data:`sim.check.SCENARIOS`)."""
+    await _run(dut, "zero_weights")
 
 
 @cocotb.test()
 async def test_extreme_activations(dut) -> None:
-    """N = max_n activations all at one extreme value (see :func:`extreme_activations`) with all
-    weights +1, then -1.
-
-    Integer cores: ``max_n * min_value * -1`` is the largest output magnitude, so this proves the
-    accumulator width. Floating-point cores: overflow to +-inf, subnormal sums and signed zeros.
-    """
-    cfg = load_config()
-    rng, gen = rngs_for("extreme_activations")
-    tb = LutCoreTestbench(dut, cfg, rng)
-    await tb.start()
-    n = cfg.max_n
-    m = min(cfg.max_m, cfg.keys * cfg.reuse + max(1, cfg.keys // 2))
-    gemvs = []
-    for value in extreme_activations(cfg):
-        for weight in (1, -1):
-            gemvs.append((np.full(n, value, dtype=np.int64), np.full((n, m), weight, dtype=np.int8)))
-    await _run_jobs(tb, gemvs, one_at_a_time=True)
-    tb.report("extreme_activations", unstalled=True)
-    tb.stop()
+    """N = max_n activations at one extreme value, all weights +1 then -1: the accumulator bound;
+    FP overflow to inf, subnormal sums and signed zeros."""
+    await _run(dut, "extreme_activations")
 
 
 @cocotb.test()
 async def test_backpressure_and_gaps(dut) -> None:
     """Random jobs queued back to back with random input valid gaps and random output backpressure."""
-    cfg = load_config()
-    rng, gen = rngs_for("backpressure_and_gaps")
-    tb = LutCoreTestbench(dut, cfg, rng, gap=0.3, stall=0.4)
-    await tb.start()
-    shapes = random_shapes(cfg, gen)
-    gen.shuffle(shapes)
-    await _run_jobs(tb, [random_gemv(cfg, gen, n, m) for n, m in shapes], one_at_a_time=False)
-    tb.report("backpressure_and_gaps", unstalled=False)
-    tb.stop()
+    await _run(dut, "backpressure_and_gaps")
 
 
 @cocotb.test()
 async def test_back_to_back_jobs(dut) -> None:
     """Jobs of different shapes queued at once, no reset between them, all streams at full speed."""
-    cfg = load_config()
-    rng, gen = rngs_for("back_to_back_jobs")
-    tb = LutCoreTestbench(dut, cfg, rng)
-    await tb.start()
-    shapes = random_shapes(cfg, gen)
-    shapes = [shapes[3], shapes[0], shapes[0], shapes[4], shapes[1], shapes[3], shapes[2], shapes[7]]
-    await _run_jobs(tb, [random_gemv(cfg, gen, n, m) for n, m in shapes], one_at_a_time=False)
-    rows = tb.report("back_to_back_jobs", unstalled=False)
-    starts = [r["accepted_edge"] for r in rows]
-    tb.log.info("job acceptance intervals (edges): %s", [b - a for a, b in zip(starts, starts[1:])])
-    tb.stop()
+    await _run(dut, "back_to_back_jobs")
 
 
 @cocotb.test()
 async def test_unstalled_cycle_count(dut) -> None:
     """A single job on an idle core, inputs valid from the job's acceptance and out always ready,
-    takes exactly :func:`hwgen.description.schedule.job_cycles` cycles (for several shapes, each alone)."""
-    cfg = load_config()
-    rng, gen = rngs_for("unstalled_cycle_count")
-    tb = LutCoreTestbench(dut, cfg, rng)
-    await tb.start()
-    shapes = random_shapes(cfg, gen)
-    shapes = [shapes[0], shapes[3], shapes[1], shapes[2], shapes[4]]
-    await _run_jobs(tb, [random_gemv(cfg, gen, n, m) for n, m in shapes], one_at_a_time=True)
-    rows = tb.report("unstalled_cycle_count", unstalled=True)
-    wrong = [f"n={r['n']}, m={r['m']}: measured {r['cycles']}, job_cycles {r['job_cycles']}"
-             for r in rows if r["cycles"] != r["job_cycles"]]
-    assert not wrong, "cycle count differs from hwgen.description.schedule.job_cycles: " + "; ".join(wrong)
-    tb.stop()
+    takes exactly :func:`hwgen.description.schedule.job_cycles` cycles (several shapes, each alone)."""
+    await _run(dut, "unstalled_cycle_count")
 
 
-__all__ = ["CFG_ENV", "SEED_ENV", "REPORT_ENV", "LutCoreTestbench", "load_config"]
+__all__ = ["CFG_ENV", "SEED_ENV", "REPORT_ENV", "CocotbBackend", "LutCoreTestbench", "load_config"]

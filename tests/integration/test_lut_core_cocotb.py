@@ -1,26 +1,29 @@
 """The emitted Verilog of the core (every arch) equals the PyTorch reference bit for bit, in an HDL simulator.
 
 Each configuration is built once (``build/cocotb/<sim>/<config>/``) and runs every cocotb test
-of :mod:`sim.cocotb_bench.lut_core_tb` in one simulator process: random shapes, zero weights,
-extreme activations, backpressure and valid gaps, back-to-back jobs, and the unstalled cycle
-count against :func:`hwgen.description.schedule.job_cycles`. Pick the simulator with ``--sim``.
+of :mod:`sim.cocotb_bench.lut_core_tb` in one simulator process, one per standard scenario of the
+shared checker (:data:`sim.check.SCENARIOS`): random shapes, zero weights, extreme activations,
+backpressure and valid gaps, back-to-back jobs, and the unstalled cycle count against
+:func:`hwgen.description.schedule.job_cycles`. Pick the simulator with ``--sim``. The presets in
+``designs/cores/`` are covered by ``test_presets_equivalence.py`` (``headline_core64_int8`` is
+the same build).
 
 The configurations together cover mu = 1..5, L and K that are not powers of two, L = 1,
 reuse > 1 (the bench's shapes include M not a multiple of keys * reuse), pipeline = 0 and the
 maximum ``1 + ceil(log2(L))``, integer widths 2..16, and floating-point fp16, bf16 and fp8 with
 0..3 pipeline registers per adder and fp16/fp32 accumulators; small ``max_n`` / ``max_m`` keep
 the jobs short. The headline design is what ``hwgen emit --act int8 --core 64`` generates
-(``cli_config``, with the cost model's mu). The baselines: ``mac`` int8 (8 x 8 multipliers, a generic tree narrowed into ternary-sized
-accumulators, pipeline registers) and fp16 (pipelined multipliers and adders), ``signflip``
-int8 and bf16.
+(``cli_config``, with the cost model's mu). The baselines: ``mac`` int8 (8 x 8 multipliers, a
+generic tree narrowed into ternary-sized accumulators, pipeline registers) and fp16 (pipelined
+multipliers and adders), ``signflip`` int8 and bf16.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from ternlut.cli.hwgen import cli_config
 from hwgen.description.config import CoreConfig
+from ternlut.cli.hwgen import cli_config
 
 CONFIGS = {
     # mu = 1, L = 3 and K = 5 (not powers of two), reuse 2, no pipeline registers.

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from ternlut.cli.hwgen import cli_config
 from hwgen.description.config import CoreConfig
+from ternlut.cli.hwgen import cli_config
 
 #: ``-Wno-...`` flags for warnings that come from the shape of Amaranth's output, not the design.
 AMARANTH_WARNINGS = (

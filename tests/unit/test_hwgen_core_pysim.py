@@ -1,16 +1,20 @@
 """The whole core in Amaranth's simulator: bit-exact GEMVs, stalls, back-to-back jobs, cycles.
 
-Every arch (LUT core, signflip and mac baselines). Small configurations only; the emitted
-Verilog of large ones runs under cocotb (tests/integration).
+Every arch (LUT core, signflip and mac baselines). Small configurations only; the presets and
+the emitted Verilog run in tests/integration. Every job list goes through the shared checker
+(:func:`sim.check.run_scenario`: reference model, bit-for-bit outputs and ``last`` flags).
 """
+
+import asyncio
 
 import numpy as np
 import pytest
 import torch
 
 from hwgen.description.config import CoreConfig
-from hwgen.description.schedule import job_cycles, job_interval
-from sim.pysim_bench import Job, run_jobs
+from hwgen.description.schedule import job_interval
+from sim.check import Job, JobResult, Scenario, Traffic, run_scenario
+from sim.pysim_bench import PysimBackend
 from sim.reference import ReferenceModel
 from sim.stimulus import extreme_activations, random_gemv
 
@@ -25,7 +29,8 @@ CONFIGS = [
 # a wider accumulator, fp8.
 FP_CONFIGS = [
     dict(act="fp16", mu=2, luts=3, keys=2, max_n=30, max_m=8),
-    dict(act="fp16", acc="fp32", adder_stages=1, mu=3, luts=2, keys=2, max_n=24, max_m=8, reuse=2, pipeline=2),
+    dict(act="fp16", acc="fp32", adder_stages=1, mu=3, luts=2, keys=2, max_n=24, max_m=8, reuse=2,
+         pipeline=2),
     dict(act="bf16", adder_stages=3, mu=2, luts=1, keys=3, max_n=10, max_m=9, reuse=2),
     dict(act="fp16", adder_stages=2, mu=1, luts=5, keys=2, max_n=15, max_m=6, reuse=3, pipeline=4),
     dict(act="fp8e4m3", acc="fp16", adder_stages=1, mu=2, luts=2, keys=2, max_n=12, max_m=4),
@@ -60,15 +65,11 @@ def _random_jobs(cfg, shapes, rng):
     return [Job(*random_gemv(cfg, rng, n, m)) for n, m in shapes]
 
 
-def _check(cfg, jobs, results):
-    model = ReferenceModel(cfg)
-    for job, result in zip(jobs, results, strict=True):
-        n = job.shape[0]
-        a, w = torch.from_numpy(job.activations).long(), torch.from_numpy(job.weights[:n]).long()
-        expected = model.gemv(a, w)
-        if not cfg.is_fp:
-            assert torch.equal(expected, a @ w)
-        assert result.y == expected.tolist()
+def _check(cfg: CoreConfig, jobs: list[Job], traffic: Traffic | None = None, *,
+           exact_cycles: bool = False) -> list[JobResult]:
+    """Run ``jobs`` in Amaranth's simulator and check them against the reference model."""
+    scenario = Scenario("pysim", tuple(jobs), traffic or Traffic(), exact_cycles=exact_cycles)
+    return asyncio.run(run_scenario(PysimBackend(cfg), scenario))
 
 
 @pytest.mark.parametrize("kwargs", ALL_CONFIGS, ids=_ids)
@@ -80,7 +81,7 @@ def test_random_gemvs_with_stalls_back_to_back(kwargs):
     jobs = _random_jobs(cfg, shapes, rng)
     n, m = min(5, cfg.max_n), min(4, cfg.max_m)
     jobs.append(Job(random_gemv(cfg, rng, n, m)[0], np.zeros((n, m), dtype=int)))  # all-zero weights
-    _check(cfg, jobs, run_jobs(cfg, jobs, seed=2, out_stall=0.4, in_gaps=0.3))
+    _check(cfg, jobs, Traffic(in_gaps=0.3, out_stall=0.4, seed=2))
 
 
 @pytest.mark.parametrize("kwargs", [*CONFIGS[1:3], MAC_CONFIGS[0], MAC_CONFIGS[2]],
@@ -90,8 +91,7 @@ def test_extreme_activations_cannot_overflow(kwargs):
     n, m = cfg.max_n, cfg.max_m
     lo, hi = extreme_activations(cfg)
     jobs = [Job(np.full(n, a), np.full((n, m), s)) for a in (lo, hi) for s in (1, -1)]
-    results = run_jobs(cfg, jobs)
-    _check(cfg, jobs, results)
+    results = _check(cfg, jobs)
     assert results[1].y[0] == -lo * n  # the largest magnitude, +max_n * 2**(w-1)
 
 
@@ -102,8 +102,7 @@ def test_fp_extremes_overflow_subnormals_signed_zeros(kwargs):
     model = ReferenceModel(cfg)
     n, m = cfg.max_n, 3
     jobs = [Job(np.full(n, a), np.full((n, m), s)) for a in extreme_activations(cfg) for s in (1, -1)]
-    results = run_jobs(cfg, jobs)
-    _check(cfg, jobs, results)
+    results = _check(cfg, jobs)
     values = [model.decode_outputs(torch.tensor(r.y))[0].item() for r in results]
     assert float("inf") in values and float("-inf") in values  # LUT entries / tree sums overflow
     assert any(0 < abs(v) < 2.0 ** (1 - cfg.act_type.fmt.bias) for v in values)  # a subnormal result
@@ -115,9 +114,7 @@ def test_unstalled_cycle_count_matches_schedule(kwargs):
     rng = np.random.default_rng(3)
     shapes = [(cfg.max_n, cfg.max_m), (1, 1), (cfg.tile_n + 1, cfg.keys + 1)]
     jobs = _random_jobs(cfg, shapes, rng)
-    results = run_jobs(cfg, jobs)
-    _check(cfg, jobs, results)
-    assert [r.cycles for r in results] == [job_cycles(cfg, n, m) for n, m in shapes]
+    _check(cfg, jobs, exact_cycles=True)  # every job takes job_cycles
 
 
 @pytest.mark.parametrize("kwargs", [CONFIGS[1], MAC_CONFIGS[0]], ids=["lut", "mac"])
@@ -128,7 +125,7 @@ def test_lanes_past_n_are_ignored_even_with_nonzero_keys(kwargs):
     rng = np.random.default_rng(4)
     jobs = [Job(rng.integers(-128, 128, n), np.ones((cfg.tile_n * -(-n // cfg.tile_n), 7), dtype=int))
             for n in (1, 4, cfg.tile_n + 2)]
-    _check(cfg, jobs, run_jobs(cfg, jobs, seed=5))
+    _check(cfg, jobs, Traffic(seed=5))
 
 
 def test_verilog_shares_one_module_per_fp_unit_kind():
@@ -152,10 +149,9 @@ def test_back_to_back_jobs_are_accepted_every_job_interval(kwargs):
     cfg = CoreConfig(**kwargs)
     n, m = cfg.tile_n + 1, cfg.keys + 1
     jobs = _random_jobs(cfg, [(n, m)] * 4, np.random.default_rng(6))
-    results = run_jobs(cfg, jobs)
-    _check(cfg, jobs, results)
+    results = _check(cfg, jobs)
     starts = [r.accepted for r in results]
-    assert [b - a for a, b in zip(starts, starts[1:])] == [job_interval(cfg, n, m)] * 3
+    assert [b - a for a, b in zip(starts, starts[1:], strict=False)] == [job_interval(cfg, n, m)] * 3
 
 
 def test_mac_fp_inf_nan_subnormals_and_zero_weights():
@@ -173,8 +169,7 @@ def test_mac_fp_inf_nan_subnormals_and_zero_weights():
     a_mix = random_gemv(cfg, rng, cfg.max_n, m)[0]
     a_mix[::3] = rng.choice(specials, size=len(a_mix[::3]))
     jobs = [Job(np.array(specials), w), Job(a_mix, rng.integers(-1, 2, (cfg.max_n, m)))]
-    results = run_jobs(cfg, jobs, seed=8, out_stall=0.3, in_gaps=0.2)
-    _check(cfg, jobs, results)
+    results = _check(cfg, jobs, Traffic(in_gaps=0.2, out_stall=0.3, seed=8))
     nan = fmt.canonical_nan
     assert results[0].y[0] == nan and results[0].y[1] == nan  # inf * +0.0 = NaN
     lut = ReferenceModel(CoreConfig(**{**MAC_CONFIGS[5], "arch": "lut", "mu": 1}))
