@@ -127,8 +127,8 @@ class CocotbResult:
 
     def summary(self) -> str:
         """Human-readable lines: build/test times, per-test outcome and per-job cycles."""
-        lines = [f"{self.cfg.name} on {self.sim} (seed {self.seed}): build {self.build_s:.1f} s, "
-                 f"simulation {self.test_s:.1f} s, {self.build_dir}"]
+        lines = [(f"{self.cfg.name} on {self.sim} (seed {self.seed}): build {self.build_s:.1f} s, "
+                  f"simulation {self.test_s:.1f} s, {self.build_dir}")]
         for t in self.tests:
             lines.append(f"  {'PASS' if t.passed else 'FAIL'} {t.name}: {t.wall_s:.2f} s, "
                          f"{t.sim_time_ns / 10:.0f} cycles{'' if t.passed else ': ' + t.message}")
