@@ -29,8 +29,8 @@ import pandas as pd
 from costmodel import estimate_table, load_unit_costs
 from hwgen.description.config import DEFAULT_MAX_M, DEFAULT_MAX_N, ActType, luts_for
 
-__all__ = ["ACTS", "FP_ACC", "MUS", "acc_for", "tile_grid", "price", "argmin_rows", "parser", "output_dir",
-           "print_table", "pyplot", "save_figure", "fmt_area"]
+__all__ = ["ACTS", "FP_ACC", "MUS", "acc_for", "tile_grid", "price", "argmin_rows", "parser", "StudyParser",
+           "output_dir", "print_table", "pyplot", "save_figure", "fmt_area"]
 
 #: Activation types of the studies.
 ACTS = ("int4", "int8", "fp16", "bf16")
@@ -91,9 +91,18 @@ def argmin_rows(df: pd.DataFrame, by: list[str], column: str) -> pd.DataFrame:
     return df.loc[df.groupby(by, sort=False)[column].idxmin()].reset_index(drop=True)
 
 
+class StudyParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit status 1, as the CLIs' are
+    (argparse's own: a usage block and status 2)."""
+
+    def error(self, message: str):
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def parser(name: str, doc: str) -> argparse.ArgumentParser:
-    """The study's argument parser with ``--out`` (default ``build/studies/<name>``) and ``--quick``."""
-    p = argparse.ArgumentParser(prog=f"python -m dse.studies.{name}", description=doc.strip().split("\n")[0])
+    """The study's argument parser with ``--out`` (default ``build/studies/<name>``) and ``--quick``;
+    a bad option is one line on stderr and exit status 1."""
+    p = StudyParser(prog=f"python -m dse.studies.{name}", description=doc.strip().split("\n")[0])
     p.add_argument("--out", default=str(Path("build") / "studies" / name), metavar="DIR",
                    help="write the CSV and PNG to DIR (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="run a reduced sweep (seconds; for CI)")

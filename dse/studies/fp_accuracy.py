@@ -21,7 +21,6 @@ Run ``python -m dse.studies.fp_accuracy`` (``--help`` for options). Prints a tab
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 from pathlib import Path
@@ -33,6 +32,8 @@ import torch
 from hwgen.description.config import core_config
 from sim.fp_reference import from_bits
 from sim.reference import ReferenceModel
+
+from ._common import StudyParser
 
 __all__ = ["bitnet_like", "measure", "main"]
 
@@ -101,8 +102,7 @@ def plot(table: pd.DataFrame, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dse.studies.fp_accuracy",
-                                description=__doc__.split("\n")[0])
+    p = StudyParser(prog="python -m dse.studies.fp_accuracy", description=__doc__.split("\n")[0])
     p.add_argument("--acts", default="fp16,bf16", help="activation formats (default: %(default)s)")
     p.add_argument("--accs", default="same,fp32",
                    help="accumulator formats, 'same' = act (default: %(default)s)")

@@ -58,9 +58,9 @@ class StudyCommand(Command):
                                f"installed") from None
         study_args = list(args.study_args)
         if not args.json:
-            return int(module.main(study_args) or 0)
+            return _run_study(module, study_args)
         with contextlib.redirect_stdout(sys.stderr):
-            status = int(module.main(study_args) or 0)
+            status = _run_study(module, study_args)
         self.print_json({"study": args.study, "module": module_name, "argv": study_args,
                          "exit_status": status})
         return status
@@ -85,5 +85,15 @@ COMMANDS = (StudyCommand(),)
 main = make_main("dse", "Explore the design space of ternary LUT cores.", COMMANDS)
 
 
+def _run_study(module, argv: list[str]) -> int:
+    """Exit status of a study's ``main(argv)``; its parser's refusal (``SystemExit``, one line already
+    printed) becomes that status instead of leaving the program."""
+    try:
+        return int(module.main(argv) or 0)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

@@ -162,3 +162,12 @@ def test_lut_vs_baselines_quick(tmp_path):
         flip = CoreConfig(arch="signflip", act=act, luts=8, keys=8)
         lut1 = CoreConfig(arch="lut", act=act, mu=1, luts=8, keys=8)
         assert estimate(flip).area_breakdown_um2 == estimate(lut1).area_breakdown_um2
+
+
+@pytest.mark.parametrize("study", ["best-mu", "fp-accuracy"])
+def test_bad_study_option_is_one_line_exit_1(study, capsys):
+    """A study's own options are refused as the CLIs refuse theirs: one line, exit status 1."""
+    assert cli.main(["study", study, "--no-such-option"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.match(r"^python -m dse\.studies\.\w+: error: unrecognized arguments: "
+                                      r"--no-such-option$", err[0]), err
