@@ -39,6 +39,10 @@ CONFIGS = {
                                      pipeline=4),
     "mu5_l2_k4_int16_p2max": CoreConfig(act="int16", mu=5, luts=2, keys=4, max_n=200, max_m=40, pipeline=2),
     "headline_core64_int8": cli_config(["--act", "int8", "--core", "64"]),
+    # mu = 6 with a pipeline register; fp32 activations and accumulators with 2-stage adders.
+    "mu6_l2_k2_int4_p1": CoreConfig(act="int4", mu=6, luts=2, keys=2, max_n=30, max_m=10, pipeline=1),
+    "fp32_mu2_l2_k2_s2_r2": CoreConfig(act="fp32", adder_stages=2, mu=2, luts=2, keys=2, max_n=12, max_m=5,
+                                       reuse=2),
     "fp16_fp32_mu3_l2_k3_s1_p2": CoreConfig(act="fp16", acc="fp32", adder_stages=1, mu=3, luts=2, keys=3,
                                             max_n=36, max_m=15, reuse=2, pipeline=2),
     "headline_core64_fp16_s2_p2": cli_config(["--act", "fp16", "--core", "64", "--adder-stages", "2",

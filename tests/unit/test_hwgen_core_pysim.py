@@ -13,7 +13,7 @@ import torch
 
 from hwgen.description.config import CoreConfig
 from hwgen.description.schedule import job_interval
-from sim.check import Job, JobResult, Scenario, Traffic, run_scenario
+from sim.check import SCENARIOS, Job, JobResult, Scenario, Traffic, run_scenario, scenario
 from sim.pysim_bench import PysimBackend
 from sim.reference import ReferenceModel
 from sim.stimulus import extreme_activations, random_gemv
@@ -57,6 +57,33 @@ SIGNFLIP_CONFIGS = [
 ALL_CONFIGS = CONFIGS + FP_CONFIGS + MAC_CONFIGS + SIGNFLIP_CONFIGS
 
 
+# Classes the configurations above leave out, each cheap (small keys): the fp16 headline's tree
+# depth (L = 22, here at mu = 2 for speed) with pipelined adders; FP accumulation over many input
+# tiles (bf16 into fp32, 64 tiles of 4); integer mu = 6, 7, 8; FP LUT builders at mu = 4 and 5;
+# fp32 activations. Each runs the standard scenarios of :mod:`sim.check` named with it on one
+# elaborated core (mu = 8 spends most of its ~40 s elaborating the LUT builder and key fetch).
+COVERAGE_CONFIGS = {
+    "fp16_l22_mu2_s1_p2": (dict(act="fp16", adder_stages=1, mu=2, luts=22, keys=1, max_n=50, max_m=3,
+                                pipeline=2),
+                           ("random_shapes", "extreme_activations", "backpressure_and_gaps",
+                            "unstalled_cycle_count")),
+    "bf16_fp32acc_n256_tile4": (dict(act="bf16", acc="fp32", adder_stages=1, mu=2, luts=2, keys=2,
+                                     max_n=256, max_m=5),
+                                ("random_shapes", "extreme_activations", "back_to_back_jobs")),
+    "int4_mu6": (dict(act="int4", mu=6, luts=1, keys=1, max_n=14, max_m=3), SCENARIOS),
+    "int3_mu7_r2_p1": (dict(act="int3", mu=7, luts=1, keys=2, max_n=16, max_m=5, reuse=2, pipeline=1),
+                       SCENARIOS),
+    "int2_mu8": (dict(act="int2", mu=8, luts=1, keys=1, max_n=18, max_m=3),
+                 ("random_shapes", "extreme_activations")),
+    "fp16_mu4_s1": (dict(act="fp16", adder_stages=1, mu=4, luts=2, keys=1, max_n=20, max_m=3),
+                    ("random_shapes", "extreme_activations", "backpressure_and_gaps")),
+    "bf16_mu5_p1": (dict(act="bf16", mu=5, luts=1, keys=2, max_n=12, max_m=4, pipeline=1),
+                    ("random_shapes", "extreme_activations", "unstalled_cycle_count")),
+    "fp32_s2_r2": (dict(act="fp32", adder_stages=2, mu=2, luts=2, keys=2, max_n=12, max_m=5, reuse=2),
+                   SCENARIOS),
+}
+
+
 def _ids(kwargs):
     return "-".join(f"{a}{b}" for a, b in kwargs.items())
 
@@ -82,6 +109,16 @@ def test_random_gemvs_with_stalls_back_to_back(kwargs):
     n, m = min(5, cfg.max_n), min(4, cfg.max_m)
     jobs.append(Job(random_gemv(cfg, rng, n, m)[0], np.zeros((n, m), dtype=int)))  # all-zero weights
     _check(cfg, jobs, Traffic(in_gaps=0.3, out_stall=0.4, seed=2))
+
+
+@pytest.mark.parametrize("kwargs, names", COVERAGE_CONFIGS.values(), ids=COVERAGE_CONFIGS.keys())
+def test_coverage_configs_standard_scenarios(kwargs, names):
+    """Deep FP trees, many FP input tiles, mu = 6..8, FP LUTs at mu >= 4, fp32: the named standard
+    scenarios of the shared checker, on one elaborated core."""
+    cfg = CoreConfig(**kwargs)
+    backend = PysimBackend(cfg)
+    for name in names:
+        asyncio.run(run_scenario(backend, scenario(cfg, name, seed=1)))
 
 
 @pytest.mark.parametrize("kwargs", [*CONFIGS[1:3], MAC_CONFIGS[0], MAC_CONFIGS[2]],
