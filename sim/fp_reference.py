@@ -30,7 +30,8 @@ import torch
 
 from hwgen.description.fp_format import BF16, FP16, FP32, FPFormat
 
-__all__ = ["fp_add", "fp_mul", "fp_convert", "to_bits", "from_bits", "decode", "encode"]
+__all__ = ["fp_add", "fp_mul", "fp_convert", "to_bits", "from_bits", "decode", "encode", "native_view",
+           "native_bits"]
 
 
 _NATIVE = {FP16: torch.float16, BF16: torch.bfloat16, FP32: torch.float32}
@@ -57,22 +58,25 @@ def _canonicalise(result_bits, is_nan, fmt):
     return torch.where(is_nan, torch.full_like(result_bits, fmt.canonical_nan), result_bits)
 
 
-def _native_view(bits, fmt):
-    """Reinterpret bit patterns (int16/int32 as-is, else masked int64) as the native dtype of ``fmt``."""
+def native_view(bits, fmt):
+    """Reinterpret bit patterns (int16/int32 as-is, else any integer dtype, masked) as the native torch dtype
+    of ``fmt`` (fp16, bf16 or fp32), on the same device; exact, NaN payloads included."""
     w = fmt.width
     if bits.dtype == _SIGNED_INT[w]:
         return bits.view(_NATIVE[fmt])
     bits = _bits64(bits, fmt)
-    signed = torch.where(bits >= (1 << (w - 1)), bits - (1 << w), bits)
+    # Two's complement narrowing: the low w bits, as the signed w-bit integer (exact; no wrap-around).
+    signed = bits - ((bits >> (w - 1)) << w)
     return signed.to(_SIGNED_INT[w]).view(_NATIVE[fmt])
 
 
-def _native_bits(values, fmt):
-    """Bit patterns (int64) of a tensor in the native dtype of ``fmt``, NaNs canonicalised."""
+def native_bits(values, fmt):
+    """Bit patterns (int64, on the device of ``values``) of a tensor in the native dtype of ``fmt``, NaNs
+    canonicalised."""
     w = fmt.width
     nan = fmt.canonical_nan - (1 << w) if fmt.canonical_nan >= (1 << (w - 1)) else fmt.canonical_nan
     bits = values.view(_SIGNED_INT[w])
-    bits = torch.where(torch.isnan(values), torch.tensor(nan, dtype=bits.dtype), bits)
+    bits = torch.where(torch.isnan(values), nan, bits)
     return bits.to(torch.int64) & ((1 << w) - 1)
 
 
@@ -143,9 +147,9 @@ def _binary(op, a_bits, b_bits, fmt):
     """
     _check_fmt(fmt)
     if fmt in _NATIVE:
-        af = _native_view(_as_int_tensor(a_bits), fmt).to(torch.float32)
-        bf = _native_view(_as_int_tensor(b_bits), fmt).to(torch.float32)
-        return _native_bits(op(af, bf).to(_NATIVE[fmt]), fmt)
+        af = native_view(_as_int_tensor(a_bits), fmt).to(torch.float32)
+        bf = native_view(_as_int_tensor(b_bits), fmt).to(torch.float32)
+        return native_bits(op(af, bf).to(_NATIVE[fmt]), fmt)
     a, b = _bits64(a_bits, fmt), _bits64(b_bits, fmt)
     return encode(op(decode(a, fmt), decode(b, fmt)), fmt)
 
