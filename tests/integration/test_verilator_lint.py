@@ -3,11 +3,17 @@
 Warning classes that Amaranth's Verilog backend (via Yosys ``write_verilog``) emits for every
 design, whatever the core does, are disabled one by one in :data:`AMARANTH_WARNINGS`; every
 other warning (e.g. UNDRIVEN, MULTIDRIVEN, UNOPTFLAT, LATCH, PINMISSING) fails the test.
+``WIDTHTRUNC`` and ``UNUSEDSIGNAL`` are waived only on the exact lines that need them, listed in a
+Verilator control file (``.vlt``) derived from each design's text by :func:`waivers`, so that a real
+truncation (or an unused register) is still reported; :func:`test_lint_reports_a_real_truncation`
+proves it on a mutated core.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -19,8 +25,6 @@ AMARANTH_WARNINGS = (
     # Yosys writes constants at their minimal width (`n_rem - 3'h4`, `x > 1'h0`) and relies on
     # Verilog's context-determined extension; Amaranth's own width rules already hold.
     "-Wno-WIDTHEXPAND",
-    # ... and logical operators on multi-bit values (`! row`), which Verilog reduces with |.
-    "-Wno-WIDTHTRUNC",
     # Registers get their reset/init value in the declaration (`reg x = 8'h00;`) and are then
     # assigned in `always @(posedge clk)` blocks.
     "-Wno-PROCASSINIT",
@@ -28,10 +32,40 @@ AMARANTH_WARNINGS = (
     "-Wno-CASEINCOMPLETE",
     # Every submodule (`\top.fetch0`) goes into the one output file.
     "-Wno-DECLFILENAME",
-    # Amaranth keeps named intermediate signals (`$12`, component port views such as `a$31`)
-    # and the unused high bits of widened arithmetic results.
-    "-Wno-UNUSEDSIGNAL",
 )
+
+#: ``assign \$13  = ! row;``: Yosys writes a logical NOT of a multi-bit value (Verilog reduces it with |),
+#: which Verilator reports as a WIDTHTRUNC of the operand.
+_LOGNOT_LINE = re.compile(r"^\s*assign\s+\S+\s*=\s*!\s*[^=!&|]+;\s*$")
+#: ``wire [3:0] \$21 ;``, ``wire \issue.first ;``: Amaranth keeps named intermediate wires (`$12`, views of
+#: ports and arrays such as `a$31`, `keys[0][1]`) and the unused high bits of widened arithmetic results.
+#: Registers are not waived: a flop that nothing reads is reported.
+_WIRE_DECL_LINE = re.compile(r"^\s*wire\b")
+
+
+def waivers(verilog: str, file_name: str) -> str:
+    """A Verilator control file that waives WIDTHTRUNC and UNUSEDSIGNAL on exactly the lines of
+    ``verilog`` (written as ``file_name``) that Amaranth's output shape needs them on, and nowhere else."""
+    lines = ["`verilator_config"]
+    for number, line in enumerate(verilog.splitlines(), start=1):
+        if _LOGNOT_LINE.match(line):
+            lines.append(f'lint_off -rule WIDTHTRUNC -file "*/{file_name}" -lines {number}')
+        elif _WIRE_DECL_LINE.match(line):
+            lines.append(f'lint_off -rule UNUSEDSIGNAL -file "*/{file_name}" -lines {number}')
+    return "\n".join(lines) + "\n"
+
+
+def lint(verilator: str, verilog: str, top: str, directory: Path) -> subprocess.CompletedProcess:
+    """``verilator --lint-only -Wall`` on ``verilog`` with :data:`AMARANTH_WARNINGS` and :func:`waivers`."""
+    source = directory / f"{top}.v"
+    source.write_text(verilog)
+    control = directory / f"{top}.vlt"
+    control.write_text(waivers(verilog, source.name))
+    return subprocess.run(
+        [verilator, "--lint-only", "-Wall", *AMARANTH_WARNINGS, "--top-module", top, str(control),
+         str(source)],
+        capture_output=True, text=True, timeout=600,
+    )
 
 CONFIGS = {
     "mu1_l3_k5_r2_p0": CoreConfig(act="int4", mu=1, luts=3, keys=5, max_n=40, max_m=40, reuse=2),
@@ -69,11 +103,43 @@ def verilator() -> str:
 @pytest.mark.cocotb  # not an HDL simulation, but it needs Verilator and takes minutes for the 64x64 core
 @pytest.mark.parametrize("cfg", CONFIGS.values(), ids=CONFIGS.keys())
 def test_verilator_lint_clean(cfg: CoreConfig, verilator: str, emitted_verilog, tmp_path) -> None:
-    source = tmp_path / f"{cfg.name}.v"
-    source.write_text(emitted_verilog(cfg))
-    proc = subprocess.run(
-        [verilator, "--lint-only", "-Wall", *AMARANTH_WARNINGS, "--top-module", cfg.name, str(source)],
-        capture_output=True, text=True, timeout=600,
-    )
+    proc = lint(verilator, emitted_verilog(cfg), cfg.name, tmp_path)
     report = (proc.stdout + proc.stderr).strip()
     assert proc.returncode == 0 and "%Warning" not in report and "%Error" not in report, report[:8000]
+
+
+def _insert_into_top(verilog: str, top: str, text: str) -> str:
+    """``verilog`` with ``text`` inserted just before the ``endmodule`` of module ``top``."""
+    start = re.search(rf"^module\s+\\?{re.escape(top)}\b", verilog, re.M)
+    assert start, f"module {top} not found"
+    end = verilog.index("endmodule", start.end())
+    return verilog[:end] + text + verilog[end:]
+
+
+#: Faults added to a small emitted core, each with the one warning it must raise: a truncating assignment,
+#: and a register that nothing reads (Verilator stops after the width pass, so one lint run per fault).
+FAULTS = {
+    "truncation": ("  wire [1:0] trunc_probe;\n  assign trunc_probe = act__payload;\n",
+                   "WIDTHTRUNC", "ASSIGNW"),
+    # (not named `*unused*`: Verilator's default --unused-regexp would waive it)
+    "unread_register": (("  reg [3:0] idle_probe;\n"
+                         "  always @(posedge clk) idle_probe <= act__payload[3:0];\n"),
+                        "UNUSEDSIGNAL", "idle_probe"),
+}
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("fault", FAULTS.keys())
+def test_lint_reports_a_real_truncation(fault: str, verilator: str, emitted_verilog, tmp_path) -> None:
+    """The scoped waivers do not hide a real fault (a blanket ``-Wno-WIDTHTRUNC`` / ``-Wno-UNUSEDSIGNAL``
+    would), and nothing but the added fault is reported."""
+    text, rule, needle = FAULTS[fault]
+    cfg = CONFIGS["mu1_l3_k5_r2_p0"]
+    verilog = emitted_verilog(cfg)
+    assert re.search(r"^\s*input\s+\[11:0\]\s+act__payload\s*;", verilog, re.M)
+    proc = lint(verilator, _insert_into_top(verilog, cfg.name, text), cfg.name, tmp_path)
+    report = proc.stdout + proc.stderr
+    warnings = [m.group(0) for m in re.finditer(r"^%Warning-\w+: .*$", report, re.M)]
+    assert proc.returncode != 0, report[:4000]
+    assert len(warnings) == 1 and warnings[0].startswith(f"%Warning-{rule}:") and needle in warnings[0], \
+        report[:4000]

@@ -1,4 +1,4 @@
-"""The analytical cost model: scalar and vectorised paths agree, cycles equal the schedule,
+"""The analytical cost model: scalar and vectorised paths agree, cycles add up over the GEMVs,
 the breakdown adds up, and the model tracks the calibration cores."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from costmodel import GROUPS, estimate, estimate_table, load_unit_costs
 from hwgen.description.config import CoreConfig
-from hwgen.description.schedule import block_issue_cycles, job_cycles
+from hwgen.description.schedule import block_issue_cycles
 from hwgen.description.tree_plan import tree_depth
 
 
@@ -45,7 +45,7 @@ def test_table_equals_scalar_estimate():
         for g in GROUPS:
             assert out[f"area_{g}_um2"][i] == pytest.approx(report.area_breakdown_um2[g], abs=0.1), (p, g)
         assert out.critical_path_ns[i] == pytest.approx(report.critical_path_ns, abs=1e-3), p
-        assert out.cycles[i] == report.cycles == job_cycles(cfg, n, m), p
+        assert out.cycles[i] == report.cycles, p
         assert out.macs_per_cycle[i] == cfg.tile_n * cfg.tile_m
         assert out.act_buffer_bits[i] == report.act_buffer_bits
 
@@ -65,7 +65,11 @@ def test_breakdown_sums_and_report_fields():
     r = estimate(cfg, gemvs=[("q", 2560, 2560, 30), ("down", 6912, 2560, 30)])
     assert sum(r.area_breakdown_um2.values()) == pytest.approx(r.area_um2, rel=1e-6)
     assert all(a >= 0 for a in r.area_breakdown_um2.values())
-    assert r.cycles == 30 * (job_cycles(cfg, 2560, 2560) + job_cycles(cfg, 6912, 2560))
+    # The report sums its GEMVs times their counts (the per-job cycles are checked against cocotb-measured
+    # counts in test_costmodel_validate and the cocotb regression, not against the formula itself).
+    one = [estimate(cfg, gemvs=[(name, n, m, 1)]).cycles
+           for name, n, m in (("q", 2560, 2560), ("down", 6912, 2560))]
+    assert r.cycles == 30 * sum(one) and all(c > 0 for c in one)
     assert r.macs_per_cycle == 64 * 64 and r.weight_bits_per_cycle == 16 * 64 * cfg.key_bits
     d = r.to_dict()
     for key in ("area_um2", "area_breakdown_um2", "cycles", "macs_per_cycle", "critical_path_ns"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from dse import validation
 from dse.calibration import CALIBRATION_CORES
 from dse.validation import draw_designs
 from hwgen.description.config import CoreConfig
@@ -15,12 +16,31 @@ from ternlut.cli.costmodel import costmodel_main
 
 
 def test_draws_are_distinct_valid_and_never_calibration_cores():
+    # draw_designs excludes exact duplicates of a calibration core (after normalisation by CoreConfig),
+    # so check exactly that, by plain dict comparison, not by the filter's own keys.
     designs = draw_designs(40, seed=3, max_area_um2=2e6)
-    names = {d.to_dict().__repr__() for d in designs}
-    assert len(names) == 40
-    calibration = {CoreConfig(**p).to_dict().__repr__() for p in CALIBRATION_CORES}
-    assert not names & calibration
+    drawn = [d.to_dict() for d in designs]
+    assert all(a != b for i, a in enumerate(drawn) for b in drawn[:i])
+    calibration = [CoreConfig(**p).to_dict() for p in CALIBRATION_CORES]
+    assert not [d for d in drawn if d in calibration]
     assert {d.act for d in designs} == {"int4", "int8", "fp16", "bf16"}
+
+
+def test_draws_skip_a_design_that_is_a_calibration_core(monkeypatch):
+    # The random draws above never come near a calibration core, so make some drawn designs calibration
+    # cores (spelled as unnormalised parameters) and check that the same draw then leaves exactly them out.
+    free = draw_designs(12, seed=5, max_area_um2=2e6)
+    monkeypatch.setattr(validation, "CALIBRATION_CORES", ())
+    assert draw_designs(12, seed=5, max_area_um2=2e6) == free
+    taken = [free[1], free[4], free[7]]
+    params = [{k: v for k, v in c.to_dict().items() if k not in ("arch", "name") and v not in ("", 0)}
+              for c in taken]
+    assert [CoreConfig(**p) for p in params] == taken
+    monkeypatch.setattr(validation, "CALIBRATION_CORES", tuple(params))
+    again = [d.to_dict() for d in draw_designs(12, seed=5, max_area_um2=2e6)]
+    assert not [d for d in again if d in [c.to_dict() for c in taken]]
+    kept = [c.to_dict() for c in free if c not in taken]
+    assert again[:len(kept)] == kept
 
 
 @pytest.mark.cocotb
