@@ -147,9 +147,6 @@ COMMANDS = (CalibrateCommand(), ValidateCommand())
 
 main = make_main("costmodel", "Calibrate and validate the cost model.", COMMANDS)
 
-#: The former name of :func:`main` (``tests/unit/test_costmodel_validate.py`` imports it).
-costmodel_main = main
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,7 +12,7 @@ from dse.calibration import CALIBRATION_CORES
 from dse.validation import draw_designs
 from hwgen.description.config import CoreConfig
 from sim.runner import simulator_available
-from ternlut.cli.costmodel import costmodel_main
+from ternlut.cli.costmodel import main as costmodel_main
 
 
 def test_draws_are_distinct_valid_and_never_calibration_cores():
