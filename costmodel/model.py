@@ -34,7 +34,7 @@ from hwgen.description.tree_plan import bit_length, level_last_terms, level_valu
 from .unit_costs import UnitCosts, load_unit_costs
 
 __all__ = ["GROUPS", "TERMS", "CostReport", "estimate", "area_terms", "area_groups", "core_terms",
-           "config_view", "critical_path_ns", "critical_path_array", "CRITICAL_PATH_FIELDS", "on_distinct",
+           "critical_path_ns", "critical_path_array", "CRITICAL_PATH_FIELDS", "on_distinct",
            "control_features", "whole_design_fit", "WholeDesignFit"]
 
 GROUPS = ("lut_build", "fetch", "multiply", "reduction", "accumulation", "registers", "control")
@@ -181,11 +181,6 @@ def _acc_lane(v: ConfigArrays, c: UnitCosts) -> dict[str, np.ndarray]:
     area = area + np.where(v.reuse > 1, np.asarray(c.index_mux_area(v.reuse, w), float), 0.0)
     area = area + v.reuse * w * reg
     return {"accumulation": area}
-
-
-def config_view(cfg: CoreConfig) -> ConfigArrays:
-    """The one-row :class:`ConfigArrays` of ``cfg``, what the terms read."""
-    return ConfigArrays.of(cfg)
 
 
 def core_terms(v, c: UnitCosts) -> dict[str, object]:

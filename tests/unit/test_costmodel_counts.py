@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from costmodel import model
+from hwgen.description.arrays import ConfigArrays
 from hwgen.description.config import CoreConfig
 from hwgen.gateware.emit import emit_verilog
 
@@ -134,5 +135,5 @@ def test_step_bits_equal_the_core_step_layout():
 
 def test_control_features_are_finite_and_positive():
     cfg = CoreConfig(act="fp16", mu=4, luts=16, keys=64)
-    x = model.control_features(model.config_view(cfg))
+    x = model.control_features(ConfigArrays.of(cfg))
     assert np.all(np.isfinite(x)) and np.all(x > 0)
