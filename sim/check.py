@@ -7,8 +7,9 @@ here and shared: the standard :func:`scenario` job lists (built from :mod:`sim.s
 payload words on the ports (:func:`input_words`, with garbage in lanes past N, and
 :func:`output_lanes`), the expected outputs
 (:func:`expected_outputs`), the comparison (:func:`verify`: every output lane, the ``last`` flag of
-every output tile and, where the scenario asks for it, the cycle count of every job) and a cycle
-bound for hang detection (:func:`timeout_cycles`).
+every output tile and, where the scenario asks for it, the cycle count of every job) and the
+cycle bounds for hang detection (:func:`timeout_cycles` for a whole job list,
+:func:`idle_cycles_limit` for a deadlock: no transfer on any stream).
 
 Example
 -------
@@ -24,6 +25,7 @@ Example
 
 from __future__ import annotations
 
+import math
 import random
 import zlib
 from abc import ABC, abstractmethod
@@ -57,6 +59,7 @@ __all__ = [
     "output_lanes",
     "expected_outputs",
     "timeout_cycles",
+    "idle_cycles_limit",
     "mismatches",
     "verify",
     "run_scenario",
@@ -333,6 +336,20 @@ def output_lanes(cfg: CoreConfig, payload: int) -> tuple[list[int], bool]:
     data_bits = cfg.keys * cfg.acc_width
     lanes = unpack_lanes(payload & ((1 << data_bits) - 1), cfg.keys, cfg.acc_width, signed=not cfg.is_fp)
     return lanes, bool((payload >> data_bits) & 1)
+
+
+def idle_cycles_limit(cfg: CoreConfig, traffic: Traffic) -> int:
+    """The most cycles a working core may go without a transfer on any stream under ``traffic``;
+    a backend that sees more reports a deadlock at once instead of waiting for
+    :func:`timeout_cycles`.
+
+    Some stream moves at least once per ``pipeline_latency + acc_latency + 1`` cycles (the drain
+    of the pipeline, a step held by the accumulator hazard) unless the bench itself withholds
+    it: a run of ``r`` idle input cycles or stalled output cycles has probability ``p**r`` for
+    ``p = max(in_gaps, out_stall)``; runs past 10^-15 of probability are not waited for."""
+    p = max(traffic.in_gaps, traffic.out_stall)
+    bench_run = math.ceil(math.log(1e-15) / math.log(p)) if p > 0 else 0
+    return cfg.pipeline_latency + cfg.acc_latency + 1 + bench_run + 16
 
 
 def timeout_cycles(cfg: CoreConfig, jobs: Sequence[Job], traffic: Traffic) -> int:

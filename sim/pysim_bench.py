@@ -21,7 +21,17 @@ from hwgen.description.config import CoreConfig
 from hwgen.description.schedule import tiles
 from hwgen.gateware.core import LutCore
 
-from .check import Backend, Job, JobResult, Traffic, Words, input_words, output_lanes, timeout_cycles
+from .check import (
+    Backend,
+    Job,
+    JobResult,
+    Traffic,
+    Words,
+    idle_cycles_limit,
+    input_words,
+    output_lanes,
+    timeout_cycles,
+)
 
 __all__ = ["PysimBackend"]
 
@@ -46,8 +56,10 @@ class _Batch:
     words: list[Words]
     traffic: Traffic
     max_cycles: int
+    max_idle_cycles: int
     rng: random.Random
     now: int = 0
+    last_transfer: int = 0
     accepted: list[int] = field(default_factory=list)
     results: list[JobResult] = field(default_factory=list)
 
@@ -75,7 +87,10 @@ class PysimBackend(Backend):
         Raises
         ------
         TimeoutError
-            If the jobs are not done within :func:`sim.check.timeout_cycles`.
+            If the jobs are not done within :func:`sim.check.timeout_cycles`, or no stream moves
+            for :func:`sim.check.idle_cycles_limit` cycles (a deadlock, reported at once).
+        AssertionError
+            If the core sends an output tile after the last job's final tile.
         """
         return self.run(jobs, traffic)
 
@@ -84,7 +99,7 @@ class PysimBackend(Backend):
         limit = timeout_cycles(self.cfg, jobs, traffic)
         rng = random.Random(traffic.seed)
         words = [input_words(self.cfg, job, rng) for job in jobs]
-        self._batch = _Batch(jobs, words, traffic, limit, rng)
+        self._batch = _Batch(jobs, words, traffic, limit, idle_cycles_limit(self.cfg, traffic), rng)
         if self._sim is None:
             self._sim = self._build()
         else:
@@ -110,6 +125,9 @@ class PysimBackend(Backend):
                 if b.now > b.max_cycles:
                     raise TimeoutError(f"{cfg.name}: {len(b.results)} of {len(b.jobs)} jobs done after "
                                        f"{b.max_cycles} cycles")
+                if b.now - b.last_transfer > b.max_idle_cycles and len(b.results) < len(b.jobs):
+                    raise TimeoutError(f"{cfg.name}: deadlock: no stream transfer for {b.max_idle_cycles} "
+                                       f"cycles (cycle {b.now}), {len(b.results)} of {len(b.jobs)} jobs done")
 
         async def wait_turn(ctx, b, index):
             if b.traffic.one_at_a_time:
@@ -123,6 +141,7 @@ class PysimBackend(Backend):
             ctx.set(payload, word)
             await ctx.tick().until(port.ready)
             ctx.set(port.valid, 0)
+            b.last_transfer = b.now
             return b.now
 
         ports = {name: Value.cast(getattr(dut, name).p) for name in ("job", "act", "keys", "out")}
@@ -154,11 +173,21 @@ class PysimBackend(Backend):
                     ctx.set(dut.out.ready, 1)
                     (payload,) = await ctx.tick().sample(ports["out"]).until(dut.out.valid)
                     ctx.set(dut.out.ready, 0)
+                    b.last_transfer = b.now
                     lanes, is_last = output_lanes(cfg, payload)
                     y += lanes
                     last.append(is_last)
                 b.results.append(JobResult(y=y[:m], last=tuple(last), cycles=b.now - b.accepted[index],
                                            accepted=b.accepted[index]))
+            # Nothing may follow the last tile: watch ``out`` (ready high) while a step issued last
+            # could still reach it.
+            ctx.set(dut.out.ready, 1)
+            for _ in range(cfg.pipeline_latency + 4):
+                *_, valid = await ctx.tick().sample(dut.out.valid)  # (clk, rst, valid)
+                if valid:
+                    raise AssertionError(f"{cfg.name}: an output tile after the last job's final tile "
+                                         f"(cycle {b.now})")
+            ctx.set(dut.out.ready, 0)
 
         sim.add_process(clock)
         for name in ("job", "act", "keys"):

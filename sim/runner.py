@@ -213,19 +213,6 @@ def build_dir_name(cfg: CoreConfig) -> str:
             f"_r{cfg.reuse}_p{cfg.pipeline}")
 
 
-#: Yosys guards every ``always @*`` block with a register initialised in its declaration
-#: (``reg \$auto$verilog_backend.cc:NNNN:dump_module$1 = 0;``) so that simulators run the
-#: blocks at time 0. Icarus 11 does not treat a declaration initialiser as an event, so those
-#: blocks stay unevaluated, and their outputs X, until one of their inputs changes.
-_YOSYS_TRIGGER = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) +=\s*0;$",
-                            re.MULTILINE)
-
-
-def _icarus_compatible(verilog: str) -> str:
-    """Turn Yosys' time-0 trigger registers into a real event at 1 time unit (see :data:`_YOSYS_TRIGGER`)."""
-    return _YOSYS_TRIGGER.sub(lambda m: f"{m[1]}reg {m[2]} ;\n{m[1]}initial #1 {m[2]} = 0;", verilog)
-
-
 def _write_if_changed(path: Path, text: str) -> None:
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
@@ -306,8 +293,6 @@ def run_cocotb(cfg: CoreConfig, *, sim: str = "verilator", seed: int = 0,
         from hwgen.gateware.emit import emit_verilog
 
         verilog = emit_verilog(cfg)
-    if sim == "icarus":
-        verilog = _icarus_compatible(verilog)
     root = Path("build/cocotb" if build_root is None else build_root).resolve()
     build_dir = root / sim / build_dir_name(cfg)
     build_dir.mkdir(parents=True, exist_ok=True)

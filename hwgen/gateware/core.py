@@ -16,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 from hwgen.description.config import MAX_NETLIST_BITS, ConfigError, CoreConfig, Register
 
 from .components.fetch import Fetcher
-from .components.lane_arith import SharedUnits, delay, lane_arith
+from .components.lane_arith import SharedUnits, delay, flat_signal, lane_arith
 from .components.lut_builder import LutBuilder
 from .components.multipliers import Multipliers
 from .components.reduction_tree import ReductionTree
@@ -74,7 +74,7 @@ class _Datapath(wiring.Component):
         self._units = units
         super().__init__({
             "step": In(step_layout(cfg)),
-            "key": In(keys_layout(cfg)),
+            "key": In(keys_layout(cfg).size),  # a keys_layout word (a plain port: see flat_signal)
             "row": In(act_layout(cfg)),  # the activation row of the step, one cycle after ``step``
             "out_valid": Out(1),
             "out": Out(out_layout(cfg)),
@@ -97,13 +97,23 @@ class _Datapath(wiring.Component):
 
     def _fetch(self, m: Module, luts: list[list[Signal]], key: Value) -> list[Value]:
         """The tree leaves of a LUT core: ``keys`` signed fetches from each LUT."""
+        cfg = self._cfg
         leaves = []
         for lut, regs in enumerate(luts):
-            fetch = Fetcher(self._cfg)
-            m.submodules[f"fetch{lut}"] = fetch
-            m.d.comb += [fetch.entries[i].eq(reg) for i, reg in enumerate(regs)]
-            m.d.comb += fetch.keys.eq(key[lut])
-            leaves.append(fetch.values)
+            if self._units is None:
+                fetch = Fetcher(cfg)
+                m.submodules[f"fetch{lut}"] = fetch
+                m.d.comb += [fetch.entries[i].eq(reg) for i, reg in enumerate(regs)]
+                m.d.comb += fetch.keys.eq(key[lut])
+                leaves.append(fetch.values)
+            else:  # one fetch module, written once
+                lane = _lane(cfg, cfg.lut_width)
+                entries = flat_signal(data.ArrayLayout(lane, cfg.plan.entries), f"fetch{lut}_entries")
+                values = flat_signal(data.ArrayLayout(lane, cfg.keys), f"fetch{lut}_values")
+                m.d.comb += [entries[i].eq(reg) for i, reg in enumerate(regs)]
+                self._units.instance(m, "fetch", lambda: Fetcher(cfg), f"fetch{lut}",
+                                     i_entries=entries, i_keys=key[lut], o_values=values)
+                leaves.append(values)
         return leaves
 
     def _operand_registers(self, m: Module, load: Value) -> list[Signal]:
@@ -132,8 +142,8 @@ class _Datapath(wiring.Component):
         # Stage 1: the buffer read completes; LUT build (lut_build_latency cycles) into the LUT
         # registers (mac: the row into the operand registers), once per output block.
         s1 = Signal(step_layout(cfg))
-        s1_key = Signal(keys_layout(cfg))
-        m.d.sync += [s1.eq(self.step), s1_key.eq(self.key)]
+        s1_key = flat_signal(keys_layout(cfg), "s1_key")
+        m.d.sync += [s1.eq(self.step), s1_key.eq(self.key)]  # s1_key: a keys_layout view
         built = delay(m, s1, cfg.lut_build_latency, "build_step")
         built_key = delay(m, s1_key, cfg.lut_build_latency, "build_key")
         load = built.valid & built.load_lut
@@ -142,7 +152,7 @@ class _Datapath(wiring.Component):
         # Stage 2: fetch or multiply (mul_latency cycles), reduction tree (tree_latency cycles),
         # accumulate (acc_latency cycles).
         s2 = Signal(step_layout(cfg))
-        s2_key = Signal(keys_layout(cfg))
+        s2_key = flat_signal(keys_layout(cfg), "s2_key")
         m.d.sync += [s2.eq(built), s2_key.eq(built_key)]
 
         m.submodules.tree = tree = ReductionTree(cfg, step_layout(cfg), self._units)
@@ -214,7 +224,7 @@ class LutCore(wiring.Component):
         if problems:
             raise ConfigError(problems)
         self._cfg = cfg
-        self._units = SharedUnits(cfg.name) if shared_units and cfg.is_fp else None
+        self._units = SharedUnits(cfg.name) if shared_units else None
         super().__init__({
             "job": In(stream.Signature(job_layout(cfg))),
             "act": In(stream.Signature(act_layout(cfg))),
@@ -228,7 +238,8 @@ class LutCore(wiring.Component):
 
     @property
     def shared_units(self) -> SharedUnits | None:
-        """The shared FP unit modules (``shared_units=True``); filled when the core is elaborated."""
+        """The shared modules (``shared_units=True``): FP units and the fetch stage; filled when
+        the core is elaborated."""
         return self._units
 
     def elaborate(self, platform):
@@ -253,7 +264,7 @@ class LutCore(wiring.Component):
         block_rem, tile_rem, r = (_register(reg) for reg in (regs.block_rem, regs.tile_rem, regs.r))
 
         issue = Signal(step_layout(cfg))
-        issue_key = Signal(keys_layout(cfg))
+        issue_key = flat_signal(keys_layout(cfg), "issue_key")
 
         # A step that adds to accumulator r may issue only acc_latency + 1 cycles after the
         # previous step of the same r (the read-modify-write loop through the pipelined adder).

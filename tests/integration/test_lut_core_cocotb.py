@@ -81,8 +81,8 @@ SLOW_CONFIGS = {
     "headline_core64_fp16_s2_p2": cli_config(["--act", "fp16", "--core", "64", "--adder-stages", "2",
                                               "--pipeline", "2"]),
 }
-#: Run on Icarus whatever ``--sim`` says, so that the default run covers that path too (Yosys'
-#: time-0 triggers rewritten by :func:`sim.runner._icarus_compatible`): an integer core with reuse
+#: Run on Icarus whatever ``--sim`` says, so that the default run covers that path too (the emitted
+#: Verilog as it is, in cocotb's default ``-g2012`` mode): an integer core with reuse
 #: and a pipeline register, and an fp16 core with 1-stage adders; small, as Icarus is slow.
 ICARUS_CONFIGS = {
     "icarus_int4_mu2_l2_k2_r2_p1": CoreConfig(act="int4", mu=2, luts=2, keys=2, max_n=12, max_m=8, reuse=2,

@@ -6,6 +6,9 @@ the emitted Verilog run in tests/integration. Every job list goes through the sh
 """
 
 import asyncio
+import collections
+import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -99,6 +102,45 @@ def _check(cfg: CoreConfig, jobs: list[Job], traffic: Traffic | None = None, *,
     return asyncio.run(run_scenario(PysimBackend(cfg), scenario))
 
 
+# an aborted simulation leaves its testbench coroutines unfinished; Python warns when it collects them
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_pysim_bench_reports_a_deadlock_at_once(monkeypatch):
+    """A job whose last key word never comes: the bench stops after
+    :func:`sim.check.idle_cycles_limit` idle cycles, not after the whole job list's time bound."""
+    import sim.pysim_bench as bench
+    from sim.check import idle_cycles_limit, input_words, timeout_cycles
+
+    cfg = CoreConfig(**CONFIGS[1])
+    jobs = _random_jobs(cfg, [(cfg.max_n, cfg.max_m)] * 3, np.random.default_rng(3))
+    traffic = Traffic(in_gaps=0.3, out_stall=0.4, seed=2)
+
+    def short_of_one_key_word(cfg, job, rng):
+        words = input_words(cfg, job, rng)
+        return dataclasses.replace(words, keys=words.keys[:-1])
+
+    monkeypatch.setattr(bench, "input_words", short_of_one_key_word)
+    backend = PysimBackend(cfg)
+    with pytest.raises(TimeoutError, match="deadlock: no stream transfer"):
+        backend.run(jobs[:1], traffic)
+    assert backend._batch.now < timeout_cycles(cfg, jobs[:1], traffic) // 4
+    assert backend._batch.now - backend._batch.last_transfer == idle_cycles_limit(cfg, traffic) + 1
+
+
+# an aborted simulation leaves its testbench coroutines unfinished; Python warns when it collects them
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_pysim_bench_rejects_a_tile_after_the_last_job(monkeypatch):
+    """A core that sends one output tile more than the bench expects (here: the bench expects one
+    fewer) fails, even when that tile comes after the last job."""
+    import sim.pysim_bench as bench
+    from hwgen.description.schedule import tiles
+
+    cfg = CoreConfig(**CONFIGS[1])
+    monkeypatch.setattr(bench, "tiles", lambda cfg, n, m: (tiles(cfg, n, m)[0], tiles(cfg, n, m)[1] - 1))
+    jobs = _random_jobs(cfg, [(cfg.tile_n, 2 * cfg.keys)], np.random.default_rng(4))
+    with pytest.raises(AssertionError, match="an output tile after the last job's final tile"):
+        PysimBackend(cfg).run(jobs, Traffic())
+
+
 @pytest.mark.parametrize("kwargs", ALL_CONFIGS, ids=_ids)
 def test_random_gemvs_with_stalls_back_to_back(kwargs):
     cfg = CoreConfig(**kwargs)
@@ -165,17 +207,51 @@ def test_lanes_past_n_are_ignored_even_with_nonzero_keys(kwargs):
     _check(cfg, jobs, Traffic(seed=5))
 
 
+def _design_instances(text: str, top: str) -> collections.Counter:
+    """How many times each module of the Verilog ``text`` occurs in the design under ``top``
+    (instances counted through the hierarchy)."""
+    children: dict[str, collections.Counter] = {}
+    module = None
+    for line in text.splitlines():
+        if found := re.match(r"module (\\?\S+?) ?\(", line):
+            module = found[1].lstrip("\\")
+            children[module] = collections.Counter()
+        elif found := re.match(r"  (\\?[\w.$]+) +(\\\S+|[\w$]+) *\($", line):
+            children[module][found[1].lstrip("\\")] += 1
+    total: collections.Counter = collections.Counter()
+
+    def visit(name: str, copies: int) -> None:
+        for child, count in children[name].items():
+            total[child] += copies * count
+            visit(child, copies * count)
+
+    visit(top, 1)
+    return total
+
+
+def test_design_instances_counts_through_the_hierarchy():
+    text = "\n".join([
+        "module top(a);", "  \\top.mid  mid (", "  leaf \\l$0  (", "endmodule",
+        "module \\top.mid (a);", "  leaf x0 (", "  leaf x1 (", "endmodule",
+        "module leaf(a);", "endmodule",
+    ])
+    assert _design_instances(text, "top") == {"top.mid": 1, "leaf": 3}
+
+
 def test_verilog_shares_one_module_per_fp_unit_kind():
-    """The emitted Verilog of an FP core defines each unit once and instantiates it per add."""
+    """The emitted Verilog of an FP core defines each unit, the fetch stage of a LUT and the tree of
+    an output lane once, and instantiates them per add, LUT and lane."""
     from hwgen.gateware.emit import emit_verilog
 
     cfg = CoreConfig(**FP_CONFIGS[1])  # fp16 LUT/tree adders, fp32 accumulate adders, a converter
     text = emit_verilog(cfg)
     units = {f"{cfg.name}__fp_add_fp16_s1": 2 * 10 + 1 * 2,  # LUT adders (2 LUTs x E-mu) + tree (L-1) x K
-             f"{cfg.name}__fp_add_fp32_s1": 2, f"{cfg.name}__fp_convert_fp16_fp32": 2}
+             f"{cfg.name}__fp_add_fp32_s1": 2, f"{cfg.name}__fp_convert_fp16_fp32": 2,
+             f"{cfg.name}__fetch": cfg.luts, f"{cfg.name}__tree_lane": cfg.keys}
+    counts = _design_instances(text, cfg.name)
     for module, count in units.items():
         assert text.count(f"module {module}(") == 1
-        assert text.count(f"  {module} ") == count, module
+        assert counts[module] == count, module
 
 
 @pytest.mark.parametrize("kwargs", [CONFIGS[1], FP_CONFIGS[2], MAC_CONFIGS[5]],
@@ -237,6 +313,7 @@ def test_mac_verilog_has_full_width_weight_ports_and_shared_multipliers():
     units = {f"{cfg.name}__fp_mul_fp16_s1": cfg.tile_n * cfg.keys,  # one per weight and output
              f"{cfg.name}__fp_add_fp16_s1": (cfg.tile_n - 1) * cfg.keys,  # the trees
              f"{cfg.name}__fp_add_fp32_s1": cfg.keys, f"{cfg.name}__fp_convert_fp16_fp32": cfg.keys}
+    counts = _design_instances(text, cfg.name)
     for module, count in units.items():
         assert text.count(f"module {module}(") == 1
-        assert text.count(f"  {module} ") == count, module
+        assert counts[module] == count, module

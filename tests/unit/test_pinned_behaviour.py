@@ -1,5 +1,7 @@
-"""Behaviour pinned across refactors: Verilog and cost-model figures made by the code before the
-description layer was split out (commit 768be7d; see ``tests/data/*.json``, each file's ``note``).
+"""Behaviour pinned across refactors: Verilog and cost-model figures (``tests/data/*.json``; each
+file's ``note`` says which code made them: the cost figures come from before the description
+layer was split out, commit 768be7d; the Verilog was last regenerated when the emitted structure
+changed on purpose, with the cocotb regression passing on it).
 
 The Verilog of the two CLI headlines (``hwgen emit --act int8|fp16 --core 64``) and of small
 configs of every kind must stay byte-identical; the cost model must return identical figures for

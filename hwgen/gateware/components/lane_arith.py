@@ -11,12 +11,13 @@ integer and floating-point cores; it asks a lane-arithmetic object for each oper
 
 Everything here uses plain ``sync`` registers; the core stalls them with ``EnableInserter``.
 
-For Verilog, a floating-point core can instead share one module per unit kind
-(:class:`SharedUnits`): every add becomes an ``Instance`` of, e.g., ``<core>__fp_add_fp16_s2``,
-whose registers take the stall enable ``en`` as a port, and the module is written once. A
-64 x 64 fp16 core has about 1,600 adders: sharing keeps its Verilog, its emission time and its
+For Verilog, a core can instead share one module per repeated structure (:class:`SharedUnits`):
+every floating-point add becomes an ``Instance`` of, e.g., ``<core>__fp_add_fp16_s2``, whose
+registers take the stall enable ``en`` as a port, and the fetch stage of every LUT an instance
+of ``<core>__fetch``; each module is written once. A 64 x 64 fp16 core has about 1,600 adders
+and 22 identical fetch stages of 64 lanes: sharing keeps its Verilog, its emission time and its
 simulator build small. The Amaranth simulator cannot run instances, so it uses the inline form;
-both forms elaborate the same :class:`hwgen.gateware.arith.FPAdd`.
+both forms elaborate the same components.
 """
 
 from __future__ import annotations
@@ -32,20 +33,33 @@ from amaranth import (
     signed,
     unsigned,
 )
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In
 
 from hwgen.description.config import CoreConfig
 
 from ..arith import FPAdd, FPConvert, FPFormat, FPMul
 
-__all__ = ["IntArith", "FPArith", "SharedUnits", "EnabledUnit", "lane_arith", "delay"]
+__all__ = ["IntArith", "FPArith", "SharedUnits", "EnabledUnit", "lane_arith", "delay", "flat_signal"]
+
+
+def flat_signal(layout: data.Layout, name: str) -> data.View:
+    """A signal of ``layout`` as a view over one plain signal.
+
+    Amaranth writes a debug wire for every field of a signal whose shape is a layout: thousands
+    for the keys words of a 64 x 64 core, which cost emission time and Verilog size. The view
+    reads and writes the same bits without them."""
+    return data.View(layout, Signal(layout.size, name=name))
 
 
 def delay(m: Module, value: Value, cycles: int, name: str) -> Value:
-    """``value`` delayed by ``cycles`` ``sync`` registers (``value`` itself when 0)."""
+    """``value`` delayed by ``cycles`` ``sync`` registers (``value`` itself when 0); a view of a
+    layout stays a view (over plain registers, see :func:`flat_signal`)."""
     for i in range(cycles):
-        reg = Signal.like(value, name=f"{name}_d{i + 1}")
+        if isinstance(value, data.View):
+            reg = flat_signal(value.shape(), f"{name}_d{i + 1}")
+        else:
+            reg = Signal.like(value, name=f"{name}_d{i + 1}")
         m.d.sync += reg.eq(value)
         value = reg
     return value
@@ -88,33 +102,47 @@ class IntArith:
 
 
 class EnabledUnit(wiring.Component):
-    """A floating-point unit as a stand-alone module with a stall enable: ports ``a``, ``b``, ``o``
-    (adder, multiplier) or ``i``, ``o`` (converter), and ``en`` when it has registers."""
+    """A component as a stand-alone module with a stall enable: the component's own members
+    (``a``, ``b``, ``o`` of an adder or multiplier, ``i``, ``o`` of a converter, ...) and ``en``
+    when it has registers, which ``en`` then stalls.
 
-    def __init__(self, unit: FPAdd | FPMul | FPConvert):
+    Parameters
+    ----------
+    unit : wiring.Component
+        The wrapped component; an FP unit's registers are known from its ``latency``.
+    registered : bool, optional
+        Whether ``unit`` has registers (default: ``unit.latency > 0``).
+    inner_en : Signal, optional
+        A signal that ``en`` drives: the ``en`` of the :class:`SharedUnits` instances inside ``unit``.
+    """
+
+    def __init__(self, unit: wiring.Component, *, registered: bool | None = None,
+                 inner_en: Signal | None = None):
         self._unit = unit
-        if isinstance(unit, FPConvert):
-            members = {"i": In(unit.src.width), "o": Out(unit.dst.width)}
-        else:
-            members = {"a": In(unit.fmt.width), "b": In(unit.fmt.width), "o": Out(unit.fmt.width)}
-        if unit.latency:
+        self._registered = unit.latency > 0 if registered is None else registered
+        self._inner_en = inner_en
+        members = dict(unit.signature.members.items())
+        if self._registered:
             members["en"] = In(1)
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         unit = self._unit
-        m.submodules.unit = EnableInserter(self.en)(unit) if unit.latency else unit
-        for name in self.signature.members:
-            if name == "o":
-                m.d.comb += self.o.eq(unit.o)
-            elif name != "en":
+        m.submodules.unit = EnableInserter(self.en)(unit) if self._registered else unit
+        for name, member in unit.signature.members.items():
+            if member.flow == wiring.Out:
+                m.d.comb += getattr(self, name).eq(getattr(unit, name))
+            else:
                 m.d.comb += getattr(unit, name).eq(getattr(self, name))
+        if self._inner_en is not None:
+            m.d.comb += self._inner_en.eq(self.en if self._registered else 0)
         return m
 
 
 class SharedUnits:
-    """Floating-point units as instances of one module per kind, stalled by :attr:`en`.
+    """Repeated structures as instances of one module per kind: floating-point units (stalled by
+    :attr:`en`) and the combinational fetch stage of a LUT.
 
     Parameters
     ----------
@@ -125,25 +153,35 @@ class SharedUnits:
     ----------
     en : Signal
         Stall enable of every unit register; the core drives it.
-    modules : dict[str, EnabledUnit]
-        The module of each unit kind used so far (filled during elaboration).
+    modules : dict[str, wiring.Component]
+        The module of each kind used so far, by module name (filled during elaboration).
     """
 
-    def __init__(self, prefix: str):
+    def __init__(self, prefix: str, modules: dict[str, wiring.Component] | None = None):
         self.prefix = prefix
         self.en = Signal(name="unit_en")
-        self.modules: dict[str, EnabledUnit] = {}
+        self.modules: dict[str, wiring.Component] = {} if modules is None else modules
+
+    def inner(self) -> SharedUnits:
+        """The same module table with a fresh :attr:`en`: for the units inside a shared module,
+        whose own ``en`` port drives it (see :class:`EnabledUnit`)."""
+        return SharedUnits(self.prefix, self.modules)
+
+    def instance(self, m: Module, kind: str, make_module, name: str, **ports: Value) -> None:
+        """Instantiate the module ``<prefix>__<kind>`` (made by ``make_module()`` on first use)
+        as ``name``; ``ports`` are Amaranth ``Instance`` port arguments (``i_a=...``, ``o_o=...``)."""
+        module = f"{self.prefix}__{kind}"
+        if module not in self.modules:
+            self.modules[module] = make_module()
+        m.submodules[name] = Instance(module, **ports)
 
     def _instance(self, m: Module, kind: str, make_unit, latency: int, out_width: int, name: str,
                   **inputs: Value) -> Value:
-        module = f"{self.prefix}__{kind}"
-        if module not in self.modules:
-            self.modules[module] = EnabledUnit(make_unit())
         out = Signal(out_width, name=name)
         ports = {f"i_{port}": value for port, value in inputs.items()}
         if latency:
             ports.update(i_clk=ClockSignal(), i_rst=ResetSignal(), i_en=self.en)
-        m.submodules[name] = Instance(module, o_o=out, **ports)
+        self.instance(m, kind, lambda: EnabledUnit(make_unit()), name, o_o=out, **ports)
         return out
 
     def add(self, m: Module, fmt: FPFormat, stages: int, a: Value, b: Value, name: str) -> Value:

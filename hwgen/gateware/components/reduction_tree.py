@@ -3,19 +3,71 @@ pipeline registers."""
 
 from __future__ import annotations
 
-from amaranth import Module, Signal
+from amaranth import ClockSignal, Module, ResetSignal, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwgen.description.config import CoreConfig
 
-from .lane_arith import SharedUnits, delay, lane_arith
+from .lane_arith import EnabledUnit, SharedUnits, delay, flat_signal, lane_arith
 
-__all__ = ["ReductionTree"]
+__all__ = ["ReductionTree", "TreeLane"]
+
+
+class TreeLane(wiring.Component):
+    """The tree of one output lane: the ``luts`` leaves of lane ``k`` summed along
+    :attr:`CoreConfig.tree_levels`, with the registers of :attr:`CoreConfig.pipeline_cuts`
+    (see :class:`ReductionTree`); latency :attr:`CoreConfig.tree_latency` cycles.
+
+    Members
+    -------
+    values : In(ArrayLayout(leaf lane, luts))
+        ``values[l]``: the leaf of LUT ``l`` (``mac``: of activation lane ``l``).
+    sum : Out(tree lane)
+        Their sum, ``cfg.tree_latency`` cycles later.
+    """
+
+    def __init__(self, cfg: CoreConfig, units: SharedUnits | None = None):
+        self._cfg = cfg
+        self._units = units
+        arith = lane_arith(cfg)
+        super().__init__({
+            "values": In(data.ArrayLayout(arith.shape(cfg.tree_width(1)), cfg.luts)),
+            "sum": Out(arith.shape(cfg.tree_width(cfg.luts))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        cuts = cfg.pipeline_cuts
+        arith = lane_arith(cfg, self._units)
+
+        def stage(level, cut, label):
+            """Register every node when ``cut``; else pass through."""
+            if not cut:
+                return level
+            regs = [Signal.like(v, name=f"{label}_n{i}") for i, v in enumerate(level)]
+            m.d.sync += [r.eq(v) for r, v in zip(regs, level, strict=True)]
+            return regs
+
+        # level[i] holds the value of node i of the previous level
+        level = stage([self.values[lut] for lut in range(cfg.luts)], cuts[0], "fetch")
+        for d, nodes in enumerate(cfg.tree_levels, start=1):
+            new_level = []
+            for i, node in enumerate(nodes):
+                if node.adds:
+                    left, right = (level[j] for j in node.inputs)
+                    new_level.append(arith.add(m, left, right, width=node.width, name=f"sum_d{d}_n{i}"))
+                else:
+                    new_level.append(delay(m, level[node.inputs[0]], arith.latency, f"pass_d{d}_n{i}"))
+            level = stage(new_level, cuts[d], f"tree{d}")
+        m.d.comb += self.sum.eq(level[0])
+        return m
 
 
 class ReductionTree(wiring.Component):
-    """Sum the ``luts`` leaves of each of the ``keys`` lanes along :attr:`CoreConfig.tree_levels`.
+    """Sum the ``luts`` leaves of each of the ``keys`` lanes along :attr:`CoreConfig.tree_levels`:
+    one :class:`TreeLane` per output lane.
 
     The leaves are the fetched LUT values or, in a ``mac`` core, the products of the ``luts``
     activation lanes; a node that sums ``t`` leaves is :meth:`CoreConfig.tree_width` ``(t)``
@@ -26,12 +78,14 @@ class ReductionTree(wiring.Component):
     adders add ``adder_stages`` per level (a value passing a level unadded is delayed as much).
     The latency is :attr:`CoreConfig.tree_latency` cycles. A ``tag`` of any shape travels with
     the data, delayed as much. Registers are plain ``sync`` registers: stall the tree by
-    wrapping it in ``EnableInserter``.
+    wrapping it in ``EnableInserter``. With ``units`` (Verilog), the lanes are instances of one
+    shared ``<core>__tree_lane`` module, stalled by ``units.en``.
 
     Members
     -------
-    values : In(ArrayLayout(leaf lane, keys)).array(luts)
-        ``values[l][k]``: LUT ``l``'s signed value (``mac``: lane ``l``'s product) for lane ``k``.
+    values : In(ArrayLayout(leaf lane, keys).size).array(luts)
+        ``values[l]``, an ``ArrayLayout(leaf lane, keys)`` word: ``[k]`` is LUT ``l``'s signed value
+        (``mac``: lane ``l``'s product) for lane ``k``.
     tag : In(tag_shape)
         Side information aligned with ``values``.
     sums : Out(ArrayLayout(tree lane, keys))
@@ -47,48 +101,37 @@ class ReductionTree(wiring.Component):
         super().__init__({
             # one signal per leaf: Amaranth 0.5 netlists cap a signal at 65535 bits, which a single
             # luts x keys x product signal of a 64 x 64 mac core (65536 bits) would exceed
-            "values": In(data.ArrayLayout(arith.shape(cfg.tree_width(1)), cfg.keys)).array(cfg.luts),
+            # (plain ports, viewed in elaborate: see flat_signal)
+            "values": In(self._leaves_layout().size).array(cfg.luts),
             "tag": In(tag_shape),
             "sums": Out(data.ArrayLayout(arith.shape(cfg.tree_width(cfg.luts)), cfg.keys)),
             "tag_out": Out(tag_shape),
         })
 
+    def _leaves_layout(self) -> data.ArrayLayout:
+        return data.ArrayLayout(lane_arith(self._cfg).shape(self._cfg.tree_width(1)), self._cfg.keys)
+
+    def _shared_lane(self) -> EnabledUnit:
+        inner = self._units.inner()
+        return EnabledUnit(TreeLane(self._cfg, inner), registered=self._cfg.tree_latency > 0,
+                           inner_en=inner.en)
+
     def elaborate(self, platform):
         m = Module()
-        cfg = self._cfg
-        cuts = cfg.pipeline_cuts
-        arith = lane_arith(cfg, self._units)
-
-        def stage(level, tag, cut, label):
-            """Register every lane of every node (and the tag) when ``cut``; else pass through."""
-            if not cut:
-                return level, tag
-            regs = []
-            for i, lanes in enumerate(level):
-                reg_lanes = [Signal.like(s, name=f"{label}_n{i}_k{k}") for k, s in enumerate(lanes)]
-                m.d.sync += [r.eq(s) for r, s in zip(reg_lanes, lanes, strict=True)]
-                regs.append(reg_lanes)
-            tag_reg = Signal.like(tag, name=f"{label}_tag")
-            m.d.sync += tag_reg.eq(tag)
-            return regs, tag_reg
-
-        # level[i] holds the lane values of node i of the previous level
-        level = [[self.values[lut][k] for k in range(cfg.keys)] for lut in range(cfg.luts)]
-        level, tag = stage(level, self.tag, cuts[0], "fetch")
-        for d, nodes in enumerate(cfg.tree_levels, start=1):
-            new_level = []
-            for i, node in enumerate(nodes):
-                if not node.adds:
-                    new_level.append([delay(m, v, arith.latency, f"pass_d{d}_n{i}_k{k}")
-                                      for k, v in enumerate(level[node.inputs[0]])])
-                    continue
-                left, right = (level[j] for j in node.inputs)
-                new_level.append([
-                    arith.add(m, left[k], right[k], width=node.width, name=f"sum_d{d}_n{i}_k{k}")
-                    for k in range(cfg.keys)
-                ])
-            tag = delay(m, tag, arith.latency, f"tag_d{d}")
-            level, tag = stage(new_level, tag, cuts[d], f"tree{d}")
-        m.d.comb += [self.sums[k].eq(level[0][k]) for k in range(cfg.keys)]
-        m.d.comb += self.tag_out.eq(tag)
+        cfg, units = self._cfg, self._units
+        arith = lane_arith(cfg)
+        values = [self._leaves_layout()(v) for v in self.values]
+        lane_layout = data.ArrayLayout(arith.shape(cfg.tree_width(1)), cfg.luts)
+        for k in range(cfg.keys):
+            leaves = flat_signal(lane_layout, f"lane{k}_values")
+            m.d.comb += [leaves[lut].eq(values[lut][k]) for lut in range(cfg.luts)]
+            if units is None:
+                m.submodules[f"lane{k}"] = lane = TreeLane(cfg)
+                m.d.comb += [lane.values.eq(leaves), self.sums[k].eq(lane.sum)]
+            else:
+                ports = {"i_values": leaves, "o_sum": self.sums[k]}
+                if cfg.tree_latency:
+                    ports.update(i_clk=ClockSignal(), i_rst=ResetSignal(), i_en=units.en)
+                units.instance(m, "tree_lane", self._shared_lane, f"lane{k}", **ports)
+        m.d.comb += self.tag_out.eq(delay(m, self.tag, cfg.tree_latency, "tag"))
         return m
