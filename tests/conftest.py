@@ -2,9 +2,9 @@
 
 ``--sim {verilator,icarus}`` picks the HDL simulator of the cocotb tests (default: verilator,
 or ``$TERNLUT_SIM``); ``--cocotb-seed N`` their stimulus seed. Tests that need a simulator
-that is not installed are skipped, not failed. Tests marked ``slow`` (the 64 x 64 fp16 cores,
-11 to 25 minutes each on 2 cores) run only with ``--run-slow``; ``pytest.mark.slow(reason=...)``
-puts its reason into the skip message.
+that is not installed are skipped, not failed. Tests marked ``slow`` (the busiest scenarios of
+the 64 x 64 presets in Amaranth's simulator) run only with ``--run-slow``;
+``pytest.mark.slow(reason=...)`` puts its reason into the skip message.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cocotb-seed", type=int, default=int(os.environ.get("TERNLUT_SEED", "1")),
                     metavar="N", help="seed the cocotb stimulus with N (default: %(default)s)")
     group.addoption("--run-slow", action="store_true",
-                    help="also run the tests marked `slow` (64 x 64 fp16 cores in an HDL simulator)")
+                    help="also run the tests marked `slow` (the busiest scenarios of the 64 x 64 presets "
+                         "in Amaranth's simulator)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -13,8 +13,10 @@ The configurations together cover mu = 1..5, L and K that are not powers of two,
 reuse > 1 (the bench's shapes include M not a multiple of keys * reuse), pipeline = 0 and the
 maximum ``1 + ceil(log2(L))``, integer widths 2..16, and floating-point fp16, bf16 and fp8 with
 0..3 pipeline registers per adder and fp16/fp32 accumulators; small ``max_n`` / ``max_m`` keep
-the jobs short. The headline design is what ``hwgen emit --act int8 --core 64`` generates
-(``cli_config``, with the cost model's mu). The baselines: ``mac`` int8 (8 x 8 multipliers, a
+the jobs short. The headline designs are what ``hwgen emit --act int8 --core 64`` and
+``hwgen emit --act fp16 --core 64`` generate (``cli_config``, with the cost model's mu; fp16 at
+two pipeline depths, with the default ``max_n`` and ``max_m``: deep FP trees and FP
+accumulation over 125 input tiles). The baselines: ``mac`` int8 (8 x 8 multipliers, a
 generic tree narrowed into ternary-sized accumulators, pipeline registers) and fp16 (pipelined
 multipliers and adders), ``signflip`` int8 and bf16.
 """
@@ -72,11 +74,10 @@ CONFIGS = {
     # The CLI's headline design, `hwgen emit --act int8 --core 64`: 64 x 64 tile, int8, mu as the
     # cost model picks it (2 with the committed table: 32 LUTs x 64 keys), default max_n / max_m.
     "headline_core64_int8": cli_config(["--act", "int8", "--core", "64"]),
-}
-#: `hwgen emit --act fp16 --core 64` at two pipeline depths: combinational adders, and 2-stage
-#: adders with 2 extra tree registers (LUT build 6, tree 10, accumulate 2 cycles). 11 to 25
-#: minutes each on 2 cores (Verilator build), so they run with ``--run-slow`` only.
-SLOW_CONFIGS = {
+    # `hwgen emit --act fp16 --core 64` (22 LUTs of mu = 3: a 21-adder tree per lane, 125 input
+    # tiles at max_n) at two pipeline depths: combinational adders, and 2-stage adders with 2 extra
+    # tree registers (LUT build 4, tree 12, accumulate 2 cycles). About 2 and 3 minutes on 2 cores,
+    # most of it the Verilator build.
     "headline_core64_fp16_s0": cli_config(["--act", "fp16", "--core", "64"]),
     "headline_core64_fp16_s2_p2": cli_config(["--act", "fp16", "--core", "64", "--adder-stages", "2",
                                               "--pipeline", "2"]),
@@ -90,8 +91,7 @@ ICARUS_CONFIGS = {
     "icarus_fp16_mu2_l2_k2_s1": CoreConfig(act="fp16", adder_stages=1, mu=2, luts=2, keys=2, max_n=12,
                                            max_m=6),
 }
-PARAMS = [*(pytest.param(cfg, id=name) for name, cfg in CONFIGS.items()),
-          *(pytest.param(cfg, id=name, marks=pytest.mark.slow) for name, cfg in SLOW_CONFIGS.items())]
+PARAMS = [pytest.param(cfg, id=name) for name, cfg in CONFIGS.items()]
 
 
 BENCH_TESTS = {
