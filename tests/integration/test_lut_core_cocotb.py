@@ -76,7 +76,7 @@ CONFIGS = {
     "headline_core64_int8": cli_config(["--act", "int8", "--core", "64"]),
     # `hwgen emit --act fp16 --core 64` (22 LUTs of mu = 3: a 21-adder tree per lane, 125 input
     # tiles at max_n) at two pipeline depths: combinational adders, and 2-stage adders with 2 extra
-    # tree registers (LUT build 4, tree 12, accumulate 2 cycles). About 2 and 3 minutes on 2 cores,
+    # tree registers (LUT build 4, tree 12, accumulate 2 cycles). At most 3 minutes each on 2 cores,
     # most of it the Verilator build.
     "headline_core64_fp16_s0": cli_config(["--act", "fp16", "--core", "64"]),
     "headline_core64_fp16_s2_p2": cli_config(["--act", "fp16", "--core", "64", "--adder-stages", "2",
