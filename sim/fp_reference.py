@@ -31,7 +31,7 @@ import torch
 from hwgen.description.fp_format import BF16, FP16, FP32, FPFormat
 
 __all__ = ["fp_add", "fp_mul", "fp_convert", "to_bits", "from_bits", "decode", "encode", "native_view",
-           "native_bits"]
+           "native_bits", "canonical_nan"]
 
 
 _NATIVE = {FP16: torch.float16, BF16: torch.bfloat16, FP32: torch.float32}
@@ -56,6 +56,14 @@ def _bits64(bits, fmt):
 
 def _canonicalise(result_bits, is_nan, fmt):
     return torch.where(is_nan, torch.full_like(result_bits, fmt.canonical_nan), result_bits)
+
+
+def canonical_nan(bits, fmt):
+    """Bit patterns ``bits`` of ``fmt`` with every NaN replaced by the canonical NaN (int64)."""
+    _check_fmt(fmt)
+    bits = _bits64(bits, fmt)
+    is_nan = ((bits & fmt.exp_mask) == fmt.exp_mask) & ((bits & fmt.man_mask) != 0)
+    return _canonicalise(bits, is_nan, fmt)
 
 
 def native_view(bits, fmt):

@@ -4,7 +4,9 @@ It performs the adds of the RTL in the RTL's order: the LUT build walks
 :attr:`CoreConfig.plan` (``entry[src] +- a[act]``), the fetch negates by the key's sign, the
 reduction walks :attr:`CoreConfig.tree` (``left + right``), and accumulation runs over input
 tiles in increasing order (``acc + tile``), the first tile taken as is (see
-:mod:`hwgen.description.schedule`). Independent lanes (tiles, LUTs, columns) are vectorised; the adds
+:mod:`hwgen.description.schedule`; a NaN in it canonicalised where it can still carry an
+activation's own payload, :attr:`CoreConfig.canonicalises_first_tile`). Independent lanes
+(tiles, LUTs, columns) are vectorised; the adds
 that the hardware chains are chained here one by one. ``signflip`` cores are LUT cores with
 mu = 1. ``mac`` cores replace build and fetch by the products ``a * w`` of each activation
 with its weight operand (:func:`hwgen.description.key_encoding.weight_operands`); the tree then sums the
@@ -75,6 +77,10 @@ class _IntOps:
     def to_acc(self, a):
         return self.wrap(a, self.acc_width)
 
+    @staticmethod
+    def first_tile(a):
+        return a
+
     def acc_add(self, a, b):
         return self.wrap(a + b, self.acc_width)
 
@@ -85,6 +91,7 @@ class _FPOps:
     def __init__(self, cfg: CoreConfig):
         self.fmt, self.acc_fmt = cfg.act_type.fmt, cfg.acc_type.fmt
         self.sign = 1 << (self.fmt.width - 1)
+        self.canonical_first = cfg.canonicalises_first_tile
 
     @staticmethod
     def wrap(a, width):
@@ -107,6 +114,11 @@ class _FPOps:
 
     def acc_add(self, a, b):
         return fp_reference.fp_add(a, b, self.acc_fmt)
+
+    def first_tile(self, a):
+        """A job's first tile sum as the accumulator takes it (see
+        :attr:`CoreConfig.canonicalises_first_tile`)."""
+        return fp_reference.canonical_nan(a, self.acc_fmt) if self.canonical_first else a
 
 
 class ReferenceModel:
@@ -166,9 +178,9 @@ class ReferenceModel:
 
     def accumulate(self, partials: torch.Tensor) -> torch.Tensor:
         """Sum over input tiles (dimension 0) in increasing order in the accumulator format,
-        the first taken as is."""
+        the first taken as is (NaN canonicalised where :attr:`CoreConfig.canonicalises_first_tile`)."""
         partials = self.ops.to_acc(partials)
-        acc = partials[0]
+        acc = self.ops.first_tile(partials[0])
         for t in range(1, partials.shape[0]):
             acc = self.ops.acc_add(acc, partials[t])
         return acc
@@ -492,11 +504,11 @@ class _Lanes:
         cfg = self.cfg
         partials = self.ops.to_acc(partials)
         if partials.shape[0] == 1:
-            return partials[0]
+            return self.ops.first_tile(partials[0])
         if not cfg.is_fp:  # wrapping adds at one width: wrap(sum) (modular arithmetic)
             return self.ops.wrap(partials.sum(dim=0), cfg.acc_width)
         if not self.acc_native:
-            acc = partials[0]
+            acc = self.ops.first_tile(partials[0])
             for t in range(1, partials.shape[0]):
                 acc = self.ops.acc_add(acc, partials[t])
             return acc

@@ -54,10 +54,11 @@ def random_gemv(cfg: CoreConfig, gen: np.random.Generator, n: int, m: int) -> tu
 def extreme_activations(cfg: CoreConfig) -> list[int]:
     """Integer cores: the minimum and maximum value (the accumulator bound). Floating-point
     cores: the largest finite value (overflow to inf), the smallest subnormal (subnormal sums),
-    the smallest normal of both signs, and -0."""
+    the smallest normal of both signs, -0, and a NaN with a payload of its own (every output
+    NaN must be the canonical one)."""
     if not cfg.is_fp:
         return [cfg.act_type.min_value, cfg.act_type.max_value]
     fmt = cfg.act_type.fmt
     sign = 1 << (fmt.width - 1)
     min_normal = 1 << fmt.man_bits
-    return [fmt.max_finite, fmt.min_subnormal, min_normal | sign, sign]
+    return [fmt.max_finite, fmt.min_subnormal, min_normal | sign, sign, fmt.exp_mask | 1]

@@ -615,6 +615,19 @@ class CoreConfig:
         return tree_depth(self.luts) * self.adder_stages + self.pipeline
 
     @property
+    def canonicalises_first_tile(self) -> bool:
+        """Whether the accumulator turns a NaN of a job's first tile sum into the canonical NaN.
+
+        Every add and conversion returns the canonical NaN, so a tile sum is canonical once it
+        has passed one. Only in a floating-point LUT core with one LUT (no tree add) and
+        ``acc == act`` (no conversion) can a tile sum be a LUT entry that holds an activation as
+        it came in (a group's single activations are stored, not added), sign-flipped by the
+        fetch; a job of one input tile (taken as is, not added) would then emit that NaN's own
+        payload and sign. Those cores canonicalise the first tile (the later ones pass an add).
+        """
+        return self.is_fp and not self.is_mac and self.luts == 1 and self.acc_type == self.act_type
+
+    @property
     def acc_latency(self) -> int:
         """Cycles through the accumulate adder; a step may not read an accumulator sooner than
         ``acc_latency + 1`` cycles after the previous step that updates it."""

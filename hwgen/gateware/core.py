@@ -168,7 +168,10 @@ class _Datapath(wiring.Component):
         for k in range(cfg.tile_m):
             x = arith.to_acc(m, tree.sums[k], f"to_acc{k}")
             summed = arith.add(m, acc[tag.r][k], x, width=cfg.acc_width, name=f"acc_add{k}")
-            m.d.comb += total[k].eq(Mux(done.first, delay(m, x, cfg.acc_latency, f"first{k}"), summed))
+            first = delay(m, x, cfg.acc_latency, f"first{k}")
+            if cfg.canonicalises_first_tile:
+                first = arith.canonical_nan(first)
+            m.d.comb += total[k].eq(Mux(done.first, first, summed))
 
         m.d.sync += self.out_valid.eq(done.valid & done.last_t)
         with m.If(done.valid & done.last_t):

@@ -289,6 +289,29 @@ def test_mac_fp_inf_nan_subnormals_and_zero_weights():
     assert lut.gemv(torch.tensor(specials), torch.from_numpy(w)).tolist()[1] != nan  # the LUT core skips them
 
 
+@pytest.mark.parametrize("kwargs", [dict(act="bf16", mu=1), dict(act="fp16", mu=2, adder_stages=1)],
+                         ids=["bf16-mu1", "fp16-mu2-s1"])
+def test_nan_payloads_leave_as_the_canonical_nan(kwargs):
+    """One LUT, no conversion: a NaN activation with its own payload (and its sign flip) reaches
+    the output without an add in a one-tile job; the core emits the canonical NaN, as the
+    reference says (:attr:`CoreConfig.canonicalises_first_tile`). Multi-tile jobs pass an add."""
+    cfg = CoreConfig(**kwargs, luts=1, keys=2, max_n=12, max_m=2)
+    assert cfg.canonicalises_first_tile
+    fmt = cfg.act_type.fmt
+    one = fmt.pack(0, fmt.bias, 0)
+    payload_nan = fmt.exp_mask | 1
+    jobs = []
+    for n in (cfg.tile_n, cfg.max_n):
+        for nan in (payload_nan, payload_nan | fmt.sign_mask):
+            a = np.full(n, one)
+            a[0] = nan
+            w = np.zeros((n, 2), dtype=np.int8)
+            w[0] = [1, -1]
+            jobs.append(Job(a, w))
+    results = _check(cfg, jobs)
+    assert all(r.y == [fmt.canonical_nan] * 2 for r in results)
+
+
 def test_signflip_verilog_is_the_lut_core_at_mu_1():
     """``arch="signflip"`` elaborates exactly the LUT core with mu = 1: identical Verilog under one name."""
     from hwgen.gateware.emit import emit_verilog

@@ -95,3 +95,30 @@ def test_signflip_reference_is_lut_mu1(act):
         a, w = random_gemv(signflip, gen, n, m)
         a, w = torch.from_numpy(a), torch.from_numpy(w)
         assert torch.equal(ReferenceModel(signflip).gemv(a, w), ReferenceModel(lut).gemv(a, w))
+
+
+#: A quiet NaN with a payload of its own, and its negation, in bf16 and fp16.
+_PAYLOAD_NANS = {"bf16": (0x7F81, 0xFF81), "fp16": (0x7C01, 0xFC01)}
+
+
+@pytest.mark.parametrize("act", ["bf16", "fp16"])
+@pytest.mark.parametrize("mu", [1, 2])
+@pytest.mark.parametrize("tiles", [1, 3])
+def test_outputs_carry_only_the_canonical_nan(act, mu, tiles):
+    """A NaN activation reaches an L = 1 core's output through a stored entry and a sign flip,
+    without an add (one input tile): the output is still the canonical NaN, on the prepared fast
+    path and on the stage-by-stage path; a core with L = 2 or an fp32 accumulator gets it from
+    its adder or converter."""
+    for luts, acc in ((1, act), (2, act), (1, "fp32")):
+        cfg = CoreConfig(act=act, acc=acc, mu=mu, luts=luts, keys=2, max_n=16, max_m=2)
+        assert cfg.canonicalises_first_tile == (luts == 1 and acc == act)
+        n = min(cfg.max_n, tiles * cfg.tile_n)
+        a = torch.full((n,), 0x3C00 if act == "fp16" else 0x3F80, dtype=torch.int64)  # 1.0
+        w = torch.zeros((n, 2), dtype=torch.int64)
+        for nan_bits in _PAYLOAD_NANS[act]:
+            a[0] = nan_bits
+            w[0] = torch.tensor([1, -1])
+            model = ReferenceModel(cfg)
+            canonical = cfg.acc_type.fmt.canonical_nan
+            assert model.gemv(a, w).tolist() == [canonical, canonical]
+            assert model.gemv(a, model.prepare(w)).tolist() == [canonical, canonical]

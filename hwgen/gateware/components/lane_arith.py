@@ -27,6 +27,7 @@ from amaranth import (
     EnableInserter,
     Instance,
     Module,
+    Mux,
     ResetSignal,
     Signal,
     Value,
@@ -242,6 +243,13 @@ class FPArith:
     def neg(self, a: Value) -> Value:
         """Flip the sign bit (exact; NaN payloads are canonicalised by the next add)."""
         return a ^ (1 << (len(a) - 1))
+
+    def canonical_nan(self, a: Value) -> Value:
+        """``a`` (an accumulator-format value) with any NaN replaced by the canonical NaN
+        (combinational; see :attr:`CoreConfig.canonicalises_first_tile`)."""
+        fmt = self._acc_fmt
+        is_nan = ((a & fmt.exp_mask) == fmt.exp_mask) & ((a & fmt.man_mask) != 0)
+        return Mux(is_nan, fmt.canonical_nan, a)
 
     def to_acc(self, m: Module, a: Value, name: str) -> Value:
         """Exact widening to the accumulator format (combinational)."""
