@@ -155,5 +155,6 @@ def test_fp_semantics_stated_in_the_document():
     assert _fp16(acc="fp32", mu=1, luts=2, keys=1).gemv(pair, plus).tolist() == [0x7F800000]  # +inf
     assert _fp16(acc="fp32", mu=1, luts=1, keys=1).gemv(pair, plus).tolist() == [0x47FFE000]  # 131008.0
     single = _fp16(mu=1, luts=1, keys=1)
-    assert single.gemv(torch.tensor([0x7C01]), -plus[:1]).tolist() == [0xFC01]  # payload kept, sign flipped
+    # an activation reaches out unadded (L = 1, T = 1): its payload and sign are not kept either
+    assert single.gemv(torch.tensor([0x7C01]), -plus[:1]).tolist() == [FP16_NAN]
     assert single.gemv(torch.tensor([0x7C01, FP16_ONE]), torch.tensor([[-1], [1]])).tolist() == [FP16_NAN]
