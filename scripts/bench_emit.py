@@ -60,8 +60,11 @@ def main(argv: list[str] | None = None) -> None:
         trees = {"current": ROOT}
         if opts.baseline:
             base = Path(scratch) / "baseline"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), opts.baseline],
-                           check=True, capture_output=True)
+            added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base),
+                                    opts.baseline], capture_output=True, text=True)
+            if added.returncode != 0:
+                parser.error(f"--baseline: cannot check out {opts.baseline!r}: "
+                             f"{(added.stderr.strip().splitlines() or ['git failed'])[-1]}")
             trees = {opts.baseline: base, **trees}
         try:
             best: dict[tuple[str, str], tuple[float, int]] = {}
