@@ -168,21 +168,24 @@ class SharedUnits:
         whose own ``en`` port drives it (see :class:`EnabledUnit`)."""
         return SharedUnits(self.prefix, self.modules)
 
-    def instance(self, m: Module, kind: str, make_module, name: str, **ports: Value) -> None:
+    def instance(self, m: Module, kind: str, make_module, name: str, *, registered: bool = False,
+                 **ports: Value) -> None:
         """Instantiate the module ``<prefix>__<kind>`` (made by ``make_module()`` on first use)
-        as ``name``; ``ports`` are Amaranth ``Instance`` port arguments (``i_a=...``, ``o_o=...``)."""
+        as ``name``; ``ports`` are Amaranth ``Instance`` port arguments (``i_a=...``, ``o_o=...``).
+        A ``registered`` module also gets the clock, the reset and the stall enable :attr:`en`."""
         module = f"{self.prefix}__{kind}"
         if module not in self.modules:
             self.modules[module] = make_module()
+        if registered:
+            ports.update(i_clk=ClockSignal(), i_rst=ResetSignal(), i_en=self.en)
         m.submodules[name] = Instance(module, **ports)
 
     def _instance(self, m: Module, kind: str, make_unit, latency: int, out_width: int, name: str,
                   **inputs: Value) -> Value:
         out = Signal(out_width, name=name)
         ports = {f"i_{port}": value for port, value in inputs.items()}
-        if latency:
-            ports.update(i_clk=ClockSignal(), i_rst=ResetSignal(), i_en=self.en)
-        self.instance(m, kind, lambda: EnabledUnit(make_unit()), name, o_o=out, **ports)
+        self.instance(m, kind, lambda: EnabledUnit(make_unit()), name, registered=latency > 0,
+                      o_o=out, **ports)
         return out
 
     def add(self, m: Module, fmt: FPFormat, stages: int, a: Value, b: Value, name: str) -> Value:

@@ -3,7 +3,7 @@ pipeline registers."""
 
 from __future__ import annotations
 
-from amaranth import ClockSignal, Module, ResetSignal, Signal
+from amaranth import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -12,6 +12,11 @@ from hwgen.description.config import CoreConfig
 from .lane_arith import EnabledUnit, SharedUnits, delay, flat_signal, lane_arith
 
 __all__ = ["ReductionTree", "TreeLane"]
+
+
+def _leaves(cfg: CoreConfig, count: int) -> data.ArrayLayout:
+    """``count`` tree leaves (fetched LUT values or ``mac`` products) as one word."""
+    return data.ArrayLayout(lane_arith(cfg).shape(cfg.tree_width(1)), count)
 
 
 class TreeLane(wiring.Component):
@@ -32,7 +37,7 @@ class TreeLane(wiring.Component):
         self._units = units
         arith = lane_arith(cfg)
         super().__init__({
-            "values": In(data.ArrayLayout(arith.shape(cfg.tree_width(1)), cfg.luts)),
+            "values": In(_leaves(cfg, cfg.luts)),
             "sum": Out(arith.shape(cfg.tree_width(cfg.luts))),
         })
 
@@ -102,14 +107,11 @@ class ReductionTree(wiring.Component):
             # one signal per leaf: Amaranth 0.5 netlists cap a signal at 65535 bits, which a single
             # luts x keys x product signal of a 64 x 64 mac core (65536 bits) would exceed
             # (plain ports, viewed in elaborate: see flat_signal)
-            "values": In(self._leaves_layout().size).array(cfg.luts),
+            "values": In(_leaves(cfg, cfg.keys).size).array(cfg.luts),
             "tag": In(tag_shape),
             "sums": Out(data.ArrayLayout(arith.shape(cfg.tree_width(cfg.luts)), cfg.keys)),
             "tag_out": Out(tag_shape),
         })
-
-    def _leaves_layout(self) -> data.ArrayLayout:
-        return data.ArrayLayout(lane_arith(self._cfg).shape(self._cfg.tree_width(1)), self._cfg.keys)
 
     def _shared_lane(self) -> EnabledUnit:
         inner = self._units.inner()
@@ -119,19 +121,15 @@ class ReductionTree(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, units = self._cfg, self._units
-        arith = lane_arith(cfg)
-        values = [self._leaves_layout()(v) for v in self.values]
-        lane_layout = data.ArrayLayout(arith.shape(cfg.tree_width(1)), cfg.luts)
+        values = [_leaves(cfg, cfg.keys)(v) for v in self.values]
         for k in range(cfg.keys):
-            leaves = flat_signal(lane_layout, f"lane{k}_values")
+            leaves = flat_signal(_leaves(cfg, cfg.luts), f"lane{k}_values")
             m.d.comb += [leaves[lut].eq(values[lut][k]) for lut in range(cfg.luts)]
             if units is None:
                 m.submodules[f"lane{k}"] = lane = TreeLane(cfg)
                 m.d.comb += [lane.values.eq(leaves), self.sums[k].eq(lane.sum)]
             else:
-                ports = {"i_values": leaves, "o_sum": self.sums[k]}
-                if cfg.tree_latency:
-                    ports.update(i_clk=ClockSignal(), i_rst=ResetSignal(), i_en=units.en)
-                units.instance(m, "tree_lane", self._shared_lane, f"lane{k}", **ports)
+                units.instance(m, "tree_lane", self._shared_lane, f"lane{k}", registered=cfg.tree_latency > 0,
+                               i_values=leaves, o_sum=self.sums[k])
         m.d.comb += self.tag_out.eq(delay(m, self.tag, cfg.tree_latency, "tag"))
         return m
