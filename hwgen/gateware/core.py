@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from hwgen.description.config import MAX_NETLIST_BITS, ConfigError, CoreConfig, Register
 
-from .components.fetch import Fetcher
+from .components.fetch import Fetcher, fetch_layouts
 from .components.lane_arith import SharedUnits, delay, flat_signal, lane_arith
 from .components.lut_builder import LutBuilder
 from .components.multipliers import Multipliers
@@ -107,9 +107,9 @@ class _Datapath(wiring.Component):
                 m.d.comb += fetch.keys.eq(key[lut])
                 leaves.append(fetch.values)
             else:  # one fetch module, written once
-                lane = _lane(cfg, cfg.lut_width)
-                entries = flat_signal(data.ArrayLayout(lane, cfg.plan.entries), f"fetch{lut}_entries")
-                values = flat_signal(data.ArrayLayout(lane, cfg.keys), f"fetch{lut}_values")
+                entries_layout, values_layout = fetch_layouts(cfg)
+                entries = flat_signal(entries_layout, f"fetch{lut}_entries")
+                values = flat_signal(values_layout, f"fetch{lut}_values")
                 m.d.comb += [entries[i].eq(reg) for i, reg in enumerate(regs)]
                 self._units.instance(m, "fetch", lambda: Fetcher(cfg), f"fetch{lut}",
                                      i_entries=entries, i_keys=key[lut], o_values=values)

@@ -10,7 +10,14 @@ from hwgen.description.config import CoreConfig
 
 from .lane_arith import lane_arith
 
-__all__ = ["Fetcher"]
+__all__ = ["Fetcher", "fetch_layouts"]
+
+
+def fetch_layouts(cfg: CoreConfig) -> tuple[data.ArrayLayout, data.ArrayLayout]:
+    """The LUT (``entries``: E lanes) and the fetched values (``values``: ``keys`` lanes) of one
+    LUT, at :attr:`CoreConfig.lut_width` bits."""
+    lane = lane_arith(cfg).shape(cfg.lut_width)
+    return data.ArrayLayout(lane, cfg.plan.entries), data.ArrayLayout(lane, cfg.keys)
 
 
 class Fetcher(wiring.Component):
@@ -33,11 +40,11 @@ class Fetcher(wiring.Component):
 
     def __init__(self, cfg: CoreConfig):
         self._cfg = cfg
-        lane = lane_arith(cfg).shape(cfg.lut_width)
+        entries, values = fetch_layouts(cfg)
         super().__init__({
-            "entries": In(data.ArrayLayout(lane, cfg.plan.entries)),
+            "entries": In(entries),
             "keys": In(data.ArrayLayout(unsigned(cfg.key_bits), cfg.keys)),
-            "values": Out(data.ArrayLayout(lane, cfg.keys)),
+            "values": Out(values),
         })
 
     def elaborate(self, platform):
