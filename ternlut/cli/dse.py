@@ -1,5 +1,7 @@
-"""The ``dse`` command line: ``dse study NAME [ARGS...]`` runs one of the studies registered in
-:mod:`dse.studies`; ``dse study --list`` lists them.
+"""The ``dse`` command line: ``dse run STUDY.toml``, ``dse worker``, ``dse show`` and ``dse export``
+drive the explorer (:mod:`dse.explore`, commands in :mod:`ternlut.cli._dse_explore`);
+``dse study NAME [ARGS...]`` runs one of the studies registered in :mod:`dse.studies`;
+``dse study --list`` lists them.
 
 Commands are :class:`~ternlut.cli._base.Command` classes registered in :data:`COMMANDS`. The
 studies are registered in :data:`dse.studies.STUDIES` (read at run time): the command-line name
@@ -18,6 +20,7 @@ import sys
 import dse.studies as studies
 
 from ._base import Command, CommandError, make_main
+from ._dse_explore import EXPLORE_COMMANDS
 
 __all__ = ["main", "COMMANDS", "StudyCommand"]
 
@@ -80,7 +83,7 @@ class StudyCommand(Command):
 
 
 #: The registered commands, in help order.
-COMMANDS = (StudyCommand(),)
+COMMANDS = (*EXPLORE_COMMANDS, StudyCommand())
 
 main = make_main("dse", "Explore the design space of ternary LUT cores.", COMMANDS)
 
