@@ -5,11 +5,15 @@ or ``$TERNLUT_SIM``); ``--cocotb-seed N`` their stimulus seed. Tests that need a
 that is not installed are skipped, not failed. Tests marked ``slow`` (the busiest scenarios of
 the 64 x 64 presets in Amaranth's simulator) run only with ``--run-slow``;
 ``pytest.mark.slow(reason=...)`` puts its reason into the skip message.
+The session fixture ``postgres_url`` starts a real PostgreSQL server on 127.0.0.1
+(:mod:`tests.postgres_server`) and yields its SQLAlchemy URL; without PostgreSQL it skips the test,
+or fails it when ``TERNLUT_REQUIRE_POSTGRES=1`` (as CI sets).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,3 +78,22 @@ def emitted_verilog():
         return cache[cfg]
 
     return get
+
+
+# --- PostgreSQL (distributed studies) ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLAlchemy URL (``postgresql+psycopg://ternlut@127.0.0.1:PORT/ternlut``) of a throwaway PostgreSQL
+    server for the session (:func:`tests.postgres_server.postgres_server`). Skips the test if PostgreSQL
+    or psycopg is not installed; fails it instead when ``TERNLUT_REQUIRE_POSTGRES=1``."""
+    from tests.postgres_server import postgres_available, postgres_server
+
+    reason = postgres_available()
+    if reason is not None:
+        if os.environ.get("TERNLUT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"TERNLUT_REQUIRE_POSTGRES=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    with postgres_server(tmp_path_factory.mktemp("postgres")) as url:
+        yield url

@@ -248,9 +248,10 @@ def _bar(study, enabled: bool, total: int):
 def work(name: str, storage: str, *, max_trials: int | None = None, seed: int | None = None,
          progress: bool = True, synth: bool = True) -> int:
     """Join study ``name`` in ``storage`` and run its waiting trials (and, with ``synth``, its queued
-    synthesis jobs) until none is left; returns how many this worker ran."""
+    synthesis jobs) until none is left; returns how many this worker ran. ``seed``: this worker's
+    sampler seed (default: none, so that workers sharing a study draw different designs)."""
     rdb = search.open_storage(storage)
-    study, spec = search.load_study_from(name, rdb, seed=seed)
+    study, spec = search.load_study_from(name, rdb, seed=seed, spec_seed=False)
     bar = _bar(study, progress, max(int(study.user_attrs.get(search.BUDGET_ATTR, 0)), 1))
     try:
         ran = search.work(study, spec, on_trial=bar.refresh_from_storage if bar else None,

@@ -21,7 +21,9 @@ Crashes lose nothing
     ``RUNNING``; the next worker or ``dse run`` marks it ``FAIL`` (kept, for the record) and
     enqueues its slot again with the same parameters (:func:`recover_stale`): at once when the dead
     worker ran on the same host (its pid is gone), after :data:`GRACE_S` without a heartbeat
-    otherwise. Marking ``FAIL`` is a compare-and-set too, so exactly one process re-enqueues a slot.
+    otherwise, and after :data:`CLAIM_GRACE_S` when it died between claiming the trial and naming
+    itself (host and pid, system attribute ``ternlut_worker``). Marking ``FAIL`` is a
+    compare-and-set too, so exactly one process re-enqueues a slot.
 
 Invalid designs never reach the model: the validity check of the description
 (:func:`dse.explore.points.score`) prunes them (trial state ``PRUNED``, the problem lines in the
@@ -32,6 +34,7 @@ which every sampler here reads; metrics are in the user attribute ``metrics``.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import math
 import os
 import socket
@@ -55,6 +58,9 @@ __all__ = ["StorageError", "StudyError", "open_storage", "default_storage", "cre
 HEARTBEAT_S = 10
 #: Seconds without a heartbeat after which a running trial of another host counts as dead.
 GRACE_S = 60
+#: Seconds after which a running trial that names no worker counts as dead (its worker died between
+#: the claim and the two writes after it, which take milliseconds).
+CLAIM_GRACE_S = 10
 SPEC_ATTR, SLOT_ATTR, BUDGET_ATTR = "ternlut_spec", "ternlut_slot", "ternlut_trials"
 WORKER_ATTR, RETRY_ATTR = "ternlut_worker", "ternlut_retry_of"
 _POLL_S = 0.2
@@ -186,9 +192,11 @@ def _stored_spec(study, wait_s: float = 10.0) -> StudySpec:
         raise StudyError(exc.problems[:1]) from None
 
 
-def load_study_from(name: str, storage, *, sampler: str | None = None, seed: int | None = None):
+def load_study_from(name: str, storage, *, sampler: str | None = None, seed: int | None = None,
+                    spec_seed: bool = True):
     """``(study, spec)`` of the existing study ``name``; :class:`StudyError` naming the studies the
-    storage has when there is no such study."""
+    storage has when there is no such study. The sampler is seeded with ``seed``, else (with
+    ``spec_seed``) the study's own seed, else not at all."""
     import optuna
 
     _quiet()
@@ -199,7 +207,8 @@ def load_study_from(name: str, storage, *, sampler: str | None = None, seed: int
     study = optuna.load_study(study_name=name, storage=storage)
     spec = _stored_spec(study)
     study.sampler = make_sampler(sampler or (spec.sampler if spec.sampler != "exhaustive" else "tpe"),
-                                 spec.seed if seed is None else seed, len(spec.objectives))
+                                 seed if seed is not None else spec.seed if spec_seed else None,
+                                 len(spec.objectives))
     return study, spec
 
 
@@ -264,13 +273,17 @@ def recover_stale(study) -> int:
     storage = study._storage
     host = _this_host()
     recovered = 0
+    now = datetime.datetime.now()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = t.system_attrs.get(WORKER_ATTR)
-        if not worker:
-            continue
-        w_host, _, w_pid = worker.rpartition(":")
-        if w_host != host or not w_pid.isdigit() or _pid_alive(int(w_pid)):
-            continue
+        if not worker:  # died between the claim and naming itself (a few ms), or not ours
+            started = t.datetime_start
+            if started is None or (now - started).total_seconds() < CLAIM_GRACE_S:
+                continue
+        else:
+            w_host, _, w_pid = worker.rpartition(":")
+            if w_host != host or not w_pid.isdigit() or _pid_alive(int(w_pid)):
+                continue
         try:
             if storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
                 _requeue(study, storage.get_trial(t._trial_id))
@@ -291,6 +304,7 @@ def _claim(study) -> int | None:
     for t in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,)):
         try:
             if storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
+                storage.record_heartbeat(t._trial_id)  # before the name: a named trial has a heartbeat
                 storage.set_trial_system_attr(t._trial_id, WORKER_ATTR, f"{_this_host()}:{os.getpid()}")
                 return t._trial_id
         except optuna.exceptions.UpdateFinishedTrialError:
@@ -379,6 +393,8 @@ def work(study, spec: StudySpec, *, on_trial: Callable[[], None] | None = None,
             trial = optuna.Trial(study, trial_id)
             try:
                 (evaluate or run_trial)(study, spec, trial)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # taken for dead by another worker, failed and re-enqueued: its result is dropped
             except Exception:
                 with contextlib.suppress(Exception):
                     study.tell(trial, state=TrialState.FAIL)
