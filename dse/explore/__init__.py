@@ -33,10 +33,16 @@ from .results import export_design, pareto_rows, pick_trial, trials_frame, write
 from .spec import StudySpec, load_study, spec_from_dict
 
 __all__ = ["RunResult", "run", "work", "show", "export", "precheck", "load_study", "StudySpec",
-           "default_out", "PRECHECK_POINTS"]
+           "default_out", "study_name", "PRECHECK_POINTS"]
 
 #: Random design points :func:`precheck` scores before a study starts.
 PRECHECK_POINTS = 20_000
+
+
+def study_name(spec: StudySpec, sampler: str | None = None) -> str:
+    """The name of ``spec``'s study when run with ``sampler``: ``<name>-<sampler>`` for a sampler
+    other than the file's (another sampler, another study), else the file's name."""
+    return f"{spec.name}-{sampler}" if sampler is not None and sampler != spec.sampler else spec.name
 
 
 def default_out(name: str) -> Path:
@@ -164,7 +170,9 @@ def run(spec: StudySpec | str | Path, *, storage: str | None = None, trials: int
     to ``out`` (default :func:`default_out`).
 
     ``storage``: a SQLAlchemy URL (default: the file's ``storage``, else a SQLite file in ``out``).
-    ``sampler`` / ``seed`` override the file's. ``check``: run :func:`precheck` first.
+    ``sampler`` / ``seed`` override the file's; a sampler other than the file's runs a study of its
+    own, named ``<name>-<sampler>`` (so that, e.g., the exhaustive front of a TPE study's space sits
+    beside it, not in it). ``check``: run :func:`precheck` first.
     ``synth_top``: then synthesise that many designs of the Pareto set (:mod:`dse.explore.synth_jobs`).
     A study killed at any moment resumes with the same call (see :mod:`dse.explore.search`)."""
     spec = spec if isinstance(spec, StudySpec) else load_study(spec)
@@ -172,7 +180,8 @@ def run(spec: StudySpec | str | Path, *, storage: str | None = None, trials: int
     if sampler is not None or seed is not None or trials is not None:
         doc = spec.to_dict()
         doc["study"] = {**doc["study"], "sampler": sampler or spec.sampler,
-                        "seed": spec.seed if seed is None else seed, "trials": trials or spec.trials}
+                        "seed": spec.seed if seed is None else seed, "trials": trials or spec.trials,
+                        "name": study_name(spec, sampler)}
         spec = spec_from_dict(doc, where="options")
     out = Path(out) if out is not None else default_out(spec.name)
     if check:

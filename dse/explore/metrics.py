@@ -136,7 +136,8 @@ def evaluate(designs: pd.DataFrame, workload: Workload, *, costs: UnitCosts | No
     designs : pandas.DataFrame
         Valid designs (filter with :func:`hwgen.description.validity.check_table` first): the
         :class:`CoreConfig` columns (``luts`` and ``keys`` required) and the :data:`SYSTEM_PARAMS`
-        (a missing one takes :data:`SYSTEM_DEFAULTS`). ``max_n`` must cover the workload's longest
+        (a missing column or cell takes :data:`SYSTEM_DEFAULTS`, as the config columns take the
+        config's defaults). ``max_n`` must cover the workload's longest
         input and ``max_m`` :func:`needed_max_m`.
     workload : Workload
         The GEMVs of one token.
@@ -162,8 +163,8 @@ def evaluate(designs: pd.DataFrame, workload: Workload, *, costs: UnitCosts | No
     out = estimate_table(config, costs=costs)
     v = check_columns(config).arrays
     size = len(out)
-    system = {name: (designs[name].to_numpy() if name in designs else np.full(size, default))
-              for name, default in SYSTEM_DEFAULTS.items()}
+    system = {name: (designs[name].fillna(default).to_numpy(float) if name in designs
+                     else np.full(size, default, float)) for name, default in SYSTEM_DEFAULTS.items()}
     cores = system["cores"].astype(np.int64)
     short_n = v.max_n < workload.max_n
     short_m = v.max_m < needed_max_m(v.keys, cores, workload)

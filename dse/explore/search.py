@@ -8,22 +8,25 @@ Storage
     URL`` needs nothing else.
 
 An exact trial budget with any number of workers
-    The study's budget is a set of *slots* ``0 .. trials-1``: :func:`ensure_slots` enqueues one
-    waiting trial per slot that has none (Optuna's trial queue, user attribute ``ternlut_slot``).
-    A worker claims a waiting trial with the storage's compare-and-set from ``WAITING`` to
-    ``RUNNING`` (what :meth:`optuna.Study.ask` does; only one worker can win a trial), lets the
-    sampler fill in its parameters, and tells the result. It never creates a trial of its own, so
-    the study finishes with exactly one finished trial per slot, however many workers race. Only
-    ``dse run`` (the study's owner) adds slots; workers only claim.
+    The study's budget is a set of *slots* ``0 .. trials-1`` held in a companion study
+    ``<name>.slots`` (:func:`slot_queue`): one waiting entry per slot (Optuna's trial queue, user
+    attribute ``ternlut_slot``), enqueued by :func:`ensure_slots`. A worker claims an entry with the
+    storage's compare-and-set from ``WAITING`` to ``RUNNING`` (what :meth:`optuna.Study.ask` does to
+    its queue; only one worker can win an entry), runs one trial of the study for that slot (the
+    sampler draws its parameters) and closes the entry with the trial's number. Workers never add
+    slots, so the study finishes with exactly one finished trial per slot, however many race. Only
+    ``dse run`` (the study's owner) adds slots. The queue is a study of its own so that the
+    samplers, which read the study's unfinished trials on every draw, do not read the waiting slots.
 
 Crashes lose nothing
-    Each finished trial is committed when it is told. A worker killed mid-trial leaves its trial
-    ``RUNNING``; the next worker or ``dse run`` marks it ``FAIL`` (kept, for the record) and
-    enqueues its slot again with the same parameters (:func:`recover_stale`): at once when the dead
-    worker ran on the same host (its pid is gone), after :data:`GRACE_S` without a heartbeat
-    otherwise, and after :data:`CLAIM_GRACE_S` when it died between claiming the trial and naming
-    itself (host and pid, system attribute ``ternlut_worker``). Marking ``FAIL`` is a
-    compare-and-set too, so exactly one process re-enqueues a slot.
+    Each finished trial is committed when it is told. A worker killed mid-trial leaves its queue
+    entry (and trial) ``RUNNING``; the next worker or ``dse run`` marks them ``FAIL`` (the trial is
+    kept, for the record) and enqueues the slot again (:func:`recover_stale`): at once when the
+    dead worker ran on the same host (its pid is gone), after :data:`GRACE_S` without a heartbeat
+    otherwise, and after :data:`CLAIM_GRACE_S` when it died between claiming and naming itself
+    (host and pid, system attribute ``ternlut_worker``). Marking ``FAIL`` is a compare-and-set too,
+    so exactly one process re-enqueues a slot; a worker that finds its slot's trial already
+    finished (its holder died just before closing the entry) only closes the entry.
 
 Invalid designs never reach the model: the validity check of the description
 (:func:`dse.explore.points.score`) prunes them (trial state ``PRUNED``, the problem lines in the
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import math
 import os
 import socket
@@ -111,7 +115,9 @@ def open_storage(url: str):
             folder = Path(parsed.database).parent
             if not folder.is_dir():
                 raise StorageError([f"--storage: folder {str(folder)!r} of {shown} does not exist"])
-        kwargs = {"connect_args": {"timeout": 120}}
+            kwargs = {"creator": functools.partial(_sqlite_connect, parsed.database)}
+        else:
+            kwargs = {"connect_args": {"timeout": 120}}
     elif parsed.get_backend_name() == "postgresql":
         kwargs = {"connect_args": {"connect_timeout": 10}, "pool_pre_ping": True}
     try:
@@ -122,6 +128,18 @@ def open_storage(url: str):
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         raise StorageError([f"--storage: cannot open {shown}: {reason[0] if reason else type(exc).__name__}"]
                            ) from None
+
+
+def _sqlite_connect(path: str):
+    """A SQLite connection in write-ahead-log mode with ``synchronous=NORMAL``: a commit is not an
+    fsync (a killed process loses nothing committed; a power cut may lose the last commits), and
+    readers do not block the writer. Local disks only (WAL needs shared memory)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, timeout=120, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
 
 
 def make_sampler(name: str, seed: int | None, n_objectives: int):
@@ -171,6 +189,10 @@ def create_study(spec: StudySpec, storage, *, sampler: str | None = None, seed: 
     except optuna.exceptions.DuplicatedStudyError:
         pass
     study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler_obj)
+    seed = spec.seed if seed is None else seed
+    if seed is not None:  # resuming: a seed of its own, so that the sampler does not redraw the past
+        offset = len(study.get_trials(deepcopy=False))
+        study.sampler = make_sampler(sampler or spec.sampler, (seed + offset) % 2**32, len(spec.objectives))
     stored = _stored_spec(study)
     if stored.search_key() != spec.search_key():
         mine, theirs = spec.search_key(), stored.search_key()
@@ -200,7 +222,8 @@ def load_study_from(name: str, storage, *, sampler: str | None = None, seed: int
     import optuna
 
     _quiet()
-    names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
+             if "." not in s.study_name]  # not the companion queues (<name>.slots, <name>.synth)
     if name not in names:
         have = ", ".join(names) if names else "none"
         raise StudyError([f"no study {name!r} in this storage (studies: {have})"])
@@ -212,42 +235,65 @@ def load_study_from(name: str, storage, *, sampler: str | None = None, seed: int
     return study, spec
 
 
+QUEUE_SUFFIX = ".slots"
+
+
+def slot_queue(study, *, create: bool = False):
+    """The companion study ``<name>.slots`` that holds the study's slots, one waiting trial each
+    (``None`` when it does not exist and ``create`` is false)."""
+    import optuna
+
+    name = study.study_name + QUEUE_SUFFIX
+    try:
+        if create:
+            return optuna.create_study(storage=study._storage, study_name=name, load_if_exists=True)
+        return optuna.load_study(study_name=name, storage=study._storage)
+    except KeyError:
+        return None
+
+
 def slot_counts(study) -> dict[str, int]:
-    """Trials by state (``COMPLETE``, ``PRUNED``, ``RUNNING``, ``WAITING``, ``FAIL``) and the budget."""
+    """Trials by state (``COMPLETE``, ``PRUNED``, ``RUNNING``, ``FAIL``), slots not yet taken
+    (``WAITING``) and the budget."""
     from optuna.trial import TrialState
 
-    trials = study.get_trials(deepcopy=False)
     counts = {s.name: 0 for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING,
                                   TrialState.WAITING, TrialState.FAIL)}
-    for t in trials:
+    for t in study.get_trials(deepcopy=False):
         counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    queue = slot_queue(study)
+    counts["WAITING"] = 0 if queue is None else len(queue.get_trials(deepcopy=False,
+                                                                     states=(TrialState.WAITING,)))
     counts["budget"] = int(study.user_attrs.get(BUDGET_ATTR, 0))
     return counts
 
 
 def ensure_slots(study, trials: int) -> int:
-    """Enqueue a waiting trial for every slot in ``range(trials)`` that has no trial yet; returns
-    how many were added. The budget only grows (a smaller ``trials`` adds nothing)."""
-    have = {t.user_attrs.get(SLOT_ATTR) for t in study.get_trials(deepcopy=False)}
+    """Enqueue a slot in the study's queue (:func:`slot_queue`) for every number in ``range(trials)``
+    that has none yet; returns how many were added. The budget only grows (a smaller ``trials``
+    adds nothing)."""
+    queue = slot_queue(study, create=True)
+    have = {t.user_attrs.get(SLOT_ATTR) for t in queue.get_trials(deepcopy=False)}
     budget = max(trials, int(study.user_attrs.get(BUDGET_ATTR, 0)))
     if budget != study.user_attrs.get(BUDGET_ATTR):
         study.set_user_attr(BUDGET_ATTR, budget)
     added = 0
     for slot in range(budget):
         if slot not in have:
-            study.enqueue_trial({}, user_attrs={SLOT_ATTR: slot}, skip_if_exists=False)
+            queue.enqueue_trial({}, user_attrs={SLOT_ATTR: slot}, skip_if_exists=False)
             added += 1
     return added
 
 
 def _requeue(study, trial) -> None:
-    """Enqueue a failed trial's slot again, with the parameters it had drawn (the storage's
-    failed-trial callback; called once per trial that a process moved to ``FAIL``)."""
+    """Enqueue a failed job again: a slot of a study's queue (a failed *trial* of a study is only
+    kept: its slot comes back through the queue), or a synthesis job. The storage's callback for
+    stale trials; called once per trial that a process moved to ``FAIL``."""
     slot = trial.user_attrs.get(SLOT_ATTR)
-    if slot is None:
+    if slot is None or SPEC_ATTR in study.user_attrs:
         return
-    study.enqueue_trial(dict(trial.params), user_attrs={SLOT_ATTR: slot, RETRY_ATTR: trial.number},
-                        skip_if_exists=False)
+    attrs = {k: v for k, v in trial.user_attrs.items() if k != RETRY_ATTR}
+    study.enqueue_trial({}, user_attrs={**attrs, RETRY_ATTR: trial.number}, skip_if_exists=False)
 
 
 def _this_host() -> str:
@@ -265,8 +311,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 def recover_stale(study) -> int:
-    """Fail and re-enqueue the running trials of dead workers (see the module docstring); returns
-    how many this call recovered."""
+    """Fail the running trials of dead workers (see the module docstring) and, in a queue, enqueue
+    their slots or jobs again; returns how many this call recovered."""
     import optuna
     from optuna.trial import TrialState
 
@@ -304,7 +350,8 @@ def _claim(study) -> int | None:
     for t in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,)):
         try:
             if storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
-                storage.record_heartbeat(t._trial_id)  # before the name: a named trial has a heartbeat
+                if _beats(storage):
+                    storage.record_heartbeat(t._trial_id)  # before the name: a named trial has a heartbeat
                 storage.set_trial_system_attr(t._trial_id, WORKER_ATTR, f"{_this_host()}:{os.getpid()}")
                 return t._trial_id
         except optuna.exceptions.UpdateFinishedTrialError:
@@ -312,9 +359,17 @@ def _claim(study) -> int | None:
     return None
 
 
+def _beats(storage) -> bool:
+    return callable(getattr(storage, "record_heartbeat", None))
+
+
 @contextlib.contextmanager
 def _heartbeat(storage, trial_id: int):
-    """Record a heartbeat of the trial now and every :data:`HEARTBEAT_S` until the block ends."""
+    """Record a heartbeat of the trial now and every :data:`HEARTBEAT_S` until the block ends (storages
+    without heartbeats, e.g. Optuna's in-memory one: nothing)."""
+    if not _beats(storage):
+        yield
+        return
     storage.record_heartbeat(trial_id)
     stop = threading.Event()
 
@@ -365,41 +420,104 @@ def run_trial(study, spec: StudySpec, trial) -> None:
     study.tell(trial, values)
 
 
-def work(study, spec: StudySpec, *, on_trial: Callable[[], None] | None = None,
-         max_trials: int | None = None, evaluate: Callable | None = None) -> int:
-    """Claim and run waiting trials until none is waiting or running (or ``max_trials`` were run
-    here); returns the number this call ran. ``on_trial`` is called after each trial (progress);
-    ``evaluate(study, spec, trial)`` runs one trial (default :func:`run_trial`)."""
+def _finished_in_slot(study, slot: int):
+    """The finished trial of ``study`` that ran slot ``slot``, or ``None``."""
+    from optuna.trial import TrialState
+
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        if t.user_attrs.get(SLOT_ATTR) == slot:
+            return t
+    return None
+
+
+def _run_slot(study, spec: StudySpec, queue, job_id: int, evaluate: Callable) -> bool:
+    """Run the slot of the claimed queue entry ``job_id`` as a new trial of ``study`` and close the
+    entry with the trial's number; returns whether a trial ran here (not when a dead worker had
+    already finished the slot's trial)."""
     import optuna
     from optuna.trial import TrialState
 
+    storage = study._storage
+    job = storage.get_trial(job_id)
+    slot = job.user_attrs[SLOT_ATTR]
+    done = _finished_in_slot(study, slot)
+    if done is None:
+        trial = study.ask()
+        storage.set_trial_user_attr(trial._trial_id, SLOT_ATTR, slot)
+        if RETRY_ATTR in job.user_attrs:
+            storage.set_trial_user_attr(trial._trial_id, RETRY_ATTR, job.user_attrs[RETRY_ATTR])
+        with _heartbeat(storage, trial._trial_id):
+            storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, f"{_this_host()}:{os.getpid()}")
+            try:
+                evaluate(study, spec, trial)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                return False  # taken for dead by another worker: its slot went back to the queue
+            except Exception:
+                with contextlib.suppress(Exception):
+                    study.tell(trial, state=TrialState.FAIL)
+                with contextlib.suppress(Exception):
+                    queue.tell(job.number, state=TrialState.FAIL)
+                raise
+        number = trial.number
+    else:
+        number = done.number
+    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+        queue.tell(job.number, float(number))
+    return done is None
+
+
+def _run_job(queue, spec: StudySpec, job_id: int, evaluate: Callable) -> bool:
+    """Run the claimed entry ``job_id`` of a job queue (synthesis) itself as the trial."""
+    import optuna
+    from optuna.trial import TrialState
+
+    trial = optuna.Trial(queue, job_id)
+    try:
+        evaluate(queue, spec, trial)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    except Exception:
+        with contextlib.suppress(Exception):
+            queue.tell(trial, state=TrialState.FAIL)
+        raise
+    return True
+
+
+def work(study, spec: StudySpec, *, on_trial: Callable[[], None] | None = None,
+         max_trials: int | None = None, evaluate: Callable | None = None, jobs: bool = False) -> int:
+    """Claim slots of the study's queue and run one trial each until none is waiting or running (or
+    ``max_trials`` ran here); returns how many ran here. ``on_trial`` is called after each trial
+    (progress); ``evaluate(study, spec, trial)`` runs one trial (default :func:`run_trial`).
+    ``jobs``: ``study`` is itself a queue of jobs (synthesis), each run as its own trial."""
+    from optuna.trial import TrialState
+
+    queue = study if jobs else slot_queue(study)
+    if queue is None:
+        return 0
     storage = study._storage
     ran = 0
     last_recover = 0.0
     while max_trials is None or ran < max_trials:
         if time.monotonic() - last_recover > 1.0:
-            recover_stale(study)
+            recover_stale(queue)
+            if not jobs:
+                recover_stale(study)
             last_recover = time.monotonic()
-        trial_id = _claim(study)
-        if trial_id is None:
-            busy = storage.get_all_trials(study._study_id, deepcopy=False,
+        job_id = _claim(queue)
+        if job_id is None:
+            busy = storage.get_all_trials(queue._study_id, deepcopy=False,
                                           states=(TrialState.RUNNING, TrialState.WAITING))
             if not busy:
                 break
             time.sleep(_POLL_S)
             last_recover = 0.0
             continue
-        with _heartbeat(storage, trial_id):
-            trial = optuna.Trial(study, trial_id)
-            try:
-                (evaluate or run_trial)(study, spec, trial)
-            except optuna.exceptions.UpdateFinishedTrialError:
-                continue  # taken for dead by another worker, failed and re-enqueued: its result is dropped
-            except Exception:
-                with contextlib.suppress(Exception):
-                    study.tell(trial, state=TrialState.FAIL)
-                raise
-        ran += 1
-        if on_trial is not None:
+        with _heartbeat(storage, job_id):
+            if jobs:
+                did = _run_job(queue, spec, job_id, evaluate or run_trial)
+            else:
+                did = _run_slot(study, spec, queue, job_id, evaluate or run_trial)
+        ran += did
+        if did and on_trial is not None:
             on_trial()
     return ran

@@ -232,6 +232,8 @@ class StudySpec:
 
 def _param(name: str, value: object, problems: list[str]) -> Param | None:
     kind, lo, hi = PARAMS[name]
+    if name == "mu":  # a range must stay within the mu the unit-cost table prices, as a list must
+        hi = load_unit_costs().max_mu
     where = f"[space] {name}"
     if isinstance(value, list):
         if not value:
@@ -366,8 +368,9 @@ def spec_from_dict(doc: dict, *, base: Path | None = None, where: str = "study")
     if unknown:
         problems.append(f"[study]: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(_STUDY_KEYS)})")
     name = study.get("name")
-    if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\\n"):
-        problems.append(f"[study] name: must be a non-empty string without slashes, got name={name!r}")
+    if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\.\n"):
+        problems.append(f"[study] name: must be a non-empty string without slashes or dots, "
+                        f"got name={name!r}")
     workload = _workload(study.get("workload"), base, problems) if "workload" in study else None
     if "workload" not in study:
         problems.append("[study] workload: missing (the path of a workload file, e.g. "

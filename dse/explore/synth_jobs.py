@@ -105,7 +105,7 @@ def work_synth(study, spec: StudySpec, rdb, *, on_job=None) -> int:
     jobs = _synth_study(rdb, spec.name, create=False)
     if jobs is None:
         return 0
-    return search.work(jobs, spec, evaluate=_run_job, on_trial=on_job)
+    return search.work(jobs, spec, evaluate=_run_job, on_trial=on_job, jobs=True)
 
 
 def synth_table(rdb, spec: StudySpec) -> pd.DataFrame | None:

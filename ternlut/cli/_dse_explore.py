@@ -132,7 +132,7 @@ class RunCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         explore = _explore()
         spec = _call(explore.load_study, args.study)
-        out = Path(args.out) if args.out else explore.default_out(spec.name)
+        out = Path(args.out) if args.out else explore.default_out(explore.study_name(spec, args.sampler))
         check_output_dir(out, "--out")
         res = _call(explore.run, spec, storage=args.storage, trials=args.trials, sampler=args.sampler,
                     seed=args.seed, out=out, progress=not args.no_progress, plot=not args.no_plot,
@@ -157,7 +157,8 @@ class WorkerCommand(Command):
         p.add_argument("--max-trials", type=int_range(1), default=None, metavar="N",
                        help="stop after N trials (default: until none is waiting)")
         p.add_argument("--seed", type=int_range(0, 2**32 - 1), default=None, metavar="N",
-                       help="this worker's sampler seed (default: the study's; give each worker its own)")
+                       help="this worker's sampler seed (default: none, so that workers draw "
+                            "different designs)")
         p.add_argument("--no-synth", action="store_true", help="do not take synthesis jobs")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

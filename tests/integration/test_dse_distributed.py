@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from optuna.trial import TrialState
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOAD = ROOT / "designs" / "workloads" / "bitnet_b158_2b4t.toml"
@@ -86,13 +87,19 @@ def _wait_for(predicate, timeout_s: float, what: str, proc: subprocess.Popen | N
 
 def _assert_exact(study, budget: int) -> None:
     """Exactly one finished trial per slot ``0 .. budget-1``; nothing running or waiting."""
-    from optuna.trial import TrialState
-
     done = _finished(study)
     slots = sorted(t.user_attrs["ternlut_slot"] for t in done)
     assert slots == list(range(budget)), "finished trials must cover every slot exactly once"
     left = study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
     assert left == []
+    from dse.explore import search
+
+    queue = search.slot_queue(study)
+    assert queue.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)) == []
+    closed = queue.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    assert sorted(j.user_attrs["ternlut_slot"] for j in closed) == list(range(budget))
+    assert sorted(int(j.value) for j in closed) == sorted(t.number for t in done), \
+        "each slot entry is closed with the number of the trial that ran it"
     numbers = [t.number for t in study.get_trials(deepcopy=False)]
     assert len(numbers) == len(set(numbers))
 
@@ -140,12 +147,19 @@ import os, signal, sys
 from optuna.trial import TrialState
 from dse.explore import search
 study, spec = search.load_study_from(sys.argv[1], search.open_storage(sys.argv[2]))
-if sys.argv[3] == "named":  # claimed, heartbeat recorded, host:pid written
-    trial_id = search._claim(study)
+queue = search.slot_queue(study)
+if sys.argv[3] == "named":  # a slot claimed and named, its trial started: killed mid-trial
+    job_id = search._claim(queue)
+    slot = study._storage.get_trial(job_id).user_attrs["ternlut_slot"]
+    trial = study.ask()
+    study._storage.set_trial_user_attr(trial._trial_id, "ternlut_slot", slot)
+    study._storage.set_trial_system_attr(trial._trial_id, "ternlut_worker", search._this_host() + ":"
+                                         + str(os.getpid()))
+    print(trial._trial_id, flush=True)
 else:  # killed between the claim's compare-and-set and the writes after it
-    trial_id = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))[0]._trial_id
-    assert study._storage.set_trial_state_values(trial_id, state=TrialState.RUNNING)
-print(trial_id, flush=True)
+    job_id = queue.get_trials(deepcopy=False, states=(TrialState.WAITING,))[0]._trial_id
+    assert study._storage.set_trial_state_values(job_id, state=TrialState.RUNNING)
+    print(-1, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
@@ -163,10 +177,10 @@ def test_worker_killed_holding_a_trial_is_recovered(tmp_path: Path, moment: str)
     search.work(study, spec, max_trials=5)
     dead = subprocess.run([sys.executable, "-c", _CLAIM_AND_DIE, "held", url, moment], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
-    assert dead.returncode == -signal.SIGKILL
+    assert dead.returncode == -signal.SIGKILL, dead.stderr
     held_id = int(dead.stdout.split()[0])
-    held = next(t for t in _load("held", url).get_trials(deepcopy=False) if t._trial_id == held_id)
-    assert held.state.name == "RUNNING"
+    queue = search.slot_queue(_load("held", url))
+    assert len(queue.get_trials(deepcopy=False, states=(TrialState.RUNNING,))) == 1
 
     cmd = _dse("run", str(tmp_path / "held.toml"), "--storage", url, "--out", str(tmp_path / "o"),
                "--no-progress", "--no-plot", "--json")
@@ -175,14 +189,20 @@ def test_worker_killed_holding_a_trial_is_recovered(tmp_path: Path, moment: str)
     study = _load("held", url)
     _assert_exact(study, budget)
     failed = [t for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL"]
-    assert [t._trial_id for t in failed] == [held_id], "the dead worker's trial is kept, as FAIL"
-    retry = [t for t in _finished(study) if t.user_attrs.get("ternlut_retry_of") == held.number]
-    assert len(retry) == 1 and retry[0].user_attrs["ternlut_slot"] == held.user_attrs["ternlut_slot"]
+    if moment == "named":
+        assert [t._trial_id for t in failed] == [held_id], "the dead worker's trial is kept, as FAIL"
+        slot = failed[0].user_attrs["ternlut_slot"]
+    else:
+        assert failed == []
+        slot = None
+    dead_jobs = search.slot_queue(study).get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    assert len(dead_jobs) == 1, "the dead worker's slot entry is failed once and enqueued again"
+    retry = [t for t in _finished(study) if t.user_attrs.get("ternlut_retry_of") == dead_jobs[0].number]
+    assert len(retry) == 1
+    assert slot is None or retry[0].user_attrs["ternlut_slot"] == slot
 
 
 def test_postgres_four_processes_exact_count(tmp_path: Path, postgres_url: str) -> None:
-    from optuna.trial import TrialState
-
     budget = 160
     study_file = _study_file(tmp_path, "shared", budget)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -218,9 +238,11 @@ def test_postgres_four_processes_exact_count(tmp_path: Path, postgres_url: str) 
     done = _finished(study)
     pids = {t.system_attrs["ternlut_worker"].rpartition(":")[2] for t in done}
     assert len(pids) == 4, f"every process must have run trials, got {len(pids)} distinct workers"
-    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    for t in failed:  # the killed worker's trial, if it held one, was run again in its slot
-        assert any(d.user_attrs.get("ternlut_retry_of") == t.number for d in done)
+    from dse.explore import search
+
+    dead_jobs = search.slot_queue(study).get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    for job in dead_jobs:  # the killed worker's slot, if it held one, was run again
+        assert sum(d.user_attrs.get("ternlut_retry_of") == job.number for d in done) == 1
     assert f"{budget} of {budget} finished" in out
 
 
@@ -229,7 +251,10 @@ def _study_has_slots(name: str, url: str, budget: int) -> bool:
         study = _load(name, url)
     except Exception:  # noqa: BLE001 - not created yet
         return False
-    slots = len(study.get_trials(deepcopy=False))
+    from dse.explore import search
+
+    queue = search.slot_queue(study)
+    slots = 0 if queue is None else len(queue.get_trials(deepcopy=False))
     return int(study.user_attrs.get("ternlut_trials", 0)) == budget and slots >= budget
 
 
