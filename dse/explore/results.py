@@ -80,10 +80,21 @@ def trials_frame(study, spec: StudySpec) -> pd.DataFrame:
 
 
 def pareto_rows(frame: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
-    """The Pareto set of ``frame``, sorted by the first objective (best first)."""
+    """The designs of the Pareto set of ``frame``, sorted by the first objective (best first).
+
+    A sampler may draw one design more than once (a discrete space): each design is listed once,
+    as its first trial, with ``repeats`` counting the trials that drew it."""
     first, direction = spec.objectives[0]
-    front = frame[frame["pareto"]]
-    return front.sort_values(first, ascending=direction == "minimize").reset_index(drop=True)
+    front = frame[frame["pareto"]].sort_values("number")
+    keys = [f"param_{p}" for p in spec.param_names if f"param_{p}" in front]
+    if keys and len(front):
+        key = front[keys].astype(str).agg("|".join, axis=1)
+        front = front.assign(repeats=key.map(key.value_counts()).to_numpy())
+        front = front[~key.duplicated()]
+    else:
+        front = front.assign(repeats=1)
+    order = front.sort_values([first, "number"], ascending=[direction == "minimize", True])
+    return order.reset_index(drop=True)
 
 
 def _reference_points(spec: StudySpec) -> list[tuple[str, dict]]:

@@ -52,6 +52,8 @@ def _pareto_table(res, top: int | None) -> pd.DataFrame:
         "mu", "luts", "keys", "cores"))]
     metrics = [m for m, _ in spec.objectives] + [m for m in _SHOWN_METRICS if m not in dict(spec.objectives)]
     cols += [m for m in metrics if m in res.pareto]
+    if "repeats" in res.pareto and (res.pareto["repeats"] > 1).any():
+        cols.append("repeats")
     table = res.pareto[cols]
     return table.head(top) if top else table
 

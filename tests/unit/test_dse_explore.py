@@ -664,3 +664,17 @@ def test_pick_trial(tpe_study):
         pick_trial(frame, spec, number=99)
     with pytest.raises(ConfigError, match=r"^--best: unknown metric 'speed' \(allowed: area_mm2, "):
         pick_trial(frame, spec, best="speed")
+
+
+def test_pareto_rows_lists_each_design_once_with_its_repeats():
+    from dse.explore.results import pareto_rows
+
+    spec = make_spec()
+    frame = pd.DataFrame({
+        "number": [0, 1, 2, 3, 4],
+        "param_mu": [2, 2, 3, 2, 3], "param_luts": [4, 4, 2, 8, 2],
+        "area_mm2": [1.0, 1.0, 0.5, 2.0, 0.5], "tokens_per_s": [10.0, 10.0, 5.0, 20.0, 5.0],
+        "pareto": [True, True, True, True, True]})
+    front = pareto_rows(frame, spec)
+    assert list(front["number"]) == [2, 0, 3]  # by area; a repeated design shown as its first trial
+    assert list(front["repeats"]) == [2, 2, 1]
