@@ -261,3 +261,47 @@ def _study_has_slots(name: str, url: str, budget: int) -> bool:
 def _ran_by(url: str, pid: int) -> int:
     study = _load("shared", url)
     return sum(1 for t in _finished(study) if t.system_attrs.get("ternlut_worker", "").endswith(f":{pid}"))
+
+
+def test_synth_top_runs_through_the_storage(tmp_path: Path) -> None:
+    """``--synth-top 2`` queues two synthesis jobs in the storage's job queue and runs them; the
+    table compares the model with Yosys + OpenSTA; asking again queues nothing new."""
+    import json
+
+    (tmp_path / "w.toml").write_text('name = "tiny"\nsource = "test"\n[[gemv]]\nname = "g"\nn = 32\nm = 16\n'
+                                     'count = 1\n')
+    study_file = tmp_path / "s.toml"
+    study_file.write_text(f"""
+[study]
+name = "syn"
+workload = "{tmp_path / 'w.toml'}"
+sampler = "exhaustive"
+[fixed]
+act = "int4"
+[space]
+mu = [1, 2]
+luts = [1, 2, 4]
+keys = [4, 8]
+[objectives]
+area_mm2 = "minimize"
+tokens_per_s = "maximize"
+""")
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    res = subprocess.run(_dse("run", str(study_file), "--storage", url, "--out", str(tmp_path / "o"),
+                              "--no-progress", "--no-plot", "--synth-top", "2", "--json"),
+                         cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    rows = doc["synth"]
+    assert len(rows) == 2 and all(r["state"] == "COMPLETE" for r in rows)
+    pareto = {p["number"]: p for p in doc["pareto"]}
+    for r in rows:
+        predicted = pareto[r["trial"]]["area_um2"]
+        assert r["predicted_area_um2"] == pytest.approx(predicted)
+        assert r["synth_area_um2"] > 0 and r["synth_critical_path_ns"] > 0
+        assert abs(r["area_error_pct"]) < 50  # the model is calibrated; a sign or unit slip is far off
+    assert (tmp_path / "o" / "synth.csv").is_file()
+    again = subprocess.run(_dse("show", "syn", "--storage", url, "--synth-top", "2", "--no-plot", "--json"),
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert len(json.loads(again.stdout)["synth"]) == 2, "the same designs are not queued twice"
