@@ -6,7 +6,7 @@ The Python API mirrors the ``dse`` commands:
 * :func:`run` (``dse run STUDY.toml``): create or resume a study, run its trials here, write the
   results;
 * :func:`work` (``dse worker NAME --storage URL``): join a study from its storage and run
-  trials until its budget is spent (also its queued synthesis jobs);
+  trials until its budget is spent (also its queued synthesis and verification jobs);
 * :func:`show` (``dse show NAME``): read a study into a table and write the results again;
 * :func:`export` (``dse export NAME --trial N | --best METRIC``): a design file for ``hwgen emit``.
 
@@ -14,7 +14,8 @@ Modules: :mod:`~dse.explore.spec` (study files), :mod:`~dse.explore.metrics` (pe
 metrics), :mod:`~dse.explore.points` (validity, metrics and constraints of design points),
 :mod:`~dse.explore.search` (storage, exact budgets, workers), :mod:`~dse.explore.sweep` (the
 exhaustive sweep), :mod:`~dse.explore.pareto`, :mod:`~dse.explore.results` (tables, plot,
-export) and :mod:`~dse.explore.synth_jobs` (synthesis of the best designs through the storage).
+export) and :mod:`~dse.explore.jobs` (synthesis and cocotb verification of the best designs through the
+storage).
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class RunResult:
         The exhaustive sweep's counts and seconds.
     synth : pandas.DataFrame or None
         Predicted vs synthesised area and clock of the synthesised designs.
+    verify : pandas.DataFrame or None
+        The cocotb verification of designs: passed or not.
     """
 
     spec: StudySpec
@@ -84,6 +87,7 @@ class RunResult:
     ran_here: int = 0
     sweep: dict | None = None
     synth: pd.DataFrame | None = None
+    verify: pd.DataFrame | None = None
 
 
 def precheck(spec: StudySpec, points: int = PRECHECK_POINTS, seed: int = 0) -> None:
@@ -138,33 +142,40 @@ def precheck(spec: StudySpec, points: int = PRECHECK_POINTS, seed: int = 0) -> N
 
 
 def _finish(study, spec: StudySpec, storage_url: str, out: Path | None, *, plot: bool, ran: int,
-            sweep: dict | None = None, rdb=None, synth_top: int = 0, progress: bool = False) -> RunResult:
+            sweep: dict | None = None, rdb=None, synth_top: int = 0, verify_top: int = 0,
+            progress: bool = False) -> RunResult:
+    from .jobs import jobs_table, pick_spread, queue_jobs, work_jobs
     from .results import atomic_write
-    from .synth_jobs import pick_for_synthesis, queue_synth, synth_table, work_synth
 
     frame = trials_frame(study, spec)
     pareto = pareto_rows(frame, spec)
     paths = write_results(frame, spec, out, plot=plot) if out is not None else {}
-    synth = None
+    tables = {}
     if rdb is not None:
-        if synth_top:
-            queue_synth(rdb, spec, pick_for_synthesis(pareto, synth_top))
+        queued = 0
+        for kind, top in (("synth", synth_top), ("verify", verify_top)):
+            if top:
+                queued += queue_jobs(rdb, spec, pick_spread(pareto, top), kind)
+        if synth_top or verify_top:
             from dse.progress import progress_bar
 
-            bar = progress_bar(synth_top, f"{spec.name} synthesis", enabled=progress)
-            work_synth(study, spec, rdb, on_job=lambda: bar.update(1))
+            bar = progress_bar(queued, f"{spec.name} jobs", enabled=progress, unit="job")
+            work_jobs(study, spec, rdb, on_job=lambda: bar.update(1))
             bar.close()
-        synth = synth_table(rdb, spec)
-        if synth is not None and out is not None:
-            paths["synth_csv"] = out / "synth.csv"
-            atomic_write(paths["synth_csv"], lambda tmp: synth.to_csv(tmp, index=False))
+        for kind in ("synth", "verify"):
+            tables[kind] = table = jobs_table(rdb, spec, kind)
+            if table is not None and out is not None:
+                paths[f"{kind}_csv"] = out / f"{kind}.csv"
+                atomic_write(paths[f"{kind}_csv"], lambda tmp, t=table: t.to_csv(tmp, index=False))
     return RunResult(spec, search._shown(storage_url), frame, pareto, search.slot_counts(study),
-                     paths, ran, sweep or study.user_attrs.get("ternlut_sweep"), synth)
+                     paths, ran, sweep or study.user_attrs.get("ternlut_sweep"), tables.get("synth"),
+                     tables.get("verify"))
 
 
 def run(spec: StudySpec | str | Path, *, storage: str | None = None, trials: int | None = None,
         sampler: str | None = None, seed: int | None = None, out: str | Path | None = None,
-        progress: bool = True, plot: bool = True, check: bool = True, synth_top: int = 0) -> RunResult:
+        progress: bool = True, plot: bool = True, check: bool = True, synth_top: int = 0,
+        verify_top: int = 0) -> RunResult:
     """Create or resume the study of ``spec`` (a :class:`StudySpec` or a study file), run its
     trials here until its budget of ``trials`` finished trials is spent, and write the results
     to ``out`` (default :func:`default_out`).
@@ -173,7 +184,8 @@ def run(spec: StudySpec | str | Path, *, storage: str | None = None, trials: int
     ``sampler`` / ``seed`` override the file's; a sampler other than the file's runs a study of its
     own, named ``<name>-<sampler>`` (so that, e.g., the exhaustive front of a TPE study's space sits
     beside it, not in it). ``check``: run :func:`precheck` first.
-    ``synth_top``: then synthesise that many designs of the Pareto set (:mod:`dse.explore.synth_jobs`).
+    ``synth_top`` / ``verify_top``: then synthesise / verify in cocotb that many designs spread
+    along the Pareto set (:mod:`dse.explore.jobs`).
     A study killed at any moment resumes with the same call (see :mod:`dse.explore.search`)."""
     spec = spec if isinstance(spec, StudySpec) else load_study(spec)
     file_storage = spec.storage
@@ -192,7 +204,8 @@ def run(spec: StudySpec | str | Path, *, storage: str | None = None, trials: int
         url = f"sqlite:///{out / 'study.db'}"
     rdb = search.open_storage(url)
     if spec.sampler == "exhaustive":
-        return _run_sweep(spec, rdb, url, out, progress=progress, plot=plot, synth_top=synth_top)
+        return _run_sweep(spec, rdb, url, out, progress=progress, plot=plot, synth_top=synth_top,
+                          verify_top=verify_top)
     study = search.create_study(spec, rdb)
     search.ensure_slots(study, spec.trials)
     bar = _bar(study, progress, spec.trials)
@@ -201,10 +214,12 @@ def run(spec: StudySpec | str | Path, *, storage: str | None = None, trials: int
     finally:
         if bar:
             bar.close()
-    return _finish(study, spec, url, out, plot=plot, ran=ran, rdb=rdb, synth_top=synth_top, progress=progress)
+    return _finish(study, spec, url, out, plot=plot, ran=ran, rdb=rdb, synth_top=synth_top,
+                   verify_top=verify_top, progress=progress)
 
 
-def _run_sweep(spec, rdb, url, out: Path, *, progress: bool, plot: bool, synth_top: int) -> RunResult:
+def _run_sweep(spec, rdb, url, out: Path, *, progress: bool, plot: bool, synth_top: int,
+               verify_top: int) -> RunResult:
     from .results import atomic_write
     from .sweep import add_to_study, sweep
 
@@ -223,7 +238,7 @@ def _run_sweep(spec, rdb, url, out: Path, *, progress: bool, plot: bool, synth_t
         done = study.user_attrs.get("ternlut_sweep")
         done = {**done, "cut_by": result.cut_by}
     res = _finish(study, spec, url, out, plot=plot, ran=ran, sweep=done, rdb=rdb, synth_top=synth_top,
-                  progress=progress)
+                  verify_top=verify_top, progress=progress)
     if (out / "points.parquet").exists():
         res.paths["points"] = out / "points.parquet"
     return res
@@ -257,8 +272,9 @@ def _bar(study, enabled: bool, total: int):
 def work(name: str, storage: str, *, max_trials: int | None = None, seed: int | None = None,
          progress: bool = True, synth: bool = True) -> int:
     """Join study ``name`` in ``storage`` and run its waiting trials (and, with ``synth``, its queued
-    synthesis jobs) until none is left; returns how many this worker ran. ``seed``: this worker's
-    sampler seed (default: none, so that workers sharing a study draw different designs)."""
+    synthesis and verification jobs) until none is left; returns how many this worker ran.
+    ``seed``: this worker's sampler seed (default: none, so that workers sharing a study draw
+    different designs)."""
     rdb = search.open_storage(storage)
     study, spec = search.load_study_from(name, rdb, seed=seed, spec_seed=False)
     bar = _bar(study, progress, max(int(study.user_attrs.get(search.BUDGET_ATTR, 0)), 1))
@@ -269,21 +285,22 @@ def work(name: str, storage: str, *, max_trials: int | None = None, seed: int | 
         if bar:
             bar.close()
     if synth and (max_trials is None or ran < max_trials):
-        from .synth_jobs import work_synth
+        from .jobs import work_jobs
 
-        ran += work_synth(study, spec, rdb)
+        ran += work_jobs(study, spec, rdb)
     return ran
 
 
 def show(name: str, storage: str | None = None, *, out: str | Path | None = None, plot: bool = True,
-         synth_top: int = 0, progress: bool = False) -> RunResult:
+         synth_top: int = 0, verify_top: int = 0, progress: bool = False) -> RunResult:
     """Read study ``name`` (default storage: the SQLite file of :func:`default_out`) into a
-    :class:`RunResult` and, with ``out``, write its results there (``synth_top``: as :func:`run`)."""
+    :class:`RunResult` and, with ``out``, write its results there (``synth_top``, ``verify_top``: as
+    :func:`run`)."""
     url = storage or _default_url(name)
     rdb = search.open_storage(url)
     study, spec = search.load_study_from(name, rdb)
     return _finish(study, spec, url, Path(out) if out is not None else None, plot=plot, ran=0, rdb=rdb,
-                   synth_top=synth_top, progress=progress)
+                   synth_top=synth_top, verify_top=verify_top, progress=progress)
 
 
 def _default_url(name: str) -> str:

@@ -86,6 +86,9 @@ def _print_result(res, *, top: int | None = 20) -> None:
         print("  no feasible design yet")
     if res.synth is not None and len(res.synth):
         print_table(res.synth, "Synthesised designs (one core; model prediction vs Yosys + OpenSTA):")
+    if res.verify is not None and len(res.verify):
+        print_table(res.verify, "Verified designs (the cocotb bench in Verilator, bit for bit against "
+                                "the reference):")
     if res.paths:
         print("\nwrote " + ", ".join(str(p) for p in res.paths.values()))
     if len(res.pareto):
@@ -101,6 +104,7 @@ def _json(res) -> dict:
             "ran_here": res.ran_here, "sweep": res.sweep,
             "pareto": records.to_dict(orient="records"),
             "synth": None if res.synth is None else res.synth.to_dict(orient="records"),
+            "verify": None if res.verify is None else res.verify.to_dict(orient="records"),
             "files": {k: str(v) for k, v in res.paths.items()}}
 
 
@@ -128,6 +132,9 @@ class RunCommand(Command):
         p.add_argument("--synth-top", type=int_range(0, 50), default=0, metavar="N",
                        help="then synthesise N designs spread along the Pareto set and compare them "
                             "with the model")
+        p.add_argument("--verify-top", type=int_range(0, 50), default=0, metavar="N",
+                       help="then run the cocotb regression (Verilator) on N designs spread along the "
+                            "Pareto set")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.add_argument("--no-plot", action="store_true", help="do not draw pareto.png")
 
@@ -138,7 +145,7 @@ class RunCommand(Command):
         check_output_dir(out, "--out")
         res = _call(explore.run, spec, storage=args.storage, trials=args.trials, sampler=args.sampler,
                     seed=args.seed, out=out, progress=not args.no_progress, plot=not args.no_plot,
-                    synth_top=args.synth_top)
+                    synth_top=args.synth_top, verify_top=args.verify_top)
         if args.json:
             self.print_json(_json(res))
         else:
@@ -150,7 +157,7 @@ class WorkerCommand(Command):
     """``dse worker NAME --storage URL``: join a study and run its trials (any machine)."""
 
     name = "worker"
-    help = "join a study in a shared storage and run its waiting trials and synthesis jobs"
+    help = "join a study in a shared storage and run its waiting trials, synthesis and verification jobs"
     example = "dse worker bitnet2b-int8 --storage postgresql+psycopg://me@db.example/ternlut"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
@@ -161,7 +168,7 @@ class WorkerCommand(Command):
         p.add_argument("--seed", type=int_range(0, 2**32 - 1), default=None, metavar="N",
                        help="this worker's sampler seed (default: none, so that workers draw "
                             "different designs)")
-        p.add_argument("--no-synth", action="store_true", help="do not take synthesis jobs")
+        p.add_argument("--no-synth", action="store_true", help="do not take synthesis or verification jobs")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -181,7 +188,7 @@ class ShowCommand(Command):
 
     name = "show"
     help = "show a study's Pareto set and write its tables and plot"
-    example = "dse show bitnet2b-int8\ndse show bitnet2b-int8 --synth-top 3"
+    example = "dse show bitnet2b-int8\ndse show bitnet2b-int8 --synth-top 3 --verify-top 1"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("name", metavar="NAME", help="the study's name")
@@ -191,6 +198,8 @@ class ShowCommand(Command):
         p.add_argument("--top", type=int_range(1), default=20, metavar="N", help="Pareto rows printed (20)")
         p.add_argument("--synth-top", type=int_range(0, 50), default=0, metavar="N",
                        help="synthesise N designs spread along the Pareto set (queued in the storage)")
+        p.add_argument("--verify-top", type=int_range(0, 50), default=0, metavar="N",
+                       help="run the cocotb regression on N designs spread along the Pareto set")
         p.add_argument("--no-plot", action="store_true", help="do not draw pareto.png")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -198,7 +207,7 @@ class ShowCommand(Command):
         out = Path(args.out) if args.out else explore.default_out(args.name)
         check_output_dir(out, "--out")
         res = _call(explore.show, args.name, args.storage, out=out, plot=not args.no_plot,
-                    synth_top=args.synth_top, progress=True)
+                    synth_top=args.synth_top, verify_top=args.verify_top, progress=True)
         if args.json:
             self.print_json(_json(res))
         else:

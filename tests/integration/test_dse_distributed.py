@@ -263,11 +263,16 @@ def _ran_by(url: str, pid: int) -> int:
     return sum(1 for t in _finished(study) if t.system_attrs.get("ternlut_worker", "").endswith(f":{pid}"))
 
 
-def test_synth_top_runs_through_the_storage(tmp_path: Path) -> None:
-    """``--synth-top 2`` queues two synthesis jobs in the storage's job queue and runs them; the
-    table compares the model with Yosys + OpenSTA; asking again queues nothing new."""
+def test_synth_and_verify_top_run_through_the_storage(tmp_path: Path) -> None:
+    """``--synth-top 2 --verify-top 1`` queues three jobs in the storage's job queue and runs them:
+    the table compares the model with Yosys + OpenSTA, the cocotb bench passes on the verified
+    design; asking again queues nothing new."""
     import json
 
+    from sim.runner import simulator_available
+
+    if not simulator_available("verilator"):
+        pytest.skip("the verification jobs run Verilator, which is not installed")
     (tmp_path / "w.toml").write_text('name = "tiny"\nsource = "test"\n[[gemv]]\nname = "g"\nn = 32\nm = 16\n'
                                      'count = 1\n')
     study_file = tmp_path / "s.toml"
@@ -287,9 +292,9 @@ area_mm2 = "minimize"
 tokens_per_s = "maximize"
 """)
     url = f"sqlite:///{tmp_path / 's.db'}"
-    res = subprocess.run(_dse("run", str(study_file), "--storage", url, "--out", str(tmp_path / "o"),
-                              "--no-progress", "--no-plot", "--synth-top", "2", "--json"),
-                         cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    cmd = _dse("run", str(study_file), "--storage", url, "--out", str(tmp_path / "o"), "--no-progress",
+               "--no-plot", "--synth-top", "2", "--verify-top", "1", "--json")
+    res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     rows = doc["synth"]
@@ -301,7 +306,11 @@ tokens_per_s = "maximize"
         assert r["synth_area_um2"] > 0 and r["synth_critical_path_ns"] > 0
         assert abs(r["area_error_pct"]) < 50  # the model is calibrated; a sign or unit slip is far off
     assert (tmp_path / "o" / "synth.csv").is_file()
+    [check] = doc["verify"]
+    assert check["state"] == "COMPLETE" and check["passed"] is True and check["tests"] >= 1, check
+    assert check["trial"] == doc["pareto"][0]["number"], "spread along the front: the first design is one"
     again = subprocess.run(_dse("show", "syn", "--storage", url, "--synth-top", "2", "--no-plot", "--json"),
                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert len(json.loads(again.stdout)["synth"]) == 2, "the same designs are not queued twice"
+    assert len(json.loads(again.stdout)["verify"]) == 1
