@@ -678,3 +678,18 @@ def test_pareto_rows_lists_each_design_once_with_its_repeats():
     front = pareto_rows(frame, spec)
     assert list(front["number"]) == [2, 0, 3]  # by area; a repeated design shown as its first trial
     assert list(front["repeats"]) == [2, 2, 1]
+
+
+STUDY_FILES = sorted((Path(__file__).parents[2] / "designs" / "studies").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", STUDY_FILES, ids=lambda p: p.stem)
+def test_shipped_study_files_load_and_can_find_designs(path):
+    spec = load_study(path)
+    assert spec.workload.name.startswith("bitnet_b158_2b4t")
+    explore.precheck(spec, points=2000)  # some valid design meets the constraints
+
+
+def test_shipped_study_names_are_unique():
+    names = [load_study(p).name for p in STUDY_FILES]
+    assert len(names) == len(set(names)) == len(STUDY_FILES) >= 5
