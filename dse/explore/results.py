@@ -143,11 +143,16 @@ def _axis(metric: str) -> str:
     return f"{metric} ({unit})" if unit else metric
 
 
+#: Most points of an exhaustive sweep drawn behind its front.
+CLOUD_POINTS = 20_000
+
+
 def plot_pareto(frame: pd.DataFrame, spec: StudySpec, path: Path,
-                references: pd.DataFrame | None = None) -> None:
+                references: pd.DataFrame | None = None, cloud: pd.DataFrame | None = None) -> None:
     """Scatter of every complete trial in the first two objectives (one objective: against
     ``area_mm2``, or ``tokens_per_s`` when the objective is area), the Pareto set joined by a line,
-    infeasible trials faded, reference designs marked and labelled."""
+    infeasible trials faded, reference designs marked and labelled. ``cloud``: the valid points of
+    an exhaustive sweep (a random :data:`CLOUD_POINTS` of them drawn faintly behind)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -160,6 +165,12 @@ def plot_pareto(frame: pd.DataFrame, spec: StudySpec, path: Path,
         y = "tokens_per_s" if x == "area_mm2" else "area_mm2"
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
     done = frame[frame["state"] == "COMPLETE"] if "state" in frame else frame
+    if cloud is not None and x in cloud and y in cloud and len(cloud) and x in done and len(done):
+        span = [done[x].max()] + [c.max for c in spec.constraints if c.metric == x and c.max is not None]
+        near = cloud[cloud[x] <= 1.5 * max(span)]  # the neighbourhood of the front, not the far corners
+        some = near.sample(min(len(near), CLOUD_POINTS), random_state=0)
+        ax.scatter(some[x], some[y], s=3, c="0.85", rasterized=True,
+                   label=f"swept designs ({len(cloud):,}; {len(some):,} near the front drawn)")
     if x in done and y in done:
         bad = done[~done["feasible"]]
         ok = done[done["feasible"]]
@@ -192,7 +203,8 @@ def plot_pareto(frame: pd.DataFrame, spec: StudySpec, path: Path,
 
 def write_results(frame: pd.DataFrame, spec: StudySpec, out_dir: Path, *,
                   plot: bool = True) -> dict[str, Path]:
-    """Save ``trials.csv``, ``trials.parquet``, ``pareto.csv`` and ``pareto.png`` in ``out_dir``."""
+    """Save ``trials.csv``, ``trials.parquet``, ``pareto.csv`` and ``pareto.png`` in ``out_dir`` (an
+    exhaustive sweep's ``points.parquet`` there is drawn behind its front)."""
     out_dir = Path(out_dir)
     paths = {"csv": out_dir / "trials.csv", "parquet": out_dir / "trials.parquet",
              "pareto_csv": out_dir / "pareto.csv"}
@@ -201,7 +213,9 @@ def write_results(frame: pd.DataFrame, spec: StudySpec, out_dir: Path, *,
     atomic_write(paths["pareto_csv"], lambda tmp: pareto_rows(frame, spec).to_csv(tmp, index=False))
     if plot:
         paths["png"] = out_dir / "pareto.png"
-        plot_pareto(frame, spec, paths["png"], reference_designs(spec))
+        points = out_dir / "points.parquet"
+        cloud = pd.read_parquet(points) if spec.sampler == "exhaustive" and points.is_file() else None
+        plot_pareto(frame, spec, paths["png"], reference_designs(spec), cloud)
     return paths
 
 
