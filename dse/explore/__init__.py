@@ -20,6 +20,7 @@ storage).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +95,8 @@ def precheck(spec: StudySpec, points: int = PRECHECK_POINTS, seed: int = 0) -> N
     """Refuse a study that cannot find anything, before it touches the storage: score up to
     ``points`` random points of the space (all of a smaller space); :class:`ConfigError` with
     one line when none is valid, or none meets a constraint (naming the constraint that cuts
-    everything, with the best value seen)."""
+    everything, with the best value seen). A feasible region too small for the sample to hit is
+    refused too: ``dse run --no-check`` (``check=False``) skips this."""
     rng = np.random.default_rng(seed)
     size = spec.space_size() if all(p.enumerable for p in spec.space) else None
     if size is not None and size <= points:
@@ -124,8 +126,8 @@ def precheck(spec: StudySpec, points: int = PRECHECK_POINTS, seed: int = 0) -> N
         params = pd.DataFrame(cols)
     scored = score(spec, design_table(spec, params))
     if not scored.valid.any():
-        lines = [line for lines in scored.problems.values() for line in lines]
-        common = max(set(lines), key=lines.count) if lines else "?"
+        lines = Counter(line for lines in scored.problems.values() for line in lines)
+        common = lines.most_common(1)[0][0] if lines else "?"
         raise ConfigError([f"no valid design among {len(params):,} points of the space, e.g.: {common}"])
     if scored.feasible.any():
         return

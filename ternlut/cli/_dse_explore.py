@@ -115,7 +115,7 @@ class RunCommand(Command):
     help = "run (or resume) a design-space study from a study file"
     example = ("dse run designs/studies/bitnet2b_int8.toml\n"
                "dse run designs/studies/bitnet2b_int8.toml --storage postgresql+psycopg://me@db/ternlut\n"
-               "dse run designs/studies/small_int8_exhaustive.toml --sampler exhaustive")
+               "dse run designs/studies/bitnet2b_int8.toml --sampler exhaustive   # every design: the exact front")
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("study", metavar="STUDY.toml", help="study file (see designs/studies/)")
@@ -137,6 +137,9 @@ class RunCommand(Command):
                             "Pareto set")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.add_argument("--no-plot", action="store_true", help="do not draw pareto.png")
+        p.add_argument("--no-check", action="store_true",
+                       help="skip the pre-check (a random sample of the space must hold a valid design "
+                            "that meets the constraints, else the run is refused before it starts)")
 
     def run(self, args: argparse.Namespace) -> int:
         explore = _explore()
@@ -145,7 +148,7 @@ class RunCommand(Command):
         check_output_dir(out, "--out")
         res = _call(explore.run, spec, storage=args.storage, trials=args.trials, sampler=args.sampler,
                     seed=args.seed, out=out, progress=not args.no_progress, plot=not args.no_plot,
-                    synth_top=args.synth_top, verify_top=args.verify_top)
+                    synth_top=args.synth_top, verify_top=args.verify_top, check=not args.no_check)
         if args.json:
             self.print_json(_json(res))
         else:
