@@ -115,7 +115,7 @@ class RunCommand(Command):
     help = "run (or resume) a design-space study from a study file"
     example = ("dse run designs/studies/bitnet2b_int8.toml\n"
                "dse run designs/studies/bitnet2b_int8.toml --storage postgresql+psycopg://me@db/ternlut\n"
-               "dse run designs/studies/bitnet2b_int8.toml --sampler exhaustive   # every design: the exact front")
+               "dse run designs/studies/bitnet2b_int8.toml --sampler exhaustive   # the exact front")
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("study", metavar="STUDY.toml", help="study file (see designs/studies/)")
