@@ -304,6 +304,15 @@ def test_run_refuses_an_impossible_constraint_before_writing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no storage file, no results folder
 
 
+def test_run_no_check_runs_the_study_anyway(tmp_path):
+    path = write_study(tmp_path, trials=4, sampler="random", constraints="area_mm2 = { max = 0.001 }")
+    rc, out, err = run_dse(["run", path, "--storage", f"sqlite:///{tmp_path}/s.db", "--out", tmp_path / "out",
+                            *QUIET, "--no-check"])
+    assert (rc, err) == (0, "")
+    assert "  feasible    : 0 complete trials meet every constraint" in out
+    assert "no feasible design yet" in out
+
+
 @pytest.mark.parametrize("url,line", [
     ("notaurl", (r"--storage: 'notaurl' is not a storage URL \(e\.g\. sqlite:///study\.db or "
                 r"postgresql\+psycopg://user@host/db\)")),
