@@ -276,6 +276,10 @@ def export_design(row: pd.Series, spec: StudySpec, path: Path) -> Path:
     lines = [f"# Trial {int(row['number'])} of study {spec.name!r} (workload {spec.workload.name}).",
              f"# Written by `dse export`; emit with `hwgen emit --design {Path(path).name}`.",
              "# Per-token metrics of the study's model (all cores):"]
+    cores = int(row["cores"]) if "cores" in row else 1
+    if cores > 1:
+        lines.insert(2, f"# The design point is {cores} of these cores sharing each GEMV's output tiles "
+                        "([study] cores); [core] describes one.")
     for m, _ in spec.objectives:
         lines.append(f"#   {m} = {row[m]:.6g}")
     for m in ("area_mm2", "tokens_per_s", "clock_mhz", "cycles_per_token", "bandwidth_needed_gbps"):

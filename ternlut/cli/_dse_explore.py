@@ -251,8 +251,10 @@ class ExportCommand(Command):
             self.print_json({"study": args.name, "trial": number, "file": str(path),
                              "metrics": {m: row[m] for m in explore.metrics.METRICS if m in row}})
         else:
+            cores = int(row["cores"]) if "cores" in row else 1
+            system = f"; the design point has {cores} such cores" if cores > 1 else ""
             print(f"wrote {path}: trial {number} of {args.name} "
-                  f"({', '.join(f'{m} = {row[m]:.4g}' for m, _ in res.spec.objectives)})")
+                  f"({', '.join(f'{m} = {row[m]:.4g}' for m, _ in res.spec.objectives)}{system})")
             print(f"emit it: hwgen emit --design {path}", file=sys.stdout)
         return 0
 
