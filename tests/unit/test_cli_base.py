@@ -25,7 +25,9 @@ CORES = Path(__file__).parents[2] / "designs" / "cores"
 
 def test_every_program_has_its_commands():
     assert COMMANDS == [("hwgen", "emit"), ("hwgen", "cost"), ("hwgen", "synth"),
-                        ("costmodel", "calibrate"), ("costmodel", "validate"), ("dse", "study")]
+                        ("costmodel", "calibrate"), ("costmodel", "validate"),
+                        ("dse", "run"), ("dse", "worker"), ("dse", "show"), ("dse", "export"),
+                        ("dse", "study")]
 
 
 @pytest.mark.parametrize("prog,command", COMMANDS)
