@@ -262,15 +262,6 @@ def _watchdog(study, stamps: list[float], what: str, stall_s: float = STALL_S):
         thread.join()
 
 
-def _suggest(trial, p):
-    """The value of parameter ``p`` in ``trial`` (as :func:`dse.explore.search.run_trial` draws it)."""
-    if p.kind == "categorical":
-        return trial.suggest_categorical(p.name, list(p.choices))
-    if p.kind == "int":
-        return trial.suggest_int(p.name, int(p.low), int(p.high), step=int(p.step or 1), log=p.log)
-    return trial.suggest_float(p.name, float(p.low), float(p.high), step=p.step, log=p.log)
-
-
 def tell_invalid_infeasible(study, spec: StudySpec, trial) -> None:
     """A trial evaluator for :func:`dse.explore.search.work` (``--invalid infeasible``): a valid
     design goes to :func:`~dse.explore.search.run_trial` unchanged; an invalid one is told
@@ -280,7 +271,7 @@ def tell_invalid_infeasible(study, spec: StudySpec, trial) -> None:
 
     from dse.explore.points import design_table, score
 
-    params = {p.name: _suggest(trial, p) for p in spec.space}
+    params = {p.name: p.suggest(trial) for p in spec.space}
     scored = score(spec, design_table(spec, pd.DataFrame([params])))
     if scored.valid[0]:
         search.run_trial(study, spec, trial)  # draws the same parameters again (the trial keeps them)

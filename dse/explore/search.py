@@ -54,7 +54,7 @@ from hwgen.description.config import ConfigError
 from .points import design_table, score
 from .spec import StudySpec, spec_from_dict
 
-__all__ = ["StorageError", "StudyError", "open_storage", "default_storage", "create_study", "load_study_from",
+__all__ = ["StorageError", "StudyError", "open_storage", "create_study", "load_study_from",
            "ensure_slots", "recover_stale", "work", "make_sampler", "run_trial", "slot_counts",
            "HEARTBEAT_S", "GRACE_S", "SPEC_ATTR", "SLOT_ATTR", "BUDGET_ATTR", "WORKER_ATTR"]
 
@@ -76,13 +76,6 @@ class StorageError(ConfigError):
 
 class StudyError(ConfigError):
     """The study cannot be created, found or continued (one line)."""
-
-
-def default_storage(name: str, root: str | Path = Path("build") / "dse") -> str:
-    """``sqlite:///build/dse/<name>/study.db`` (the folder is created)."""
-    folder = Path(root) / name
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'study.db'}"
 
 
 def _shown(url: str) -> str:
@@ -142,7 +135,7 @@ def _sqlite_connect(path: str):
     return conn
 
 
-def make_sampler(name: str, seed: int | None, n_objectives: int):
+def make_sampler(name: str, seed: int | None):
     """The Optuna sampler called ``name`` (:data:`dse.explore.spec.SAMPLERS`, not ``exhaustive``)."""
     import optuna
 
@@ -179,8 +172,7 @@ def create_study(spec: StudySpec, storage, *, sampler: str | None = None, seed: 
     import optuna
 
     _quiet()
-    sampler_obj = make_sampler(sampler or spec.sampler, spec.seed if seed is None else seed,
-                               len(spec.objectives))
+    sampler_obj = make_sampler(sampler or spec.sampler, spec.seed if seed is None else seed)
     try:
         study = optuna.create_study(storage=storage, study_name=spec.name, directions=spec.directions,
                                     sampler=sampler_obj)
@@ -192,7 +184,7 @@ def create_study(spec: StudySpec, storage, *, sampler: str | None = None, seed: 
     seed = spec.seed if seed is None else seed
     if seed is not None:  # resuming: a seed of its own, so that the sampler does not redraw the past
         offset = len(study.get_trials(deepcopy=False))
-        study.sampler = make_sampler(sampler or spec.sampler, (seed + offset) % 2**32, len(spec.objectives))
+        study.sampler = make_sampler(sampler or spec.sampler, (seed + offset) % 2**32)
     stored = _stored_spec(study)
     if stored.search_key() != spec.search_key():
         mine, theirs = spec.search_key(), stored.search_key()
@@ -230,8 +222,7 @@ def load_study_from(name: str, storage, *, sampler: str | None = None, seed: int
     study = optuna.load_study(study_name=name, storage=storage)
     spec = _stored_spec(study)
     study.sampler = make_sampler(sampler or (spec.sampler if spec.sampler != "exhaustive" else "tpe"),
-                                 seed if seed is not None else spec.seed if spec_seed else None,
-                                 len(spec.objectives))
+                                 seed if seed is not None else spec.seed if spec_seed else None)
     return study, spec
 
 
@@ -387,20 +378,12 @@ def _heartbeat(storage, trial_id: int):
         thread.join()
 
 
-def _suggest(trial, p):
-    if p.kind == "categorical":
-        return trial.suggest_categorical(p.name, list(p.choices))
-    if p.kind == "int":
-        return trial.suggest_int(p.name, int(p.low), int(p.high), step=int(p.step or 1), log=p.log)
-    return trial.suggest_float(p.name, float(p.low), float(p.high), step=p.step, log=p.log)
-
-
 def run_trial(study, spec: StudySpec, trial) -> None:
     """Draw the trial's parameters, score the design point and tell the study (``PRUNED`` with the
     problem lines when the design is not valid)."""
     from optuna.trial import TrialState
 
-    params = {p.name: _suggest(trial, p) for p in spec.space}
+    params = {p.name: p.suggest(trial) for p in spec.space}
     scored = score(spec, design_table(spec, pd.DataFrame([params])))
     if not scored.valid[0]:
         trial.set_user_attr("problems", scored.problems.get(0, []))

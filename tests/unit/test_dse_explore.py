@@ -4,6 +4,7 @@ the Pareto set against brute force, the exhaustive sweep against per-point scori
 search over SQLite (exact slot budget, resume, reproducibility, pruning, constraints, samplers),
 the results files and the design export."""
 
+import contextlib
 import math
 import re
 from pathlib import Path
@@ -367,13 +368,9 @@ def test_hypervolume_2d_of_a_staircase():
 
 # --- sweep -----------------------------------------------------------------------------------------
 
-SWEEP_SPACE = {"mu": [1, 2, 3, 4, 5], "luts": {"low": 1, "high": 16},
-               "keys": {"low": 4, "high": 64, "step": 4}, "pipeline": [0, 1, 2, 3], "cores": [1, 2]}
-
-
-@pytest.fixture(scope="module")
-def swept():
-    spec = make_spec(sampler="exhaustive", space=SWEEP_SPACE, constraints={"area_mm2": {"max": 0.5}})
+@contextlib.contextmanager
+def priced_rows():
+    """A list that receives a copy of every table of designs the cost model prices in the block."""
     seen = []
     real = points_mod.evaluate
 
@@ -383,6 +380,17 @@ def swept():
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(points_mod, "evaluate", spy)
+        yield seen
+
+
+SWEEP_SPACE = {"mu": [1, 2, 3, 4, 5], "luts": {"low": 1, "high": 16},
+               "keys": {"low": 4, "high": 64, "step": 4}, "pipeline": [0, 1, 2, 3], "cores": [1, 2]}
+
+
+@pytest.fixture(scope="module")
+def swept():
+    spec = make_spec(sampler="exhaustive", space=SWEEP_SPACE, constraints={"area_mm2": {"max": 0.5}})
+    with priced_rows() as seen:
         result = sweep(spec)
     return spec, result, pd.concat(seen, ignore_index=True)
 
@@ -451,15 +459,7 @@ def tpe_study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tpe")
     url = f"sqlite:///{folder}/s.db"
     spec = make_spec(trials=TRIALS)
-    priced = []
-    real = points_mod.evaluate
-
-    def spy(rows, workload, **kw):
-        priced.append(rows.copy())
-        return real(rows, workload, **kw)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(points_mod, "evaluate", spy)
+    with priced_rows() as priced:
         res = explore.run(spec, storage=url, out=folder / "out", progress=False, plot=False)
     return {"spec": spec, "url": url, "res": res, "priced": priced, "folder": folder}
 
