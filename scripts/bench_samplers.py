@@ -151,21 +151,6 @@ def ground_truth(spec: StudySpec) -> GroundTruth:
     return GroundTruth(hv, front, result.total, result.valid, result.feasible, result.seconds)
 
 
-def _memory_storage():
-    """An ``InMemoryStorage`` that :func:`dse.explore.search.work` can drive.
-
-    ``work`` records a heartbeat of each trial it runs, which only the RDB storage implements;
-    this subclass makes the heartbeat a no-op (one process, nothing to recover) and changes
-    nothing else."""
-    import optuna
-
-    class _MemoryStorage(optuna.storages.InMemoryStorage):
-        def record_heartbeat(self, trial_id: int) -> None:
-            """No heartbeat in memory: there is no other worker to watch this one."""
-
-    return _MemoryStorage()
-
-
 def tpe_sampler(variant: str, seed: int):
     """The TPE sampler of ``variant`` (:data:`TPE_VARIANTS`); ``None`` for ``default``."""
     import optuna
@@ -286,9 +271,10 @@ def run_study(spec: StudySpec, sampler: str, seed: int, trials: int, variant: st
               invalid: str = "pruned") -> StudyRun:
     """Run ``trials`` trials of ``sampler`` (TPE: settings ``variant``) through the real trial loop;
     ``invalid``: ``pruned`` (the explorer's way) or ``infeasible`` (:func:`tell_invalid_infeasible`)."""
+    import optuna
     from optuna.trial import TrialState
 
-    study = search.create_study(spec, _memory_storage(), sampler=sampler, seed=seed)
+    study = search.create_study(spec, optuna.storages.InMemoryStorage(), sampler=sampler, seed=seed)
     if sampler == "tpe" and (custom := tpe_sampler(variant, seed)) is not None:
         study.sampler = custom
     if invalid == "infeasible":
