@@ -19,9 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from costmodel.table import CONFIG_COLUMNS
-
 from . import search
+from .results import core_fields
 from .spec import StudySpec
 
 __all__ = ["jobs_study_name", "pick_spread", "queue_jobs", "work_jobs", "jobs_table", "KINDS", "MAX_JOBS"]
@@ -43,19 +42,6 @@ def pick_spread(pareto: pd.DataFrame, count: int) -> pd.DataFrame:
         return pareto
     index = np.unique(np.round(np.linspace(0, len(pareto) - 1, count)).astype(int))
     return pareto.iloc[index]
-
-
-def _config_of(row: pd.Series) -> dict:
-    cfg = {}
-    for key in CONFIG_COLUMNS:
-        if key == "name" or key not in row:
-            continue
-        value = row[key]
-        if key in ("arch", "act", "acc"):
-            cfg[key] = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-        else:
-            cfg[key] = int(value)
-    return cfg
 
 
 def _jobs_study(rdb, name: str, create: bool):
@@ -81,7 +67,7 @@ def queue_jobs(rdb, spec: StudySpec, rows: pd.DataFrame, kind: str) -> int:
         if (kind, number) in have:
             continue
         jobs.enqueue_trial({}, user_attrs={_KIND_ATTR: kind, _TRIAL_ATTR: number,
-                                           _CONFIG_ATTR: _config_of(row),
+                                           _CONFIG_ATTR: core_fields(row),
                                            search.SLOT_ATTR: len(trials) + added,
                                            "predicted_area_um2": float(row["area_um2"]),
                                            "predicted_critical_path_ns": float(row["critical_path_ns"])})

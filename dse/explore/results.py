@@ -30,7 +30,7 @@ from .points import design_table, score
 from .spec import StudySpec
 
 __all__ = ["trials_frame", "pareto_rows", "write_results", "reference_designs", "plot_pareto",
-           "export_design", "atomic_write", "pick_trial", "PAPER_CORES"]
+           "export_design", "core_fields", "atomic_write", "pick_trial", "PAPER_CORES"]
 
 #: Square tile edges the seed paper synthesised.
 PAPER_CORES = (8, 32, 64, 96)
@@ -257,9 +257,10 @@ def pick_trial(frame: pd.DataFrame, spec: StudySpec, *, number: int | None = Non
     return order.iloc[0]
 
 
-def export_design(row: pd.Series, spec: StudySpec, path: Path) -> Path:
-    """Write trial ``row``'s core as a design file (``[core]`` table) that ``hwgen emit --design``
-    reads; its system parameters and metrics go in as comments and a ``[study]`` provenance table."""
+def core_fields(row: pd.Series) -> dict:
+    """The :class:`~hwgen.description.config.CoreConfig` arguments of a trial's row (the config
+    columns it has; an empty ``acc``, missing cells and ``name`` left out, so they take the config's
+    defaults)."""
     core = {}
     for key in CONFIG_COLUMNS:
         if key == "name" or key not in row or row[key] is None:
@@ -273,6 +274,13 @@ def export_design(row: pd.Series, spec: StudySpec, path: Path) -> Path:
             core[key] = str(value)
         else:
             core[key] = int(value)
+    return core
+
+
+def export_design(row: pd.Series, spec: StudySpec, path: Path) -> Path:
+    """Write trial ``row``'s core as a design file (``[core]`` table) that ``hwgen emit --design``
+    reads; its system parameters and metrics go in as comments and a ``[study]`` provenance table."""
+    core = core_fields(row)
     lines = [f"# Trial {int(row['number'])} of study {spec.name!r} (workload {spec.workload.name}).",
              f"# Written by `dse export`; emit with `hwgen emit --design {Path(path).name}`.",
              "# Per-token metrics of the study's model (all cores):"]

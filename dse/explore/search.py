@@ -423,7 +423,8 @@ def _run_slot(study, spec: StudySpec, queue, job_id: int, evaluate: Callable) ->
     storage = study._storage
     job = storage.get_trial(job_id)
     slot = job.user_attrs[SLOT_ATTR]
-    done = _finished_in_slot(study, slot)
+    # only a re-enqueued slot can have a finished trial: its holder may have died after the tell
+    done = _finished_in_slot(study, slot) if RETRY_ATTR in job.user_attrs else None
     if done is None:
         trial = study.ask()
         storage.set_trial_user_attr(trial._trial_id, SLOT_ATTR, slot)
