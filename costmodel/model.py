@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hwgen.description.arrays import FORMATS, ConfigArrays
-from hwgen.description.config import ConfigError, CoreConfig
+from hwgen.description.config import FP_FORMATS, FP_ROUNDINGS, ConfigError, CoreConfig
 from hwgen.description.lut_plan import lut_plan
 from hwgen.description.schedule import job_cycles
 from hwgen.description.tree_plan import bit_length, level_last_terms, level_values
@@ -92,8 +92,9 @@ def _plan_counts(mu: int) -> tuple[int, int, tuple, tuple, int, int]:
 
 def _lut_build(v: ConfigArrays, c: UnitCosts) -> dict[str, np.ndarray]:
     """One LUT: the plan's adders, its output registers and (FP) the operand / entry alignment delays;
-    for ``mac``, one activation lane's operand register."""
-    reg, w, fp, mac = c.per_bit("reg"), v.act_width, v.is_fp, v.is_mac
+    for ``mac``, one activation lane's operand register. Block-FP LUTs are integer LUTs of
+    ``fp_width``-bit lanes."""
+    reg, w, fp, mac = c.per_bit("reg"), v.lane_width, ~v.int_lanes, v.is_mac
     build = np.zeros(len(v))
     regs = np.where(mac, w * reg, 0.0)  # no LUT: the activation lane's operand register
     for mu in np.unique(v.mu[~mac]).tolist():
@@ -128,8 +129,8 @@ def _fetch_or_multiply(v: ConfigArrays, c: UnitCosts) -> dict[str, np.ndarray]:
     fp, mac = v.is_fp, v.is_mac
     multiply = (_each(lambda a, s: c.fp_mul(FORMATS[a], s)["area_um2"], mac & fp, v.act, v.mul_latency)
                 + _each(lambda w: c.int_mul_area(w), mac & ~fp, v.act_width))
-    fetch = _each(lambda f, mu, w: c.fetch_area("fetch_fp" if f else "fetch_int", mu, w), ~mac, fp, v.mu,
-                  v.lut_width)
+    fetch = _each(lambda f, mu, w: c.fetch_area("fetch_fp" if f else "fetch_int", mu, w), ~mac, ~v.int_lanes,
+                  v.mu, v.lut_width)
     return {"multiply": multiply, "fetch": fetch}
 
 
@@ -140,7 +141,7 @@ def _tree_lane(v: ConfigArrays, c: UnitCosts) -> dict[str, np.ndarray]:
     adds the pairs of level ``d - 1``: full adders of two ``2**(d-1)``-leaf values, and possibly a
     last one that takes the short last value; an odd last value passes through (FP: delayed by the
     adder's stages)."""
-    reg, fp, luts = c.per_bit("reg"), v.is_fp, v.luts
+    reg, fp, luts = c.per_bit("reg"), ~v.int_lanes, v.luts
     lat = np.where(fp, v.adder_stages, 0)
     fp_add = _each(lambda a, s: c.fp_add(FORMATS[a], s)["area_um2"], fp, v.act, v.adder_stages)
     cuts, depth = v.pipeline_cuts, v.tree_depth
@@ -165,14 +166,26 @@ def _tree_lane(v: ConfigArrays, c: UnitCosts) -> dict[str, np.ndarray]:
         count, last_d = level_values(luts, d), level_last_terms(luts, d)
         bits = (count - 1) * v.tree_width(2 * half) + v.tree_width(last_d)
         registers = registers + np.where(on & cuts[:, d], bits * reg, 0.0)
+    fused = v.is_fused
+    if fused.any():  # one fused adder instead of the tree (no pipeline cuts: `pipeline` is 0)
+        guard = v.fp_width - _format_bits(v.act)[1] - 2
+        area = _each(lambda a, b, n, g, r, s: c.fp_fused(FORMATS[a], FORMATS[b], n, g, FP_ROUNDINGS[r], s)[
+            "area_um2"], fused, v.act, v.acc, luts, guard, v.fp_round, v.adder_stages)
+        reduction = np.where(fused, area, reduction)
+        registers = np.where(fused, 0.0, registers)
     return {"reduction": reduction, "registers": registers}
 
 
 def _acc_lane(v: ConfigArrays, c: UnitCosts) -> dict[str, np.ndarray]:
-    """One output lane's accumulation: conversion, adder, first-tile mux and delay, R accumulators."""
-    reg, w, fp = c.per_bit("reg"), v.acc_width, v.is_fp
-    convert = _each(lambda a, b: c.fp_convert(FORMATS[a], FORMATS[b])["area_um2"], fp & (v.acc != v.act),
-                    v.act, v.acc)
+    """One output lane's accumulation: conversion, adder, first-tile mux and delay, R accumulators.
+    Block-FP: the conversion is the tile sum's integer-to-FP converter and the NaN mux of a row
+    that held an infinity or NaN."""
+    reg, w, fp, bfp = c.per_bit("reg"), v.acc_width, v.is_fp, v.is_blockfp
+    convert = _each(lambda a, b: c.fp_convert(FORMATS[a], FORMATS[b])["area_um2"],
+                    fp & ~bfp & ~v.is_fused & (v.acc != v.act), v.act, v.acc)
+    convert = convert + _each(lambda sw, a, r: c.fp_from_int(sw, FORMATS[a], FP_ROUNDINGS[r])["area_um2"],
+                              bfp, v.tree_width(v.luts), v.acc, v.fp_round)
+    convert = convert + np.where(bfp, c.per_bit("mux2") * w, 0.0)
     fp_add = _each(lambda a, s: c.fp_add(FORMATS[a], s)["area_um2"], fp, v.acc, v.adder_stages)
     int_add = np.asarray(c.int_add_area(w, w, np.minimum(v.tree_width(v.luts), w)), float)
     area = np.where(fp, convert + fp_add, int_add)
@@ -194,19 +207,38 @@ def core_terms(v, c: UnitCosts) -> dict[str, object]:
     # and the accumulate adder
     pipeline_bits = stages * (key_bits + tag) + (v.mul_latency + v.tree_latency + v.acc_latency) * tag
     out_bits = v.keys * v.acc_width + 2
-    return {"registers": (pipeline_bits + out_bits) * reg, "control": v.control_register_bits * reg}
+    # block-FP: the row exponent stored with the LUTs and carried to the converters
+    exp_bits = (1 + v.mul_latency + v.tree_latency) * v.row_exp_bits
+    out = {"registers": (pipeline_bits + out_bits + exp_bits) * reg, "control": v.control_register_bits * reg}
+    bfp = v.is_blockfp
+    if bfp.any():  # the aligner of the activation rows, in front of the LUT build
+        exp_b, man_b = _format_bits(v.act)
+        align = c.block_align_area(exp_b, man_b, v.fp_width, v.tile_n)
+        out["lut_build"] = np.where(bfp, align, 0.0)
+    return out
+
+
+def _format_bits(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exponent and mantissa bits of FP format codes (0 for integer codes)."""
+    exp_bits = np.array([FP_FORMATS[f].exp_bits if f in FP_FORMATS else 0 for f in FORMATS])
+    man_bits = np.array([FP_FORMATS[f].man_bits if f in FP_FORMATS else 0 for f in FORMATS])
+    return exp_bits[codes], man_bits[codes]
 
 
 #: (term, copies, :class:`ConfigArrays` fields it depends on). ``copies(v)`` counts identical copies.
 TERMS = (
-    (_lut_build, lambda v: v.luts, ("arch", "act", "mu", "adder_stages")),
-    (_fetch_or_multiply, lambda v: v.luts * v.keys, ("arch", "act", "mu", "adder_stages")),
-    (_tree_lane, lambda v: v.keys, ("arch", "act", "mu", "luts", "adder_stages", "pipeline")),
-    (_acc_lane, lambda v: v.keys, ("arch", "act", "acc", "mu", "luts", "adder_stages", "reuse", "max_n")),
+    (_lut_build, lambda v: v.luts, ("arch", "act", "mu", "adder_stages", "fp_reduce", "fp_width")),
+    (_fetch_or_multiply, lambda v: v.luts * v.keys, ("arch", "act", "mu", "adder_stages", "fp_reduce",
+                                                      "fp_width")),
+    (_tree_lane, lambda v: v.keys, ("arch", "act", "acc", "mu", "luts", "adder_stages", "pipeline",
+                                    "fp_reduce", "fp_width", "fp_round")),
+    (_acc_lane, lambda v: v.keys, ("arch", "act", "acc", "mu", "luts", "adder_stages", "reuse", "max_n",
+                                   "fp_reduce", "fp_width", "fp_round")),
 )
 
 #: The fields the critical path depends on.
-CRITICAL_PATH_FIELDS = ("arch", "act", "acc", "mu", "luts", "adder_stages", "pipeline", "max_n")
+CRITICAL_PATH_FIELDS = ("arch", "act", "acc", "mu", "luts", "adder_stages", "pipeline", "max_n", "fp_reduce",
+                        "fp_width", "fp_round")
 
 
 def _dense_key(v: ConfigArrays, names: tuple[str, ...]) -> np.ndarray:
@@ -332,17 +364,27 @@ def critical_path_array(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
 
     Segments: the LUT build (the plan's depth of chained adders, or one pipelined FP adder stage); fetch
     and reduction levels up to each pipeline cut; conversion and accumulate. A pipelined FP adder
-    splits its delay evenly over its stages + 1 segments.
+    splits its delay evenly over its stages + 1 segments. Block-FP: integer build, fetch and tree;
+    the tile sum's integer-to-FP conversion before the accumulate adder; and the aligner, between
+    the activation stream and the buffer, a segment of its own.
     """
-    fp, mac = v.is_fp, v.is_mac
+    fp, mac, bfp = ~v.int_lanes, v.is_mac, v.is_blockfp
     s = np.where(fp, v.adder_stages, 0)
     add_d = _each(lambda a: c.fp_add(FORMATS[a], 0)["critical_path_ns"], fp, v.act)
-    acc_d = _each(lambda a: c.fp_add(FORMATS[a], 0)["critical_path_ns"], fp, v.acc)
-    conv = _each(lambda a, b: c.fp_convert(FORMATS[a], FORMATS[b])["critical_path_ns"], fp & (v.acc != v.act),
-                 v.act, v.acc)
+    acc_fp = v.is_fp
+    acc_s = np.where(acc_fp, v.adder_stages, 0)
+    acc_d = _each(lambda a: c.fp_add(FORMATS[a], 0)["critical_path_ns"], acc_fp, v.acc)
+    conv = _each(lambda a, b: c.fp_convert(FORMATS[a], FORMATS[b])["critical_path_ns"],
+                 fp & ~v.is_fused & (v.acc != v.act), v.act, v.acc)
+    conv = conv + _each(lambda sw, a, r: c.fp_from_int(sw, FORMATS[a], FP_ROUNDINGS[r])["critical_path_ns"],
+                        bfp, v.tree_width(v.luts), v.acc, v.fp_round)
     build = np.where(fp, np.where(s == 0, v.plan_depth * add_d, 2 * add_d / (s + 1)),
                      v.plan_depth * np.asarray(c.int_add_delay(v.lut_width), float))
-    acc = np.where(fp, conv + acc_d / (s + 1), np.asarray(c.int_add_delay(v.acc_width), float))
+    if bfp.any():
+        exp_b, man_b = _format_bits(v.act)
+        align = np.where(bfp, c.block_align_delay(exp_b, man_b, v.fp_width, v.tile_n), 0.0)
+        build = np.maximum(build, align)
+    acc = np.where(acc_fp, conv + acc_d / (acc_s + 1), np.asarray(c.int_add_delay(v.acc_width), float))
     fetch = (_each(lambda a, lat: c.fp_mul(FORMATS[a], 0)["critical_path_ns"] / (lat + 1), mac & fp, v.act,
                    v.mul_latency)
              + _each(lambda w: c.int_mul_delay(w), mac & ~fp, v.act_width)
@@ -361,7 +403,17 @@ def critical_path_array(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
     last = cuts[np.arange(len(v)), depth]  # after the last level
     longest = np.where(last, np.maximum(longest, current), longest)
     current = np.where(last, 0.0, current)
-    return np.maximum(longest, current + acc)
+    path = np.maximum(longest, current + acc)
+    fused = v.is_fused
+    if fused.any():  # fetch, the fused adder (its stages split it evenly), accumulate
+        guard = v.fp_width - _format_bits(v.act)[1] - 2
+        fd = _each(lambda a, b, n, g, r: c.fp_fused(FORMATS[a], FORMATS[b], n, g, FP_ROUNDINGS[r], 0)[
+            "critical_path_ns"], fused, v.act, v.acc, v.luts, guard, v.fp_round)
+        part = fd / (s + 1)
+        unpiped = np.maximum(build, fetch + fd + acc)
+        piped = np.maximum.reduce([build, fetch + part, part + acc])
+        path = np.where(fused, np.where(s == 0, unpiped, piped), path)
+    return path
 
 
 # ------------------------------------------------------------------------------------------------
@@ -440,7 +492,7 @@ def estimate(cfg: CoreConfig, *, gemvs: list[tuple[str, int, int, int]] | None =
         If the unit-cost table cannot price ``cfg`` (e.g. ``mu`` past the calibrated fetchers).
     """
     c = costs or load_unit_costs()
-    problems = c.unpriced(cfg.mu)
+    problems = c.unpriced(cfg.mu) + c.unpriced_reduce(cfg.fp_reduce, cfg.act, cfg.acc_type.name)
     if problems:
         raise ConfigError(problems)
     groups = area_terms(cfg, c)
@@ -459,7 +511,7 @@ def estimate(cfg: CoreConfig, *, gemvs: list[tuple[str, int, int, int]] | None =
         macs_per_cycle=cfg.tile_n * cfg.tile_m,
         critical_path_ns=round(critical_path_ns(cfg, c), 3),
         weight_bits_per_cycle=cfg.luts * cfg.keys * cfg.key_bits,
-        act_buffer_bits=cfg.max_tiles_n * cfg.tile_n * cfg.act_width,
+        act_buffer_bits=cfg.max_tiles_n * cfg.buffer_row_bits,
         cycles=total if gemvs else None,
         gemvs=rows,
     )

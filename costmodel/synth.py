@@ -194,6 +194,8 @@ def synthesize(verilog: str, *, top: str | None = None, liberty: str | Path | No
             (run_dir / "sta.log").write_text(sta.stdout + sta.stderr)
             critical = _sta_critical_ns(sta.stdout)
             if critical is None:
+                if keep_dir is not None:  # keep the failed run too
+                    shutil.copytree(run_dir, keep_dir, dirs_exist_ok=True)
                 raise SynthError("OpenSTA reported no path", (sta.stdout + sta.stderr)[-3000:])
         else:
             critical = None

@@ -15,6 +15,7 @@ from dataclasses import fields
 
 import numpy as np
 
+from hwgen.description.arrays import FORMATS
 from hwgen.description.config import ConfigError, CoreConfig
 from hwgen.description.schedule import job_cycles_array
 from hwgen.description.validity import check_columns
@@ -30,7 +31,7 @@ CONFIG_COLUMNS = {f.name: f.default for f in fields(CoreConfig) if f.init and f.
 #: Rows named in the ``ConfigError`` of a table with rows that cannot be priced.
 MAX_REPORTED_ROWS = 5
 
-_STRING_COLUMNS = ("arch", "act", "acc")
+_STRING_COLUMNS = ("arch", "act", "acc", "fp_reduce", "fp_round")
 
 
 def estimate_table(designs, *, costs: UnitCosts | None = None, n=None, m=None):
@@ -73,6 +74,11 @@ def estimate_table(designs, *, costs: UnitCosts | None = None, n=None, m=None):
     problems = dict(check.problems)
     for i in np.flatnonzero(check.valid & (v.mu > c.max_mu)).tolist():
         problems[i] = c.unpriced(int(v.mu[i]))
+    fused_formats = c.fused_formats() if v.is_fused.any() else set()
+    for i in np.flatnonzero(check.valid & v.is_fused).tolist():
+        act, acc = FORMATS[v.act[i]], FORMATS[v.acc[i]]
+        if (act, acc) not in fused_formats:
+            problems[i] = problems.get(i, []) + c.unpriced_reduce("fused", act, acc)
     if problems:
         labels = designs.index if isinstance(designs, pd.DataFrame) else range(len(v))
         rows = sorted(problems)
@@ -93,7 +99,7 @@ def estimate_table(designs, *, costs: UnitCosts | None = None, n=None, m=None):
     out["macs_per_cycle"] = v.tile_n * v.keys
     out["macs_per_cycle_per_mm2"] = out["macs_per_cycle"] / (area / 1e6)
     out["weight_bits_per_cycle"] = v.luts * v.keys * v.key_bits
-    out["act_buffer_bits"] = v.max_tiles_n * v.tile_n * v.act_width
+    out["act_buffer_bits"] = v.max_tiles_n * v.buffer_row_bits
     if n is not None and m is not None:
         out["cycles"] = job_cycles_array(v.tile_n, v.keys, v.reuse, v.acc_latency, v.pipeline_latency, n, m)
     return out

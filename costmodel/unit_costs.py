@@ -9,7 +9,16 @@ samples only. Loading it fits, by least squares:
   bits only propagate a carry and a sign); delay linear in the result width;
 * registers, 2:1 muxes: per bit; index muxes: per bit and way;
 * fetchers: per LUT group size ``mu``, linear in the lane width (integer and FP separately);
-* integer multipliers interpolated over the width.
+* integer multipliers interpolated over the width;
+* block-FP aligners (:class:`hwgen.gateware.components.block_align.BlockAligner`): one fit over
+  every sampled format, width and row length, on the structure's counts
+  (:func:`block_align_features`): area linear in the lanes, their shifter bits x stages, their
+  negators and the max-tree comparators; delay linear in the max tree's depth x exponent bits,
+  the shifter stages and the width;
+* integer-to-FP converters of tile sums: per (format, rounding), linear in the input width;
+* fused multi-term adders (:class:`hwgen.gateware.arith.FPFusedAdd`): per (format, output format),
+  area linear in ``[1, terms, terms * guard, terms * ceil(log2 terms)]`` and delay in
+  ``[1, ceil(log2 terms), guard]``; truncation and pipeline registers as measured ratios.
 
 The calibration cores in the same table feed :func:`costmodel.model.whole_design_fit` (per-group
 scales and the control logic).
@@ -27,10 +36,41 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["UnitCosts", "load_unit_costs", "DEFAULT_TABLE"]
+__all__ = ["UnitCosts", "load_unit_costs", "DEFAULT_TABLE", "block_align_features"]
 
 #: The committed table of the default liberty (OSU 0.18 um).
 DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "designs" / "costs" / "osu018.json"
+
+
+def block_align_features(exp_bits, man_bits, width, tile_n) -> tuple[np.ndarray, np.ndarray]:
+    """Regressors of a block-FP aligner's area and delay (ints or arrays; last axis: features).
+
+    Area: ``[1, tile_n, tile_n * shifter bits * data stages, tile_n * lane bits, (tile_n - 1) *
+    exp_bits]``: per lane a shifter of the bits that can be non-zero (the significand, moved by at
+    most the exponent range) with one mux stage per bit of a shift within it, a negator of the lane's
+    live bits; the max tree's comparators. Delay: ``[1, ceil(log2(tile_n)) * exp_bits, stages,
+    width]``."""
+    exp_bits, man_bits, width, tile_n = (np.asarray(x, float) for x in (exp_bits, man_bits, width, tile_n))
+    right = np.maximum(0.0, man_bits + 2 - width)
+    stages = np.floor(np.log2(2.0 ** exp_bits - 1 + right)) + 1
+    # bits that can be non-zero: the significand moved by at most the exponent range
+    live = man_bits + 1 + 2.0 ** exp_bits - 2 + right
+    shifter = np.minimum(np.maximum(width - 1, man_bits + 1), live)
+    lane = np.minimum(width - 1, live)
+    data_stages = np.minimum(stages, np.floor(np.log2(shifter)) + 1)  # the rest only zero the lane
+    one = np.ones_like(width * tile_n)
+    area = np.stack([one, tile_n * one, tile_n * shifter * data_stages, tile_n * lane,
+                     (tile_n - 1) * exp_bits], axis=-1)
+    depth = np.ceil(np.log2(np.maximum(tile_n, 1)))
+    delay = np.stack([one, depth * exp_bits * one, stages * one, width * one], axis=-1)
+    return area, delay
+
+
+def _fused_features(terms, guard) -> tuple[np.ndarray, np.ndarray]:
+    """Area and delay regressors of a fused adder (see the module docstring)."""
+    depth = float(np.ceil(np.log2(max(int(terms), 1))))
+    return (np.array([1.0, terms, terms * guard, terms * depth], float),
+            np.array([1.0, depth, guard], float))
 
 
 def _lstsq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -152,6 +192,88 @@ class UnitCosts:
         """FP multiplier of ``fmt`` with ``stages`` registers (``mac`` baseline)."""
         return self._lookup("fp_mul", {"fmt": fmt, "stages": stages})
 
+    @cached_property
+    def _align_fit(self) -> tuple[np.ndarray, np.ndarray]:
+        from hwgen.description.config import FP_FORMATS
+
+        rows = self._of("block_align")
+        fmts = [FP_FORMATS[r["act"]] for r in rows]
+        area_x, delay_x = block_align_features([f.exp_bits for f in fmts], [f.man_bits for f in fmts],
+                                               [r["width"] for r in rows], [r["tile_n"] for r in rows])
+        return (_lstsq(area_x, [r["area_um2"] for r in rows]),
+                _lstsq(delay_x, [r["critical_path_ns"] or 0.0 for r in rows]))
+
+    def block_align_area(self, exp_bits, man_bits, width, tile_n):
+        """Area of a block-FP aligner of ``tile_n`` lanes of a format with ``exp_bits`` / ``man_bits``
+        into ``width``-bit integers (arrays ok)."""
+        return block_align_features(exp_bits, man_bits, width, tile_n)[0] @ self._align_fit[0]
+
+    def block_align_delay(self, exp_bits, man_bits, width, tile_n):
+        """Delay (ns) through a block-FP aligner (arrays ok)."""
+        return block_align_features(exp_bits, man_bits, width, tile_n)[1] @ self._align_fit[1]
+
+    @cached_property
+    def _from_int_fits(self) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for r in self._of("fp_from_int"):
+            groups.setdefault((r["dst"], r["rounding"]), []).append(r)
+        fits = {}
+        for key, rows in groups.items():
+            x = np.c_[np.ones(len(rows)), [r["width"] for r in rows]]
+            fits[key] = (_lstsq(x, [r["area_um2"] for r in rows]),
+                         _lstsq(x, [r["critical_path_ns"] or 0.0 for r in rows]))
+        return fits
+
+    def fp_from_int(self, width, dst: str, rounding: str) -> dict:
+        """A tile sum's integer-to-FP converter: ``width``-bit input, ``dst`` format, ``rounding``
+        (``area_um2`` and ``critical_path_ns``, linear fits over the sampled widths)."""
+        fits = self._from_int_fits
+        if (dst, rounding) not in fits:
+            raise KeyError(f"the unit-cost table for {self.liberty} has no fp_from_int unit into {dst} "
+                           f"({rounding}); re-run `costmodel calibrate --update`")
+        area, delay = fits[(dst, rounding)]
+        return {"area_um2": float(area[0] + area[1] * width),
+                "critical_path_ns": float(delay[0] + delay[1] * width)}
+
+    @cached_property
+    def _fused_fits(self) -> dict[tuple[str, str], dict[str, object]]:
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for r in self._of("fp_fused"):
+            groups.setdefault((r["fmt"], r["out"]), []).append(r)
+        fits = {}
+        for key, rows in groups.items():
+            base = [r for r in rows if r["rounding"] == "rne" and r["stages"] == 0]
+            area_x = np.array([_fused_features(r["terms"], r["guard"])[0] for r in base])
+            delay_x = np.array([_fused_features(r["terms"], r["guard"])[1] for r in base])
+            area = _lstsq(area_x, [r["area_um2"] for r in base])
+            delay = _lstsq(delay_x, [r["critical_path_ns"] or 0.0 for r in base])
+            ref = {(r["terms"], r["guard"]): r for r in base}
+            rtz = [r["area_um2"] / ref[(r["terms"], r["guard"])]["area_um2"] for r in rows
+                   if r["rounding"] == "rtz" and (r["terms"], r["guard"]) in ref]
+            staged = [(r["area_um2"] / ref[(r["terms"], r["guard"])]["area_um2"] - 1) / r["stages"]
+                      for r in rows
+                      if r["stages"] > 0 and r["rounding"] == "rne" and (r["terms"], r["guard"]) in ref]
+            fits[key] = {"area": area, "delay": delay, "rtz": float(np.mean(rtz)) if rtz else 1.0,
+                         "per_stage": float(np.mean(staged)) if staged else 0.0}
+        return fits
+
+    def fused_formats(self) -> set[tuple[str, str]]:
+        """The (format, output format) pairs whose fused adders the table prices."""
+        return set(self._fused_fits) if self._by_kind.get("fp_fused") else set()
+
+    def fp_fused(self, fmt: str, out: str, terms, guard, rounding: str, stages) -> dict:
+        """A fused adder of ``terms`` ``fmt`` values into ``out`` with ``guard`` bits, ``rounding`` and
+        ``stages`` registers (``area_um2``; ``critical_path_ns`` of the unpipelined unit)."""
+        fits = self._fused_fits
+        if (fmt, out) not in fits:
+            raise KeyError(f"the unit-cost table for {self.liberty} has no fp_fused unit of {fmt} into "
+                           f"{out}; re-run `costmodel calibrate --update`")
+        fit = fits[(fmt, out)]
+        area_x, delay_x = _fused_features(terms, guard)
+        area = float(area_x @ fit["area"]) * (fit["rtz"] if rounding == "rtz" else 1.0)
+        return {"area_um2": area * (1 + fit["per_stage"] * stages),
+                "critical_path_ns": float(delay_x @ fit["delay"])}
+
     def int_mul_area(self, width: int) -> float:
         """Signed ``width`` x ``width`` multiplier (full product), interpolated over the sampled widths."""
         rows = sorted(self._of("int_mul"), key=lambda r: r["width"])
@@ -178,6 +300,15 @@ class UnitCosts:
             return []
         return [(f"`mu` must be in [1, {self.max_mu}] for the cost model (the unit-cost table prices "
                  f"fetchers up to mu={self.max_mu}; `costmodel calibrate` makes a larger one), got mu={mu}")]
+
+    def unpriced_reduce(self, fp_reduce: str, act: str, acc: str) -> list[str]:
+        """Problems (one line) that keep the table from pricing a core's reduction mode: a ``fused``
+        core whose formats have no calibrated fused adder; empty when it can."""
+        if fp_reduce != "fused" or (act, acc) in self.fused_formats():
+            return []
+        pairs = ", ".join(f"{a}->{b}" for a, b in sorted(self.fused_formats())) or "none"
+        return [(f"`fp_reduce` 'fused' is priced for act->acc {pairs} (the unit-cost table's fused adders; "
+                 f"`costmodel calibrate` makes more), got act={act!r}, acc={acc!r}")]
 
     def cores(self) -> list[dict]:
         """The calibration cores (config dict and synthesised area)."""

@@ -26,6 +26,9 @@ from .progress import progress_bar
 
 __all__ = ["CALIBRATION_CORES", "calibrate", "table_text"]
 
+#: Sample fields that are measurements, not parameters.
+_MEASURED = ("area_um2", "critical_path_ns", "seconds")
+
 #: Calibration cores: tiny ones that pin down the control logic (FSM, counters, lane masks), and
 #: mid-size ones (L, K up to 16) from which the model learns how much whole-design synthesis
 #: saves on each component group by optimising across component boundaries.
@@ -70,8 +73,13 @@ def _unit_job(args):
             "seconds": report.seconds}
 
 
+def _sample_key(kind: str, params: dict) -> str:
+    """What identifies a sample: its kind and parameters (a core's by its config)."""
+    return json.dumps({"kind": kind, **params}, sort_keys=True, default=str)
+
+
 def calibrate(*, liberty: str | Path | None = None, jobs: int = 1, progress: bool = True,
-              max_mu: int | None = None) -> dict:
+              max_mu: int | None = None, update: dict | None = None) -> dict:
     """Synthesise all calibration units and cores; return the unit-cost table (write it with
     :func:`table_text`).
 
@@ -86,6 +94,9 @@ def calibrate(*, liberty: str | Path | None = None, jobs: int = 1, progress: boo
     max_mu : int, optional
         Largest LUT group size whose fetchers are calibrated (default: that of
         :func:`hwgen.gateware.calibration_units.calibration_units`).
+    update : dict, optional
+        An existing table of the same liberty and flow version: its samples are kept, and only
+        the units and cores it lacks are synthesised (units and cores added since it was made).
 
     Raises
     ------
@@ -93,13 +104,25 @@ def calibrate(*, liberty: str | Path | None = None, jobs: int = 1, progress: boo
         When the liberty is missing or cannot be fetched (before any synthesis).
     """
     lib = resolve_liberty(liberty)
+    samples = []
+    if update is not None:
+        if update.get("liberty_sha256") != liberty_digest(lib) or update.get("flow_version") != FLOW_VERSION:
+            raise ValueError(f"the table to update was made on {update.get('liberty')!r} with flow "
+                             f"{update.get('flow_version')!r}, not {lib.name!r} with flow {FLOW_VERSION!r}: "
+                             "calibrate it whole")
+        samples = list(update["samples"])
+    have = {_sample_key(s["kind"], {"config": CoreConfig(**s["config"]).to_dict()} if s["kind"] == "core"
+                        else {k: v for k, v in s.items() if k not in _MEASURED}) for s in samples}
     tasks = []
     for unit in calibration_units(**({} if max_mu is None else {"max_mu": max_mu})):
-        tasks.append((unit.kind, dict(unit.params), to_verilog(unit.build(), unit.name), str(lib)))
+        if _sample_key(unit.kind, dict(unit.params)) not in have:
+            tasks.append((unit.kind, dict(unit.params), lambda u=unit: to_verilog(u.build(), u.name),
+                          str(lib)))
     for params in CALIBRATION_CORES:
         cfg = CoreConfig(**params)
-        tasks.append(("core", {"config": cfg.to_dict()}, emit_verilog(cfg), str(lib)))
-    samples = []
+        if _sample_key("core", {"config": cfg.to_dict()}) not in have:
+            tasks.append(("core", {"config": cfg.to_dict()}, lambda c=cfg: emit_verilog(c), str(lib)))
+    tasks = [(kind, params, verilog(), lib_path) for kind, params, verilog, lib_path in tasks]
     bar = progress_bar(len(tasks), "calibration syntheses", enabled=progress)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         for fut in as_completed([pool.submit(_unit_job, t) for t in tasks]):

@@ -22,7 +22,7 @@ import numpy as np
 
 from costmodel import estimate, load_unit_costs
 from costmodel.synth import synthesize
-from hwgen.description.config import ConfigError, CoreConfig
+from hwgen.description.config import FP_FORMATS, ConfigError, CoreConfig
 from hwgen.description.tree_plan import tree_depth
 
 from .calibration import CALIBRATION_CORES
@@ -31,15 +31,22 @@ from .progress import progress_bar
 __all__ = ["draw_designs", "validate", "summarise"]
 
 ACTS = ("int4", "int8", "fp16", "bf16")
+#: Activation formats of a block-FP draw, and its aligned widths.
+BLOCKFP_ACTS = ("fp16", "bf16")
+BLOCKFP_WIDTHS = (8, 32)
 
 
 def draw_designs(count: int, *, seed: int = 0, max_area_um2: float | None = None,
-                 max_tile: int = 64) -> list[CoreConfig]:
+                 max_tile: int = 64, fp_reduce: str = "ieee") -> list[CoreConfig]:
     """``count`` distinct random designs, none of them a calibration core.
 
     ``max_area_um2`` rejects designs the model predicts larger (synthesis time grows with area);
     the draw itself is uniform over activation type, mu (``1..max_mu`` of the unit-cost table),
     pipeline depth and FP options, and log-uniform over the tile sides (1..``max_tile``).
+    ``fp_reduce="blockfp"`` draws block-FP cores instead: activations :data:`BLOCKFP_ACTS`, the
+    aligned width uniform in :data:`BLOCKFP_WIDTHS` and either rounding; ``"fused"`` fused cores
+    (the same formats, 0..8 guard bits, either rounding, ``pipeline`` 0, at most 64 LUTs). The
+    integer and ``ieee`` draw is unchanged by the option.
 
     Raises
     ------
@@ -59,7 +66,9 @@ def draw_designs(count: int, *, seed: int = 0, max_area_um2: float | None = None
                 f"under {max_area_um2:g} um^2 in {200 * count} attempts (raise it or draw fewer), "
                 f"got max_area_um2={max_area_um2:g}"
             )])
-        act = ACTS[rng.integers(len(ACTS))]
+        blockfp = fp_reduce in ("blockfp", "fused")
+        acts = BLOCKFP_ACTS if blockfp else ACTS
+        act = acts[rng.integers(len(acts))]
         mu = int(rng.integers(1, costs.max_mu + 1))
         max_luts = max(1, max_tile // mu)
         luts = int(np.clip(round(math.exp(rng.uniform(0, math.log(max_luts)))), 1, max_luts))
@@ -75,6 +84,15 @@ def draw_designs(count: int, *, seed: int = 0, max_area_um2: float | None = None
         if fp:
             params["adder_stages"] = int(rng.integers(0, 4))
             params["acc"] = str(rng.choice([act, "fp32"]))
+        if fp_reduce == "blockfp":
+            params["fp_reduce"] = "blockfp"
+            params["fp_width"] = int(rng.integers(BLOCKFP_WIDTHS[0], BLOCKFP_WIDTHS[1] + 1))
+            params["fp_round"] = str(rng.choice(["rne", "rtz"]))
+        elif fp_reduce == "fused":
+            params["fp_reduce"] = "fused"
+            params["fp_width"] = FP_FORMATS[act].man_bits + 2 + int(rng.integers(0, 9))
+            params["fp_round"] = str(rng.choice(["rne", "rtz"]))
+            params["pipeline"] = 0
         params["max_n"] = max(params["max_n"], luts * mu)
         params["max_m"] = max(params["max_m"], keys * params["reuse"])
         cfg = CoreConfig(**params)
@@ -119,7 +137,7 @@ def _simulate(cfg: CoreConfig) -> list[dict]:
 
 def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0,
              out_dir: Path = Path("build/validation"), max_area_um2: float | None = None,
-             timeout_s: float | None = None, progress: bool = True):
+             timeout_s: float | None = None, progress: bool = True, fp_reduce: str = "ieee"):
     """Run the validation; returns the per-design table (pandas DataFrame).
 
     Results are written to ``validation.partial.csv`` as each synthesis finishes (and the synthesis
@@ -128,13 +146,14 @@ def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0
     import pandas as pd
 
     costs = load_unit_costs()
-    designs = draw_designs(count, seed=seed, max_area_um2=max_area_um2)
+    designs = draw_designs(count, seed=seed, max_area_um2=max_area_um2, fp_reduce=fp_reduce)
     rows = []
     for i, cfg in enumerate(designs):
         rep = estimate(cfg, costs=costs)
         rows.append({"design": i, "name": cfg.name, "act": cfg.act, "acc": cfg.acc, "mu": cfg.mu,
                      "luts": cfg.luts, "keys": cfg.keys, "tile": f"{cfg.tile_n}x{cfg.tile_m}",
                      "adder_stages": cfg.adder_stages, "pipeline": cfg.pipeline, "reuse": cfg.reuse,
+                     "fp_reduce": cfg.fp_reduce, "fp_width": cfg.fp_width, "fp_round": cfg.fp_round,
                      "max_n": cfg.max_n, "max_m": cfg.max_m, "model_area_um2": rep.area_um2,
                      "model_critical_path_ns": rep.critical_path_ns, "config": json.dumps(cfg.to_dict())})
     out_dir.mkdir(parents=True, exist_ok=True)

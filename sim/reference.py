@@ -74,7 +74,7 @@ class _IntOps:
     def neg(self, a):
         return -a
 
-    def to_acc(self, a):
+    def to_acc(self, a, row_exp=None):
         return self.wrap(a, self.acc_width)
 
     @staticmethod
@@ -83,6 +83,25 @@ class _IntOps:
 
     def acc_add(self, a, b):
         return self.wrap(a + b, self.acc_width)
+
+
+class _BlockFPOps(_IntOps):
+    """Block-FP cores: integer LUT and tree lanes (never wrapping), each tile sum converted with one
+    rounding to the ``acc`` format and accumulated there (see :meth:`ReferenceModel.align`)."""
+
+    def __init__(self, cfg: CoreConfig):
+        super().__init__(cfg)
+        self.acc_fmt, self.scale, self.rounding = cfg.acc_type.fmt, cfg.tile_sum_scale, cfg.fp_round
+        self.nan_exp = cfg.act_type.fmt.exp_max
+
+    def to_acc(self, a, row_exp=None):
+        """Tile sums ``a`` ``(T, M)`` of rows with shared exponent fields ``row_exp`` ``(T,)``."""
+        row_exp = torch.as_tensor(row_exp, device=a.device).reshape(-1, *([1] * (a.ndim - 1)))
+        bits = fp_reference.int_to_fp(a, row_exp + self.scale, self.acc_fmt, self.rounding)
+        return torch.where(row_exp == self.nan_exp, torch.full_like(bits, self.acc_fmt.canonical_nan), bits)
+
+    def acc_add(self, a, b):
+        return fp_reference.fp_add(a, b, self.acc_fmt)
 
 
 class _FPOps:
@@ -109,7 +128,7 @@ class _FPOps:
     def neg(self, a):
         return a ^ self.sign
 
-    def to_acc(self, a):
+    def to_acc(self, a, row_exp=None):
         return a if self.acc_fmt == self.fmt else fp_reference.fp_convert(a, self.fmt, self.acc_fmt)
 
     def acc_add(self, a, b):
@@ -119,6 +138,26 @@ class _FPOps:
         """A job's first tile sum as the accumulator takes it (see
         :attr:`CoreConfig.canonicalises_first_tile`)."""
         return fp_reference.canonical_nan(a, self.acc_fmt) if self.canonical_first else a
+
+
+class _FusedOps(_FPOps):
+    """Fused cores: IEEE LUT lanes; each output's fetched values summed by one fused adder straight
+    into the ``acc`` format (:func:`sim.fp_reference.fp_fused_sum`), so tile sums need no conversion."""
+
+    def __init__(self, cfg: CoreConfig):
+        super().__init__(cfg)
+        self.guard, self.rounding = cfg.fused_guard, cfg.fp_round
+
+    def fused_sum(self, values):
+        """Values ``(..., L, M)`` (``act`` bit patterns) -> ``(..., M)`` (``acc`` bit patterns)."""
+        return fp_reference.fp_fused_sum(values.transpose(-1, -2), self.fmt, self.acc_fmt, guard=self.guard,
+                                         rounding=self.rounding)
+
+    def to_acc(self, a, row_exp=None):
+        return a
+
+    def first_tile(self, a):
+        return a
 
 
 class ReferenceModel:
@@ -134,10 +173,36 @@ class ReferenceModel:
 
     def __init__(self, cfg: CoreConfig):
         self.cfg = cfg
-        self.ops = _FPOps(cfg) if cfg.is_fp else _IntOps(cfg)
+        if cfg.is_blockfp:
+            self.ops = _BlockFPOps(cfg)
+        elif cfg.is_fused:
+            self.ops = _FusedOps(cfg)
+        else:
+            self.ops = _FPOps(cfg) if cfg.is_fp else _IntOps(cfg)
         self._lanes_cache: _Lanes | None = None
 
     # --- the three datapath stages, exposed for unit tests of the RTL blocks ---
+
+    def align(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Block-FP cores: activation rows ``(..., tile_n)`` (bit patterns) -> the aligned lanes
+        ``(..., tile_n)`` (integers of ``fp_width`` bits) and each row's shared exponent field
+        ``(...)`` (all ones for a row holding an infinity or NaN), as
+        :class:`hwgen.gateware.components.block_align.BlockAligner` computes them (see
+        :attr:`CoreConfig.fp_reduce`)."""
+        cfg = self.cfg
+        if not cfg.is_blockfp:
+            raise ValueError(f"align is for fp_reduce='blockfp', not {cfg.fp_reduce!r}")
+        fmt, width = cfg.act_type.fmt, cfg.fp_width
+        man = fmt.man_bits
+        rows = torch.as_tensor(rows).to(torch.int64)
+        field = (rows >> man) & fmt.exp_max
+        e = torch.clamp(field, min=1)
+        sig = (rows & fmt.man_mask) | ((field != 0).to(torch.int64) << man)
+        emax = e.amax(dim=-1)
+        shift = emax.unsqueeze(-1) - e + max(0, man + 2 - width)
+        q = (sig << max(0, width - 2 - man)) >> torch.clamp(shift, max=62)
+        lanes = torch.where(((rows >> (fmt.width - 1)) & 1) == 1, -q, q)
+        return lanes, emax  # an infinity's or NaN's field (all ones) is the largest
 
     def build_luts(self, groups: torch.Tensor) -> torch.Tensor:
         """LUT entries for activation groups ``(..., mu)`` -> ``(..., E + 1)``; entry 0 is zero."""
@@ -169,17 +234,22 @@ class ReferenceModel:
 
     def reduce(self, values: torch.Tensor) -> torch.Tensor:
         """Balanced-tree sum over dimension -2 (the L leaves: LUT values or ``mac`` products) along
-        :attr:`CoreConfig.tree_levels`; each node at its width."""
+        :attr:`CoreConfig.tree_levels`; each node at its width. ``fused`` cores: one fused sum of
+        the L leaves into the ``acc`` format."""
+        if self.cfg.is_fused:
+            return self.ops.fused_sum(values)
         level = [values[..., i, :] for i in range(values.shape[-2])]
         for nodes in self.cfg.tree_levels:
             level = [self.ops.wrap(self.ops.add(level[node.inputs[0]], level[node.inputs[1]]), node.width)
                      if node.adds else level[node.inputs[0]] for node in nodes]
         return level[0]
 
-    def accumulate(self, partials: torch.Tensor) -> torch.Tensor:
+    def accumulate(self, partials: torch.Tensor, row_exp: torch.Tensor | None = None) -> torch.Tensor:
         """Sum over input tiles (dimension 0) in increasing order in the accumulator format,
-        the first taken as is (NaN canonicalised where :attr:`CoreConfig.canonicalises_first_tile`)."""
-        partials = self.ops.to_acc(partials)
+        the first taken as is (NaN canonicalised where :attr:`CoreConfig.canonicalises_first_tile`).
+        Block-FP cores: ``partials`` are integer tile sums, converted with the rows' shared
+        exponent fields ``row_exp`` ``(T,)`` (:meth:`align`)."""
+        partials = self.ops.to_acc(partials, row_exp)
         acc = self.ops.first_tile(partials[0])
         for t in range(1, partials.shape[0]):
             acc = self.ops.acc_add(acc, partials[t])
@@ -327,8 +397,11 @@ class ReferenceModel:
         if cfg.is_mac:
             products = self.multiply(padded.reshape(prepared.t_count, cfg.tile_n, 1), prepared.data)
             return self.accumulate(self.reduce(products))
+        row_exp = None
+        if cfg.is_blockfp:
+            padded, row_exp = self.align(padded.reshape(prepared.t_count, cfg.tile_n))
         luts = self.build_luts(padded.reshape(prepared.t_count, cfg.luts, cfg.mu))  # (T, L, E+1)
-        return self._lanes().gemv(luts, prepared)
+        return self._lanes().gemv(luts, prepared, row_exp)
 
     def _lanes(self) -> _Lanes:
         if self._lanes_cache is None:
@@ -375,10 +448,11 @@ class _Lanes:
     def __init__(self, model: ReferenceModel):
         cfg = self.cfg = model.cfg
         self.ops = model.ops
-        self.native = cfg.is_fp and cfg.act_type.fmt in _NATIVE_FP
+        self.fp_lanes = not cfg.int_lanes
+        self.native = self.fp_lanes and cfg.act_type.fmt in _NATIVE_FP
         self.acc_native = cfg.is_fp and cfg.acc_type.fmt in _NATIVE_FP
-        # Static bounds on |value| of every tree node (integer cores), to skip wraps that cannot wrap.
-        bound = [cfg.mu << (cfg.act_width - 1)] * cfg.luts
+        # Static bounds on |value| of every tree node (integer lanes), to skip wraps that cannot wrap.
+        bound = [cfg.mu << (cfg.lane_width - 1)] * cfg.luts
         self.levels: list[tuple[list[int], list[int], list[int], list[int], list[int]]] = []
         # Which leaf a node passes through unchanged (None: the node is the output of an add).
         origin: list[int | None] = list(range(cfg.luts))
@@ -404,11 +478,11 @@ class _Lanes:
             position = {id(node): i for i, node in enumerate(adds + passes)}
             order = [position[id(node)] for node in nodes]
             passed = [node.inputs[0] for node in passes]
-            widths = [node.width for node in adds] if wraps and not cfg.is_fp else []
+            widths = [node.width for node in adds] if wraps and not self.fp_lanes else []
             self.levels.append((left, right, passed, widths, order))
             bound = [new_bound[i] for i in order]
             origin = [new_origin[i] for i in order]
-        self.root_leaf = origin[0]
+        self.root_leaf = None if cfg.is_fused else origin[0]
         self.int_dtype = torch.int32 if widest < (1 << 30) else torch.int64
         self.any_wrap = any(level[3] for level in self.levels)
         self._index_cache: dict[torch.device, list] = {}
@@ -442,7 +516,7 @@ class _Lanes:
         return x[sel] if isinstance(sel, slice) else x.index_select(0, sel)
 
     def _add(self, a: torch.Tensor, b: torch.Tensor, half) -> torch.Tensor:
-        if self.cfg.is_fp:
+        if self.fp_lanes:
             if not self.native:
                 return self.ops.add(a, b)
             s = a + b
@@ -464,24 +538,30 @@ class _Lanes:
             table = fp_reference.native_view(table, self.cfg.act_type.fmt)
         return table.to(dtype).reshape(-1)
 
-    def gemv(self, luts: torch.Tensor, prepared: PreparedWeights) -> torch.Tensor:
-        """``y`` from the LUTs ``(T, L, E + 1)`` (bit patterns or integers) of all tiles."""
+    def gemv(self, luts: torch.Tensor, prepared: PreparedWeights,
+             row_exp: torch.Tensor | None = None) -> torch.Tensor:
+        """``y`` from the LUTs ``(T, L, E + 1)`` (bit patterns or integers) of all tiles (block-FP:
+        and the rows' shared exponent fields ``(T,)``)."""
         cfg = self.cfg
         flat = prepared.data
         if self.root_leaf is not None:  # no add on the way: the leaf's bits, as they are fetched
             table = self._signed_table(luts, None)
             partials = table.index_select(0, flat[self.root_leaf].reshape(-1)).reshape(flat.shape[1:])
-            return self._accumulate(partials)
-        if cfg.is_fp:
+            return self._accumulate(partials, row_exp)
+        if cfg.is_fused:  # the leaves as bit patterns, into the fused adder
+            table = self._signed_table(luts, None)
+            x = table.index_select(0, flat.reshape(-1)).reshape(flat.shape)  # (L, T, M)
+            return self._accumulate(self.ops.fused_sum(x.permute(1, 0, 2)), row_exp)
+        if self.fp_lanes:
             dtype = torch.float32 if self.native else torch.int64
         else:
             dtype = self.int_dtype
         table = self._signed_table(luts, dtype)
         x = table.index_select(0, flat.reshape(-1)).reshape(flat.shape)  # leaves (L, T, M)
-        if not cfg.is_fp and not self.any_wrap:
+        if not self.fp_lanes and not self.any_wrap:
             # Integer adds that never wrap are associative: the tree sum is the plain sum (exact in
             # the lane type: it holds the root's bound).
-            return self._accumulate(x.sum(dim=0, dtype=x.dtype).to(torch.int64))
+            return self._accumulate(x.sum(dim=0, dtype=x.dtype).to(torch.int64), row_exp)
         for lr, pt, half, perm in self._level_index(x.device):
             parts = [self._add(self._pick(x, lr[0]), self._pick(x, lr[1]), half)]
             if pt is not None:
@@ -490,19 +570,19 @@ class _Lanes:
             if perm is not None:
                 x = x.index_select(0, perm)
         partials = x[0]
-        if cfg.is_fp:
+        if self.fp_lanes:
             if self.native:
                 fmt = cfg.act_type.fmt
                 partials = fp_reference.native_bits(partials.to(_NATIVE_FP[fmt]), fmt)
         else:
             partials = partials.to(torch.int64)
-        return self._accumulate(partials)
+        return self._accumulate(partials, row_exp)
 
-    def _accumulate(self, partials: torch.Tensor) -> torch.Tensor:
+    def _accumulate(self, partials: torch.Tensor, row_exp: torch.Tensor | None = None) -> torch.Tensor:
         """Tile sums ``(T, M)`` (int64 bits or integers) -> ``y`` ``(M,)``, as
         :meth:`ReferenceModel.accumulate`."""
         cfg = self.cfg
-        partials = self.ops.to_acc(partials)
+        partials = self.ops.to_acc(partials, row_exp)
         if partials.shape[0] == 1:
             return self.ops.first_tile(partials[0])
         if not cfg.is_fp:  # wrapping adds at one width: wrap(sum) (modular arithmetic)

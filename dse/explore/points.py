@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from costmodel import load_unit_costs
 from costmodel.table import CONFIG_COLUMNS
+from hwgen.description.arrays import FORMATS
 from hwgen.description.validity import check_columns
 
 from .metrics import evaluate, needed_max_m
@@ -30,11 +32,27 @@ DESIGN_COLUMNS = (*[c for c in CONFIG_COLUMNS], "cores", "bandwidth_gbps", "cloc
 
 def design_table(spec: StudySpec, params: pd.DataFrame) -> pd.DataFrame:
     """The design points of ``params`` (one column per free parameter): fixed values added,
-    ``max_n`` / ``max_m`` (unless given) the smallest that run the workload in one job per core."""
+    ``max_n`` / ``max_m`` (unless given) the smallest that run the workload in one job per core.
+
+    Parameters that do not apply to a point take their "not applicable" value, so that a space
+    mixing reduction modes stays valid: ``fp_reduce`` is ``"ieee"`` for integer activations,
+    ``fp_width`` 0 and ``fp_round`` ``"rne"`` in ``"ieee"``, and ``pipeline`` 0 in ``"fused"``
+    (the fused adder is pipelined by ``adder_stages``)."""
     table = params.reset_index(drop=True).copy()
     for key, value in spec.fixed.items():
         if key not in table:
             table[key] = [value] * len(table) if isinstance(value, str) else value
+    if "fp_reduce" in table and "act" in table:
+        integer = table["act"].astype(str).str.startswith("int").to_numpy()
+        table["fp_reduce"] = np.where(integer, "ieee", table["fp_reduce"].astype(object))
+    mode = table["fp_reduce"].to_numpy() if "fp_reduce" in table else np.full(len(table), "ieee", object)
+    blockfp = (mode == "blockfp") | (mode == "fused")
+    if "pipeline" in table:
+        table["pipeline"] = np.where(mode == "fused", 0, table["pipeline"])
+    if "fp_width" in table:
+        table["fp_width"] = np.where(blockfp, table["fp_width"], 0)
+    if "fp_round" in table:
+        table["fp_round"] = np.where(blockfp, table["fp_round"].astype(object), "rne")
     wl = spec.workload
     if "max_n" not in table:
         tile_n = np.asarray(table["luts"], np.int64) * np.asarray(table["mu"], np.int64)
@@ -104,6 +122,14 @@ def score(spec: StudySpec, table: pd.DataFrame) -> Scored:
             f"widest GEMV), got max_m={int(check.arrays.max_m[i])}")
     valid[short_n] = False
     valid[short_m] = False
+    fused = np.flatnonzero(valid & check.arrays.is_fused)
+    if fused.size:  # a fused core the unit-cost table has no fused adder for: not priceable
+        costs = load_unit_costs()
+        for i in fused.tolist():
+            lines = costs.unpriced_reduce("fused", FORMATS[check.arrays.act[i]], FORMATS[check.arrays.acc[i]])
+            if lines:
+                problems.setdefault(i, []).extend(lines)
+                valid[i] = False
     rows = table[valid].reset_index(drop=True)
     if len(rows):
         metrics = evaluate(rows, spec.workload)  # ``clock_mhz``: the clock run at, not the target

@@ -268,7 +268,7 @@ def core_fields(row: pd.Series) -> dict:
         value = row[key]
         if isinstance(value, float) and math.isnan(value):
             continue
-        if key in ("arch", "act", "acc"):
+        if key in ("arch", "act", "acc", "fp_reduce", "fp_round"):
             if key == "acc" and not value:
                 continue
             core[key] = str(value)

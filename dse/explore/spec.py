@@ -42,7 +42,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from costmodel import load_unit_costs
-from hwgen.description.config import ARCHS, MAX_ADDER_STAGES, MAX_KEYS, MAX_LUTS, ConfigError, read_toml
+from hwgen.description.config import (
+    ARCHS,
+    FP_REDUCE_MODES,
+    FP_ROUNDINGS,
+    MAX_ADDER_STAGES,
+    MAX_FP_WIDTH,
+    MAX_KEYS,
+    MAX_LUTS,
+    ConfigError,
+    read_toml,
+)
 from hwgen.description.workload import Gemv, Workload, load_workload
 
 from .metrics import METRICS, SYSTEM_DEFAULTS, SYSTEM_PARAMS, UNAVAILABLE
@@ -58,16 +68,18 @@ MAX_TRIALS = 1_000_000
 #: Largest space the exhaustive sweep enumerates.
 MAX_EXHAUSTIVE = 20_000_000
 
-_STRING_PARAMS = ("arch", "act", "acc")
+_STRING_PARAMS = ("arch", "act", "acc", "fp_reduce", "fp_round")
 #: Searchable parameters: name -> (kind, low, high) for numbers, (``"str"``, None, None) for strings.
 PARAMS: dict[str, tuple[str, float | None, float | None]] = {
     "arch": ("str", None, None), "act": ("str", None, None), "acc": ("str", None, None),
     "adder_stages": ("int", 0, MAX_ADDER_STAGES), "mu": ("int", 1, 8), "luts": ("int", 1, MAX_LUTS),
     "keys": ("int", 1, MAX_KEYS), "reuse": ("int", 1, 4096), "pipeline": ("int", 0, 64),
     "max_n": ("int", 1, 1 << 24), "max_m": ("int", 1, 1 << 24),
+    "fp_reduce": ("str", None, None), "fp_width": ("int", 0, MAX_FP_WIDTH), "fp_round": ("str", None, None),
     **{name: (kind, lo, hi) for name, (kind, lo, hi, _) in SYSTEM_PARAMS.items()},
 }
 _DEFAULTS = {"arch": "lut", "act": "int8", "acc": "", "adder_stages": 0, "reuse": 1, "pipeline": 0,
+             "fp_reduce": "ieee", "fp_width": 0, "fp_round": "rne",
              **SYSTEM_DEFAULTS}
 _TABLES = ("study", "fixed", "space", "objectives", "constraints")
 _STUDY_KEYS = ("name", "workload", "trials", "sampler", "seed", "storage")
@@ -302,6 +314,10 @@ def _allowed(name: str) -> str:
     kind, lo, hi = PARAMS[name]
     if name == "arch":
         return f"one of {', '.join(ARCHS)}"
+    if name == "fp_reduce":
+        return f"one of {', '.join(FP_REDUCE_MODES)}"
+    if name == "fp_round":
+        return f"one of {', '.join(FP_ROUNDINGS)}"
     if name in ("act", "acc"):
         derived = ' or "" (derived)' if name == "acc" else ""
         return f"a format name such as int8, fp16, bf16, fp32{derived}"
@@ -317,6 +333,10 @@ def _value_ok(name: str, x: object) -> bool:
             return False
         if name == "arch":
             return x in ARCHS
+        if name == "fp_reduce":
+            return x in FP_REDUCE_MODES
+        if name == "fp_round":
+            return x in FP_ROUNDINGS
         if name == "acc" and x == "":
             return True
         from hwgen.description.config import ActType

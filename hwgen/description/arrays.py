@@ -18,6 +18,8 @@ import numpy as np
 from .config import (
     ARCHS,
     FP_FORMATS,
+    FP_REDUCE_MODES,
+    FP_ROUNDINGS,
     MAX_INT_WIDTH,
     MIN_INT_WIDTH,
     PIPELINE_OVERHEAD,
@@ -26,6 +28,8 @@ from .config import (
     CoreConfig,
     _too_wide,
     control_register_widths,
+    default_fp_width,
+    design_name,
     int_product_sum_width,
     int_sum_width,
     step_r_bits,
@@ -34,7 +38,7 @@ from .config import (
 from .lut_plan import MAX_MU, key_bits, lut_plan
 from .tree_plan import pipeline_cut_matrix, tree_depth
 
-__all__ = ["FORMATS", "ConfigArrays"]
+__all__ = ["FORMATS", "ConfigArrays", "resolved_fp_width"]
 
 
 #: Every activation / accumulator format name, in code order: the codes of :class:`ConfigArrays`.
@@ -53,6 +57,20 @@ _FORMAT_IS_FP = _frozen([f in FP_FORMATS for f in FORMATS]).astype(bool)
 #: Per ``mu`` (index 0 unused): key bits and LUT build plan depth, from :mod:`.lut_plan`.
 _KEY_BITS = _frozen([0] + [key_bits(m) for m in range(1, MAX_MU + 1)])
 _PLAN_DEPTH = _frozen([0] + [lut_plan(m).depth for m in range(1, MAX_MU + 1)])
+#: Per format code: exponent bits (0 for integers) and :func:`default_fp_width` (0 for integers).
+_FORMAT_EXP_BITS = _frozen([FP_FORMATS[f].exp_bits if f in FP_FORMATS else 0 for f in FORMATS])
+_DEFAULT_FP_WIDTH = _frozen([default_fp_width(f) if f in FP_FORMATS else 0 for f in FORMATS])
+_BLOCKFP = FP_REDUCE_MODES.index("blockfp")
+_FUSED = FP_REDUCE_MODES.index("fused")
+
+
+def resolved_fp_width(fp_reduce, fp_width, act) -> np.ndarray:
+    """:attr:`CoreConfig.fp_width` as the config resolves it: a block-FP row's 0 becomes
+    :func:`default_fp_width` of its ``act``. Codes (``fp_reduce`` into :data:`FP_REDUCE_MODES`,
+    ``act`` into :data:`FORMATS`), arrays."""
+    fp_width = np.asarray(fp_width, np.int64)
+    default = np.isin(np.asarray(fp_reduce), (_BLOCKFP, _FUSED)) & (fp_width == 0)
+    return np.where(default, _DEFAULT_FP_WIDTH[act], fp_width)
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +93,12 @@ class ConfigArrays:
         for integer cores).
     adder_stages, mu, luts, keys, max_n, max_m, reuse, pipeline : numpy.ndarray
         As in :class:`CoreConfig`.
+    fp_reduce : numpy.ndarray
+        Index into :data:`FP_REDUCE_MODES`.
+    fp_width : numpy.ndarray
+        :attr:`CoreConfig.fp_width`, resolved (the default of a block-FP row filled in).
+    fp_round : numpy.ndarray
+        Index into :data:`FP_ROUNDINGS`.
     """
 
     arch: np.ndarray
@@ -88,6 +112,9 @@ class ConfigArrays:
     max_m: np.ndarray
     reuse: np.ndarray
     pipeline: np.ndarray
+    fp_reduce: np.ndarray
+    fp_width: np.ndarray
+    fp_round: np.ndarray
 
     @classmethod
     def of(cls, *cfgs: CoreConfig) -> ConfigArrays:
@@ -95,7 +122,9 @@ class ConfigArrays:
         columns = {f.name: [] for f in fields(cls)}
         for cfg in cfgs:
             codes = {"arch": ARCHS.index(cfg.arch), "act": FORMATS.index(cfg.act),
-                     "acc": FORMATS.index(cfg.acc_type.name)}
+                     "acc": FORMATS.index(cfg.acc_type.name),
+                     "fp_reduce": FP_REDUCE_MODES.index(cfg.fp_reduce),
+                     "fp_round": FP_ROUNDINGS.index(cfg.fp_round)}
             for name, column in columns.items():
                 column.append(codes.get(name, getattr(cfg, name)))
         return cls(**{name: np.array(column, np.int64) for name, column in columns.items()})
@@ -111,8 +140,18 @@ class ConfigArrays:
         """Design ``i`` as a :class:`CoreConfig` (default name)."""
         acc = FORMATS[self.acc[i]] if self.is_fp[i] else ""
         ints = {f: int(getattr(self, f)[i]) for f in ("adder_stages", "mu", "luts", "keys", "max_n", "max_m",
-                                                      "reuse", "pipeline")}
-        return CoreConfig(arch=ARCHS[self.arch[i]], act=FORMATS[self.act[i]], acc=acc, **ints)
+                                                      "reuse", "pipeline", "fp_width")}
+        return CoreConfig(arch=ARCHS[self.arch[i]], act=FORMATS[self.act[i]], acc=acc, **ints,
+                          fp_reduce=FP_REDUCE_MODES[self.fp_reduce[i]],
+                          fp_round=FP_ROUNDINGS[self.fp_round[i]])
+
+    def name(self, i: int) -> str:
+        """:meth:`CoreConfig.default_name` of design ``i``."""
+        fp = bool(self.is_fp[i])
+        return design_name(ARCHS[self.arch[i]], FORMATS[self.act[i]], FORMATS[self.acc[i]] if fp else "",
+                           int(self.mu[i]), int(self.tile_n[i]), int(self.keys[i]),
+                           FP_REDUCE_MODES[self.fp_reduce[i]], int(self.fp_width[i]),
+                           FP_ROUNDINGS[self.fp_round[i]])
 
     # --- The derived properties of CoreConfig (see there) ---
 
@@ -149,13 +188,42 @@ class ConfigArrays:
         return -(-self.max_m // self.tile_m)
 
     @cached_property
+    def is_blockfp(self) -> np.ndarray:
+        return self.fp_reduce == _BLOCKFP
+
+    @cached_property
+    def is_fused(self) -> np.ndarray:
+        return self.fp_reduce == _FUSED
+
+    @property
+    def tile_sum_width(self) -> np.ndarray:
+        return np.where(self.is_fused, self.acc_width, self.tree_width(self.luts))
+
+    @cached_property
+    def int_lanes(self) -> np.ndarray:
+        return ~self.is_fp | self.is_blockfp
+
+    @cached_property
+    def lane_width(self) -> np.ndarray:
+        return np.where(self.is_blockfp, self.fp_width, self.act_width)
+
+    @property
+    def row_exp_bits(self) -> np.ndarray:
+        return np.where(self.is_blockfp, _FORMAT_EXP_BITS[self.act], 0)
+
+    @property
+    def buffer_row_bits(self) -> np.ndarray:
+        return self.tile_n * self.lane_width + self.row_exp_bits
+
+    @cached_property
     def _int_width(self) -> np.ndarray:
-        """``act_width`` of integer rows, 2 for floating point (keeps the width formulas in range)."""
-        return np.where(self.is_fp, 2, self.act_width)
+        """``lane_width`` of rows with integer lanes, 2 for IEEE floating point (keeps the width
+        formulas in range)."""
+        return np.where(self.int_lanes, self.lane_width, 2)
 
     def sum_width(self, terms) -> np.ndarray:
         """Width (bits) of a sum of ``terms`` activations (:meth:`CoreConfig.entry_width` by nonzeros)."""
-        return np.where(self.is_fp, self.act_width, int_sum_width(terms, self._int_width))
+        return np.where(self.int_lanes, int_sum_width(terms, self._int_width), self.act_width)
 
     @property
     def lut_width(self) -> np.ndarray:
@@ -163,18 +231,20 @@ class ConfigArrays:
 
     @property
     def product_width(self) -> np.ndarray:
-        return np.where(self.is_fp, self.act_width, int_product_sum_width(1, self._int_width))
+        return np.where(self.is_fp, self.act_width, int_product_sum_width(1, np.where(self.is_fp, 2,
+                                                                                       self.act_width)))
 
     def tree_width(self, terms) -> np.ndarray:
         """Width (bits) of a tree node that sums ``terms`` leaves (an int or an array per design)."""
         w = self._int_width
         terms = np.asarray(terms, np.int64)
         lut_or_mac = np.where(self.is_mac, int_product_sum_width(terms, w), int_sum_width(terms * self.mu, w))
-        return np.where(self.is_fp, self.act_width, lut_or_mac)
+        return np.where(self.int_lanes, lut_or_mac, self.act_width)
 
     @property
     def acc_width(self) -> np.ndarray:
-        return np.where(self.is_fp, _FORMAT_WIDTH[self.acc], int_sum_width(self.max_n, self._int_width))
+        return np.where(self.is_fp, _FORMAT_WIDTH[self.acc],
+                        int_sum_width(self.max_n, np.where(self.is_fp, 2, self.act_width)))
 
     @property
     def plan_depth(self) -> np.ndarray:
@@ -188,7 +258,7 @@ class ConfigArrays:
 
     @property
     def lut_build_latency(self) -> np.ndarray:
-        return self.plan_depth * self.adder_stages
+        return np.where(self.int_lanes, 0, self.plan_depth * self.adder_stages)
 
     @property
     def mul_latency(self) -> np.ndarray:
@@ -196,7 +266,8 @@ class ConfigArrays:
 
     @property
     def tree_latency(self) -> np.ndarray:
-        return self.tree_depth * self.adder_stages + self.pipeline
+        fp_tree = np.where(self.is_fused, self.adder_stages, self.tree_depth * self.adder_stages)
+        return np.where(self.int_lanes, 0, fp_tree) + self.pipeline
 
     @property
     def acc_latency(self) -> np.ndarray:

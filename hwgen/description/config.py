@@ -48,6 +48,13 @@ __all__ = [
     "stream_widths",
     "design_name",
     "emit_problems_of",
+    "FP_REDUCE_MODES",
+    "FP_ROUNDINGS",
+    "MIN_FP_WIDTH",
+    "MAX_FP_WIDTH",
+    "MAX_FUSED_TERMS",
+    "MAX_FUSED_GUARD",
+    "default_fp_width",
 ]
 
 #: Default tile edge of a design that gives neither ``core`` nor both ``luts`` and ``keys``
@@ -65,6 +72,22 @@ MAX_DIM = 1 << 24
 #: Floating-point activation / accumulator formats by name.
 FP_FORMATS = {"fp16": FP16, "bf16": BF16, "fp32": FP32, "fp8e4m3": FP8_E4M3, "fp8e5m2": FP8_E5M2}
 MAX_ADDER_STAGES = 8
+
+#: How a floating-point LUT core reduces (:attr:`CoreConfig.fp_reduce`): ``"ieee"``, every LUT entry
+#: and tree node one rounded IEEE add in the ``act`` format; ``"blockfp"``, each activation row
+#: aligned once to its largest exponent into ``fp_width``-bit integers, integer LUTs and tree, and
+#: each tile sum converted (one rounding) to the ``acc`` format; ``"fused"``, IEEE LUTs, and the L
+#: fetched values of an output summed by one fused multi-term adder (aligned to their largest
+#: exponent as ``fp_width``-bit integers, one rounding into ``acc``).
+FP_REDUCE_MODES = ("ieee", "blockfp", "fused")
+#: Most terms of a fused multi-term adder (:class:`hwgen.gateware.arith.FPFusedAdd`): ``luts`` of a
+#: ``fused`` core; and its guard bits below the significand.
+MAX_FUSED_TERMS, MAX_FUSED_GUARD = 64, 16
+#: Roundings of a tile sum's conversion (:attr:`CoreConfig.fp_round`): to nearest, ties to even;
+#: toward zero.
+FP_ROUNDINGS = ("rne", "rtz")
+#: Range of :attr:`CoreConfig.fp_width`, the signed width of a block-FP aligned activation.
+MIN_FP_WIDTH, MAX_FP_WIDTH = 2, 32
 
 #: Core architectures (:attr:`CoreConfig.arch`): the ternary LUT core and two baselines with
 #: the same interfaces, schedule and reference semantics.
@@ -325,6 +348,16 @@ def stream_widths(max_n, max_m, tile_n, act_width, luts, keys, key_bits, acc_wid
     }
 
 
+def default_fp_width(act: str) -> int:
+    """The aligned width (bits, sign included) of a block-FP core that does not set ``fp_width``:
+    the format's significand, its sign and 4 bits below it, ``man_bits + 6`` (fp16: 16, bf16: 13,
+    fp8e4m3: 9, fp32: 29). Activations down to 2**-4 of their row's largest keep every significand
+    bit (see :attr:`CoreConfig.fp_width`). The ``fp-reduce`` study (``docs/findings.md``) puts it at
+    the knee of area vs error on BitNet-like data: a 64 x 64 fp16 core 2.3x smaller per MAC/cycle than
+    the IEEE one, with a worst-case error 12x smaller."""
+    return min(MAX_FP_WIDTH, FP_FORMATS[act].man_bits + 6)
+
+
 def default_mu(arch: str) -> int | None:
     """The ``mu`` of a config that does not set it: 1 for the baselines (``"signflip"``, ``"mac"``),
     which require it; ``None`` for ``"lut"``, whose ``mu`` must be given. The description has no
@@ -402,6 +435,38 @@ class CoreConfig:
     pipeline : int
         Extra register stages between the LUT registers and the accumulators, in
         [0, 1 + ceil(log2(luts))]; see :attr:`pipeline_cuts`.
+    fp_reduce : str
+        How a floating-point LUT core reduces (:data:`FP_REDUCE_MODES`); must be ``"ieee"`` for
+        integer activations and for ``mac``:
+
+        * ``"ieee"`` (default): every LUT entry and tree node is one IEEE add, rounded to the
+          ``act`` format; each tile sum is converted exactly to ``acc``.
+        * ``"blockfp"``: each activation row (``tile_n`` activations, one input tile) is aligned
+          once, when it is loaded, to its largest exponent: activation ``i`` with significand
+          ``sig_i`` (hidden bit included) and exponent ``e_i`` becomes the ``fp_width``-bit
+          signed integer ``+-floor(sig_i * 2**(fp_width - 2 - man_bits) / 2**(e_max - e_i))``
+          (the magnitude truncated, then signed). LUT build, fetch and tree are exact integer
+          arithmetic on these (widths as for an integer core of ``fp_width``-bit activations); a
+          tile sum ``S`` stands for ``S * 2**(e_max - bias - fp_width + 2)`` and is converted to
+          ``acc`` with one rounding (``fp_round``), then accumulated in ``acc`` as in ``ieee``.
+          A row holding an infinity or NaN gives NaN tile sums; a zero tile sum is ``+0``.
+        * ``"fused"``: LUT build and fetch as in ``ieee``; the ``luts`` fetched values of an
+          output (at most 64) are summed by one fused adder
+          (:func:`sim.fp_reference.fp_fused_sum`): each aligned to their largest exponent as
+          ``+-floor(sig * 2**(fp_width - 2 - man_bits) / 2**(e_max - e))``, summed exactly, and
+          rounded once (``fp_round``) into ``acc``; any NaN, or infinities of both signs, give
+          NaN, an infinity that infinity; a zero sum is ``+0``. ``pipeline`` must be 0: the
+          fused adder's ``adder_stages`` registers are its pipeline.
+    fp_width : int
+        Bits of an aligned value, sign included; 0 (default) means :func:`default_fp_width` of
+        ``act``. ``blockfp``: in [2, 32], an aligned activation; alignment is exact for a row whose
+        non-zero activations lie within ``fp_width - man_bits - 2`` binades of its largest.
+        ``fused``: in [man_bits + 2, man_bits + 18] (at most 32), an aligned LUT value: the
+        significand, its sign and ``fp_width - man_bits - 2`` guard bits. Must be 0 in ``ieee``.
+    fp_round : str
+        Rounding of the one conversion into ``acc`` in ``blockfp`` and ``fused``: ``"rne"``
+        (default; overflow to infinity) or ``"rtz"`` (toward zero; overflow to the largest finite
+        value). Must be ``"rne"`` in ``ieee`` (IEEE adders round to nearest even).
     name : str
         Verilog module name (a Verilog identifier).
     """
@@ -417,6 +482,9 @@ class CoreConfig:
     max_m: int = DEFAULT_MAX_M
     reuse: int = 1
     pipeline: int = 0
+    fp_reduce: str = "ieee"
+    fp_width: int = 0
+    fp_round: str = "rne"
     name: str = ""
     act_type: ActType = field(init=False, repr=False, compare=False)
     acc_type: ActType = field(init=False, repr=False, compare=False)
@@ -428,6 +496,8 @@ class CoreConfig:
         self._validate()
         if self.is_fp and not self.acc:  # one spelling per design: "" means "same as act"
             object.__setattr__(self, "acc", self.act)
+        if self.fp_reduce in ("blockfp", "fused") and self.fp_width == 0:  # likewise: 0 means the default
+            object.__setattr__(self, "fp_width", default_fp_width(self.act))
         if not self.name:
             object.__setattr__(self, "name", self.default_name())
 
@@ -446,12 +516,67 @@ class CoreConfig:
         """``lut_<act>[_<acc>]_mu<mu>_<tile_n>x<tile_m>``, e.g. ``lut_int8_mu4_64x64``,
         ``lut_fp16_fp32_mu3_...``; the baselines name their arch instead and leave out mu (always
         1): ``mac_int8_8x8``, ``signflip_bf16_16x4``."""
-        return design_name(self.arch, self.act, self.acc, self.mu, self.tile_n, self.tile_m)
+        return design_name(self.arch, self.act, self.acc, self.mu, self.tile_n, self.tile_m,
+                           self.fp_reduce, self.fp_width, self.fp_round)
 
     @property
     def is_fp(self) -> bool:
         """Floating-point activations."""
         return self.act_type.kind == "fp"
+
+    @property
+    def is_blockfp(self) -> bool:
+        """A block-FP core (``fp_reduce == "blockfp"``): FP activations, integer LUTs and tree."""
+        return self.fp_reduce == "blockfp"
+
+    @property
+    def is_fused(self) -> bool:
+        """A fused-reduction core (``fp_reduce == "fused"``): one fused multi-term adder per output."""
+        return self.fp_reduce == "fused"
+
+    @property
+    def fused_guard(self) -> int:
+        """Guard bits of the fused adder below each aligned significand, ``fp_width - man_bits - 2``."""
+        if not self.is_fused:
+            raise ValueError(f"fused_guard is for fp_reduce='fused', not {self.fp_reduce!r}")
+        return self.fp_width - self.act_type.fmt.man_bits - 2
+
+    @property
+    def tile_sum_width(self) -> int:
+        """Bits of a tile sum as the reduction leaves it: the tree's root (:meth:`tree_width` of
+        ``luts``), or in a ``fused`` core the ``acc`` format."""
+        return self.acc_width if self.is_fused else self.tree_width(self.luts)
+
+    @property
+    def int_lanes(self) -> bool:
+        """Whether LUT build, fetch and tree are integer arithmetic (integer or block-FP cores)."""
+        return not self.is_fp or self.is_blockfp
+
+    @property
+    def lane_width(self) -> int:
+        """Bits of an activation as the LUT builder reads it: ``fp_width`` (block-FP) or
+        :attr:`act_width`."""
+        return self.fp_width if self.is_blockfp else self.act_width
+
+    @property
+    def row_exp_bits(self) -> int:
+        """Bits of a block-FP row's shared exponent (the ``act`` exponent field; all ones marks a
+        row holding an infinity or NaN); 0 for other cores."""
+        return self.act_type.fmt.exp_bits if self.is_blockfp else 0
+
+    @property
+    def buffer_row_bits(self) -> int:
+        """Bits of one activation-buffer row: ``tile_n`` lanes of :attr:`lane_width` and the
+        row's shared exponent (:attr:`row_exp_bits`)."""
+        return self.tile_n * self.lane_width + self.row_exp_bits
+
+    @property
+    def tile_sum_scale(self) -> int:
+        """Block-FP: a tile sum ``S`` of a row with shared exponent field ``e_max`` is
+        ``S * 2**(e_max + tile_sum_scale)``, ``tile_sum_scale = -(bias + fp_width - 2)``."""
+        if not self.is_blockfp:
+            raise ValueError(f"tile_sum_scale is for fp_reduce='blockfp', not {self.fp_reduce!r}")
+        return -(self.act_type.fmt.bias + self.fp_width - 2)
 
     @property
     def is_mac(self) -> bool:
@@ -550,8 +675,9 @@ class CoreConfig:
         return math.ceil(self.max_m / self.tile_m)
 
     def _sum_width(self, terms: int) -> int:
-        """Width (bits) of a sum of ``terms`` activations: exact signed integer, or the activation format."""
-        return int_sum_width(terms, self.act_width) if not self.is_fp else self.act_width
+        """Width (bits) of a sum of ``terms`` activations: exact signed integer (of
+        :attr:`lane_width`-bit lanes), or the activation format."""
+        return int_sum_width(terms, self.lane_width) if self.int_lanes else self.act_width
 
     def entry_width(self, v: int) -> int:
         """Width (bits) of LUT entry ``v`` (it sums ``nonzeros(v)`` activations)."""
@@ -574,7 +700,7 @@ class CoreConfig:
         ``terms * mu`` activations), or for ``mac`` products (:func:`int_product_sum_width`,
         sized for generic weights). Floating point: the ``act`` format. ``tree_width(1)`` is
         the leaf width (:attr:`lut_width` or :attr:`product_width`)."""
-        if self.is_fp:
+        if not self.int_lanes:
             return self.act_width
         if self.is_mac:
             return int_product_sum_width(terms, self.act_width)
@@ -599,8 +725,9 @@ class CoreConfig:
 
     @property
     def lut_build_latency(self) -> int:
-        """Cycles from an activation row to its LUT entries: plan depth x ``adder_stages``."""
-        return self.plan.depth * self.adder_stages
+        """Cycles from an activation row to its LUT entries: plan depth x ``adder_stages`` (0
+        with integer lanes)."""
+        return 0 if self.int_lanes else self.plan.depth * self.adder_stages
 
     @property
     def mul_latency(self) -> int:
@@ -611,8 +738,11 @@ class CoreConfig:
 
     @property
     def tree_latency(self) -> int:
-        """Cycles through the reduction tree: ``ceil(log2(luts)) * adder_stages + pipeline``."""
-        return tree_depth(self.luts) * self.adder_stages + self.pipeline
+        """Cycles through the reduction tree: ``ceil(log2(luts)) * adder_stages + pipeline``
+        (integer lanes: ``pipeline``; ``fused``: the fused adder's ``adder_stages``)."""
+        if self.is_fused:
+            return self.adder_stages + self.pipeline
+        return (0 if self.int_lanes else tree_depth(self.luts) * self.adder_stages) + self.pipeline
 
     @property
     def canonicalises_first_tile(self) -> bool:
@@ -625,7 +755,8 @@ class CoreConfig:
         fetch; a job of one input tile (taken as is, not added) would then emit that NaN's own
         payload and sign. Those cores canonicalise the first tile (the later ones pass an add).
         """
-        return self.is_fp and not self.is_mac and self.luts == 1 and self.acc_type == self.act_type
+        return (self.is_fp and not self.is_mac and self.fp_reduce == "ieee" and self.luts == 1
+                and self.acc_type == self.act_type)
 
     @property
     def acc_latency(self) -> int:
@@ -671,6 +802,9 @@ class CoreConfig:
             "max_m": self.max_m,
             "reuse": self.reuse,
             "pipeline": self.pipeline,
+            "fp_reduce": self.fp_reduce,
+            "fp_width": self.fp_width,
+            "fp_round": self.fp_round,
             "lut_entries": 0 if self.is_mac else self.plan.entries,
             "adders_per_lut": 0 if self.is_mac else self.plan.adders,
             "multipliers": self.luts * self.keys if self.is_mac else 0,
@@ -680,10 +814,15 @@ class CoreConfig:
         }
 
 
-def design_name(arch: str, act: str, acc: str, mu: int, tile_n: int, tile_m: int) -> str:
+def design_name(arch: str, act: str, acc: str, mu: int, tile_n: int, tile_m: int,
+                fp_reduce: str = "ieee", fp_width: int = 0, fp_round: str = "rne") -> str:
     """:meth:`CoreConfig.default_name` of a design with these fields (``acc`` as resolved: ``act``
-    or ``""`` when the accumulator is the activation format)."""
+    or ``""`` when the accumulator is the activation format; ``fp_width`` resolved). A block-FP
+    core adds ``_bfp<fp_width>`` (and ``rtz`` when it truncates) after the formats."""
     suffix = f"_{acc}" if acc and acc != act else ""
+    if fp_reduce in ("blockfp", "fused"):
+        mode = "bfp" if fp_reduce == "blockfp" else "fused"
+        suffix += f"_{mode}{fp_width}" + ("rtz" if fp_round == "rtz" else "")
     if arch != "lut":
         return f"{arch}_{act}{suffix}_{tile_n}x{tile_m}"
     return f"lut_{act}{suffix}_mu{mu}_{tile_n}x{tile_m}"

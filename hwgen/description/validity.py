@@ -30,21 +30,26 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .arrays import FORMATS, ConfigArrays
+from .arrays import FORMATS, ConfigArrays, resolved_fp_width
 from .config import (
     _MU1_REASON,
     _NAME_PROBLEM,
     ARCHS,
+    FP_REDUCE_MODES,
+    FP_ROUNDINGS,
     MAX_ADDER_STAGES,
     MAX_DIM,
+    MAX_FP_WIDTH,
+    MAX_FUSED_GUARD,
+    MAX_FUSED_TERMS,
     MAX_KEYS,
     MAX_LUTS,
+    MIN_FP_WIDTH,
     ActType,
     CoreConfig,
     _is_identifier,
     _is_int,
     default_mu,
-    design_name,
     emit_problems_of,
 )
 from .lut_plan import MAX_MU
@@ -119,6 +124,57 @@ def _mu_rules() -> tuple[Rule, ...]:
     return given, unset
 
 
+def _fp_reduce_rules() -> tuple[Rule, ...]:
+    """``fp_reduce``, ``fp_width`` and ``fp_round``: known values, FP LUT cores only, the width's range;
+    a fused core's adder takes at most :data:`MAX_FUSED_TERMS` LUTs and no ``pipeline``."""
+    blockfp, fused = FP_REDUCE_MODES.index("blockfp"), FP_REDUCE_MODES.index("fused")
+
+    def fused_width(man_bits):
+        return man_bits + 2, np.minimum(man_bits + 2 + MAX_FUSED_GUARD, MAX_FP_WIDTH)
+
+    return (
+        Rule(("fp_reduce",), (), lambda v: v.reduce_code < 0,
+             lambda r: (f"`fp_reduce` must be one of {', '.join(FP_REDUCE_MODES)}, "
+                        f"got fp_reduce={r.fp_reduce!r}")),
+        Rule(("act", "fp_reduce"), (), lambda v: (v.reduce_code > 0) & (v.act_kind == 1),
+             lambda r: (f"`fp_reduce` applies to floating-point activations only, got "
+                        f"fp_reduce={r.fp_reduce!r} with act={r.act!r}")),
+        Rule(("arch", "fp_reduce"), (), lambda v: (v.reduce_code > 0) & (v.arch_code == ARCHS.index("mac")),
+             lambda r: (f"`fp_reduce` must be 'ieee' for arch='mac' (its tree sums products), got "
+                        f"fp_reduce={r.fp_reduce!r}")),
+        Rule(("fp_width",), ("fp_width",), lambda v: ~v.int_fp_width,
+             lambda r: f"`fp_width` must be an integer, got fp_width={r.fp_width!r}", ("fp_width",)),
+        Rule(("fp_reduce", "fp_width"), ("fp_width",),
+             lambda v: (v.reduce_code == 0) & (v.fp_width != 0),
+             lambda r: (f"`fp_width` applies to fp_reduce='blockfp' only (0 otherwise), got "
+                        f"fp_width={r.fp_width!r} with fp_reduce={r.fp_reduce!r}")),
+        Rule(("fp_reduce", "fp_width"), ("fp_width",),
+             lambda v: (v.reduce_code == blockfp) & (v.fp_width != 0)
+             & ((v.fp_width < MIN_FP_WIDTH) | (v.fp_width > MAX_FP_WIDTH)),
+             lambda r: (f"`fp_width` must be in [{MIN_FP_WIDTH}, {MAX_FP_WIDTH}] bits per aligned "
+                        f"activation (0: the format's default), got fp_width={r.fp_width!r}")),
+        Rule(("act", "fp_reduce", "fp_width"), ("fp_width",),
+             lambda v: (v.reduce_code == fused) & (v.act_kind == 2) & (v.fp_width != 0)
+             & ((v.fp_width < fused_width(v.act_man)[0]) | (v.fp_width > fused_width(v.act_man)[1])),
+             lambda r: ("`fp_width` must be in [{}, {}] bits for fp_reduce='fused' with act={!r} (sign, "
+                        "significand and 0..{} guard bits; 0: the format's default), got fp_width={!r}"
+                        .format(*(int(x) for x in fused_width(ActType.parse(r.act).fmt.man_bits)), r.act,
+                                MAX_FUSED_GUARD, r.fp_width))),
+        Rule(("fp_reduce", "luts"), ("luts",),
+             lambda v: (v.reduce_code == fused) & (v.luts > MAX_FUSED_TERMS),
+             lambda r: (f"`luts` must be in [1, {MAX_FUSED_TERMS}] for fp_reduce='fused' (terms of one fused "
+                        f"adder), got luts={r.luts}")),
+        Rule(("fp_reduce", "pipeline"), ("pipeline",), lambda v: (v.reduce_code == fused) & (v.pipeline != 0),
+             lambda r: (f"`pipeline` must be 0 for fp_reduce='fused' (pipeline the fused adder with "
+                        f"`adder_stages`), got pipeline={r.pipeline}")),
+        Rule(("fp_round",), (), lambda v: v.round_code < 0,
+             lambda r: f"`fp_round` must be one of {', '.join(FP_ROUNDINGS)}, got fp_round={r.fp_round!r}"),
+        Rule(("fp_reduce", "fp_round"), (), lambda v: (v.reduce_code == 0) & (v.round_code > 0),
+             lambda r: (f"`fp_round` must be 'rne' with fp_reduce='ieee' (IEEE adders round to "
+                        f"nearest even), got fp_round={r.fp_round!r}")),
+    )
+
+
 #: The rules of :class:`CoreConfig`, in the order of its problem lines.
 RULES: tuple[Rule, ...] = (
     Rule(("arch",), (), lambda v: ~v.arch_known,
@@ -153,6 +209,7 @@ RULES: tuple[Rule, ...] = (
     Rule(("luts", "pipeline"), ("luts", "pipeline"), lambda v: v.pipeline > 1 + tree_depth(v.luts),
          lambda r: (f"`pipeline` must be in [0, 1 + ceil(log2(luts)) = {1 + tree_depth(r.luts)}] "
                     f"register stages for luts={r.luts}, got pipeline={r.pipeline}")),
+    *_fp_reduce_rules(),
     Rule(("name",), (), lambda v: ~v.name_ok, lambda r: _NAME_PROBLEM.format(name=r.name)),
 )
 
@@ -163,7 +220,7 @@ RULES: tuple[Rule, ...] = (
 #: Fields of :class:`CoreConfig` a table may give, and the default of each (``luts``, ``keys``: none).
 _DEFAULTS = {f.name: f.default for f in fields(CoreConfig) if f.init}
 _REQUIRED = ("luts", "keys")
-_STRING_FIELDS = ("arch", "act", "acc", "name")
+_STRING_FIELDS = ("arch", "act", "acc", "fp_reduce", "fp_round", "name")
 
 
 def _arch_facts(arch: object) -> tuple[int, bool, bool]:
@@ -183,6 +240,11 @@ def _format_facts(text: object) -> tuple[int, int, int, int]:
     return 2, FORMATS.index(t.name), t.fmt.exp_bits, t.fmt.man_bits
 
 
+def _choice_code(choices: tuple[str, ...]):
+    """A fact function: ``(index into choices or -1,)`` of a value."""
+    return lambda x: (choices.index(x) if isinstance(x, str) and x in choices else -1,)
+
+
 def _name_ok(name: object) -> bool:
     return not name or _is_identifier(name)
 
@@ -200,6 +262,9 @@ def _facts_of(values: dict) -> SimpleNamespace:
     v.mu_given = np.bool_(v.mu is not None)
     for name in INT_FIELDS:
         setattr(v, f"int_{name}", np.bool_(_is_int(getattr(v, name))))
+    v.reduce_code = np.int64(_choice_code(FP_REDUCE_MODES)(v.fp_reduce)[0])
+    v.round_code = np.int64(_choice_code(FP_ROUNDINGS)(v.fp_round)[0])
+    v.int_fp_width = np.bool_(_is_int(v.fp_width))
     v.name_ok = np.bool_(_name_ok(v.name))
     return v
 
@@ -209,7 +274,7 @@ def config_problems(values: dict) -> list[str]:
     :func:`~hwgen.description.config.default_mu`), one line each, in :data:`RULES` order; empty
     when valid. :class:`CoreConfig` raises them as one ``ConfigError``."""
     v = _facts_of(values)
-    ok = dict.fromkeys(INT_FIELDS, True)
+    ok = dict.fromkeys((*INT_FIELDS, "fp_width"), True)
     problems = []
     for rule in RULES:
         if all(ok[n] for n in rule.needs) and rule.bad(v):
@@ -350,8 +415,11 @@ def check_columns(designs) -> TableCheck:
         v.stages_zero = np.fromiter((x == 0 for x in stages), bool, size)
     else:
         v.stages_zero = stages == 0
+    v.reduce_code = _by_distinct(_choice_code(FP_REDUCE_MODES), columns["fp_reduce"])[0].astype(np.int64)
+    v.round_code = _by_distinct(_choice_code(FP_ROUNDINGS), columns["fp_round"])[0].astype(np.int64)
+    v.fp_width, v.int_fp_width = _int_column(columns["fp_width"])
     v.name_ok = _by_distinct(lambda x: (_name_ok(x),), columns["name"])[0].astype(bool)
-    ok = {n: np.ones(size, bool) for n in INT_FIELDS}
+    ok = {n: np.ones(size, bool) for n in (*INT_FIELDS, "fp_width")}
     fired = []
     with np.errstate(all="ignore"):
         for rule in RULES:
@@ -370,11 +438,16 @@ def check_columns(designs) -> TableCheck:
             row = SimpleNamespace(**{n: c[i] for n, c in raw.items()})
             problems[i] = [rule.message(row) for rule, hit in zip(RULES, fired[:, i], strict=True) if hit]
     valid = ~fired.any(axis=0)
+    reduce_code = np.maximum(v.reduce_code, 0)
+    act_code = np.maximum(v.act_code, 0).astype(np.int64)
     arrays = ConfigArrays(arch=np.maximum(v.arch_code, 0).astype(np.int64),
-                          act=np.maximum(v.act_code, 0).astype(np.int64),
+                          act=act_code,
                           acc=np.where(v.act_kind == 1, v.act_code, np.maximum(v.acc_code, 0)).astype(
                               np.int64),
-                          **{n: getattr(v, n) for n in INT_FIELDS})
+                          **{n: getattr(v, n) for n in INT_FIELDS},
+                          fp_reduce=reduce_code,
+                          fp_width=resolved_fp_width(reduce_code, v.fp_width, act_code),
+                          fp_round=np.maximum(v.round_code, 0))
     return TableCheck(valid, problems, arrays, columns)
 
 
@@ -414,11 +487,8 @@ def check_table(designs):
         emittable[too_wide] = False
         wide = check.arrays.take(too_wide)
         widths = {k: w.tolist() for k, w in wide.stream_bits.items()}
-        arch, act, acc, mu, tile_n, keys, fp = (a.tolist() for a in (wide.arch, wide.act, wide.acc, wide.mu,
-                                                                     wide.tile_n, wide.keys, wide.is_fp))
         for j, i in enumerate(too_wide.tolist()):
-            name = check.columns["name"][i] or design_name(
-                ARCHS[arch[j]], FORMATS[act[j]], FORMATS[acc[j]] if fp[j] else "", mu[j], tile_n[j], keys[j])
+            name = check.columns["name"][i] or wide.name(j)
             emit[i] = "\n".join(emit_problems_of(name, {k: w[j] for k, w in widths.items()}))
     index = designs.index if isinstance(designs, pd.DataFrame) else None
     return pd.DataFrame({"valid": check.valid, "problems": problems, "emittable": emittable,

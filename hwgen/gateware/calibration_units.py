@@ -17,7 +17,8 @@ from amaranth.lib.wiring import In, Out
 
 from hwgen.description.config import FP_FORMATS, CoreConfig
 
-from .arith import FPAdd, FPConvert, FPMul
+from .arith import FPAdd, FPConvert, FPFromInt, FPFusedAdd, FPMul
+from .components.block_align import BlockAligner
 from .components.fetch import Fetcher
 from .components.lane_arith import EnabledUnit
 
@@ -150,6 +151,25 @@ def _fetch_cfg(act: str, mu: int) -> CoreConfig:
     return CoreConfig(act=act, mu=mu, luts=1, keys=1, max_n=mu, max_m=1)
 
 
+def _aligner_cfg(act: str, width: int, tile_n: int) -> CoreConfig:
+    return CoreConfig(act=act, fp_reduce="blockfp", fp_width=width, mu=1, luts=tile_n, keys=1, max_n=tile_n,
+                      max_m=1)
+
+
+#: Block-FP units: activation formats, aligned widths and row lengths of the aligner samples, and
+#: tile-sum widths of the integer-to-FP converters (the widths a 2..4096-activation tile sum of
+#: 8..32-bit lanes spans).
+BLOCKFP_ACTS = ("fp16", "bf16", "fp8e4m3", "fp32")
+BLOCKFP_WIDTHS = (8, 12, 16, 20, 24, 32)
+BLOCKFP_ROWS = (4, 16)
+FROM_INT_WIDTHS = (12, 16, 24, 32, 40, 48)
+#: Fused multi-term adders: term counts and guard bits sampled (per format and output format), and
+#: the pipeline depths sampled at 8 terms with 4 guard bits.
+FUSED_TERMS = (2, 4, 8, 16, 32)
+FUSED_GUARDS = (0, 4, 8)
+FUSED_STAGES = (1, 2, 3)
+
+
 def calibration_units(*, max_mu: int = 6, max_stages: int = 8,
                       fp_formats: tuple[str, ...] = ("fp16", "bf16", "fp32", "fp8e4m3", "fp8e5m2"),
                       ) -> list[CalibrationUnit]:
@@ -198,4 +218,32 @@ def calibration_units(*, max_mu: int = 6, max_stages: int = 8,
             a, b = FP_FORMATS[src], FP_FORMATS[dst]
             if src != dst and b.exp_bits >= a.exp_bits and b.man_bits >= a.man_bits:
                 add("fp_convert", lambda x=a, y=b: EnabledUnit(FPConvert(x, y)), src=src, dst=dst)
+    for act in BLOCKFP_ACTS:
+        for width in BLOCKFP_WIDTHS:
+            for rows in BLOCKFP_ROWS:
+                add("block_align", lambda a=act, w=width, r=rows: BlockAligner(_aligner_cfg(a, w, r)),
+                    act=act, width=width, tile_n=rows)
+    for dst in ("fp16", "bf16", "fp32"):
+        fmt = FP_FORMATS[dst]
+        for width in FROM_INT_WIDTHS:
+            for rounding in ("rne", "rtz"):
+                # a tile sum of an fp16 row at fp_width 20 (the scale only moves constants)
+                add("fp_from_int", lambda w=width, f=fmt, r=rounding: FPFromInt(w, 5, f, -33, r),
+                    width=width, dst=dst, rounding=rounding)
+    for fmt in ("fp16", "bf16"):
+        for out in (fmt, "fp32"):
+            a, b = FP_FORMATS[fmt], FP_FORMATS[out]
+
+            def fused(n, g, r="rne", s=0, a=a, b=b):
+                return EnabledUnit(FPFusedAdd(a, n, b, guard=g, rounding=r, stages=s))
+
+            for terms in FUSED_TERMS:
+                for guard in FUSED_GUARDS:
+                    add("fp_fused", lambda n=terms, g=guard, f=fused: f(n, g), fmt=fmt, out=out,
+                        terms=terms, guard=guard, rounding="rne", stages=0)
+            add("fp_fused", lambda f=fused: f(8, 4, "rtz"), fmt=fmt, out=out, terms=8, guard=4,
+                rounding="rtz", stages=0)
+            for stages in FUSED_STAGES:
+                add("fp_fused", lambda s=stages, f=fused: f(8, 4, s=s), fmt=fmt, out=out, terms=8, guard=4,
+                    rounding="rne", stages=stages)
     return units

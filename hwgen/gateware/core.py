@@ -15,8 +15,9 @@ from amaranth.lib.wiring import In, Out
 
 from hwgen.description.config import MAX_NETLIST_BITS, ConfigError, CoreConfig, Register
 
+from .components.block_align import BlockAligner, buffer_layout
 from .components.fetch import Fetcher, fetch_layouts
-from .components.lane_arith import SharedUnits, delay, flat_signal, lane_arith
+from .components.lane_arith import SharedUnits, acc_arith, delay, flat_signal, lane_arith
 from .components.lut_builder import LutBuilder
 from .components.multipliers import Multipliers
 from .components.reduction_tree import ReductionTree
@@ -27,7 +28,13 @@ __all__ = [
 
 
 def _lane(cfg: CoreConfig, width: int):
+    """A datapath lane (LUT entry, operand) of ``width`` bits: signed for integer lanes."""
     return lane_arith(cfg).shape(width)
+
+
+def _io_lane(cfg: CoreConfig, width: int):
+    """A stream or accumulator lane of ``width`` bits: an FP bit pattern, or a signed integer."""
+    return acc_arith(cfg).shape(width)
 
 
 def job_layout(cfg: CoreConfig) -> data.StructLayout:
@@ -38,20 +45,20 @@ def job_layout(cfg: CoreConfig) -> data.StructLayout:
 def act_layout(cfg: CoreConfig) -> data.ArrayLayout:
     """One activation row: ``tile_n`` lanes (signed integers or FP bit patterns); lane ``l*mu + j``
     is activation ``j`` of LUT ``l``."""
-    return data.ArrayLayout(_lane(cfg, cfg.act_width), cfg.tile_n)
+    return data.ArrayLayout(_io_lane(cfg, cfg.act_width), cfg.tile_n)
 
 
 def keys_layout(cfg: CoreConfig) -> data.ArrayLayout:
     """One word of the ``keys`` stream: ``[l][k]`` is the key of LUT ``l`` for output lane ``k``
     (see :mod:`hwgen.description.key_encoding`); for ``mac`` cores, the weight operand of activation lane
     ``l`` for output lane ``k``, in the ``act`` format (:attr:`CoreConfig.key_bits` = act width)."""
-    lane = _lane(cfg, cfg.key_bits) if cfg.is_mac else unsigned(cfg.key_bits)
+    lane = _io_lane(cfg, cfg.key_bits) if cfg.is_mac else unsigned(cfg.key_bits)
     return data.ArrayLayout(data.ArrayLayout(lane, cfg.keys), cfg.luts)
 
 
 def out_layout(cfg: CoreConfig) -> data.StructLayout:
     """One output tile: ``keys`` lanes of ``acc_width`` bits and ``last`` (final tile of the job)."""
-    return data.StructLayout({"data": data.ArrayLayout(_lane(cfg, cfg.acc_width), cfg.keys), "last": 1})
+    return data.StructLayout({"data": data.ArrayLayout(_io_lane(cfg, cfg.acc_width), cfg.keys), "last": 1})
 
 
 def step_layout(cfg: CoreConfig) -> data.StructLayout:
@@ -75,7 +82,7 @@ class _Datapath(wiring.Component):
         super().__init__({
             "step": In(step_layout(cfg)),
             "key": In(keys_layout(cfg).size),  # a keys_layout word (a plain port: see flat_signal)
-            "row": In(act_layout(cfg)),  # the activation row of the step, one cycle after ``step``
+            "row": In(buffer_layout(cfg)),  # the activation-buffer row of the step, one cycle after ``step``
             "out_valid": Out(1),
             "out": Out(out_layout(cfg)),
         })
@@ -83,11 +90,12 @@ class _Datapath(wiring.Component):
     def _lut_registers(self, m: Module, load: Value) -> list[list[Signal]]:
         """Build the LUTs from the activation row; ``regs[l][v - 1]`` holds entry ``v`` of LUT ``l``."""
         cfg = self._cfg
+        lanes = self.row.lanes if cfg.is_blockfp else self.row
         luts = []
         for lut in range(cfg.luts):
             builder = LutBuilder(cfg, self._units)
             m.submodules[f"lut_builder{lut}"] = builder
-            m.d.comb += builder.a.eq(Cat(self.row[lut * cfg.mu + j] for j in range(cfg.mu)))
+            m.d.comb += builder.a.eq(Cat(lanes[lut * cfg.mu + j] for j in range(cfg.mu)))
             regs = [Signal(_lane(cfg, cfg.entry_width(v)), name=f"lut{lut}_e{v}")
                     for v in range(1, cfg.plan.entries + 1)]
             with m.If(load):
@@ -137,7 +145,7 @@ class _Datapath(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
-        arith = lane_arith(cfg, self._units)
+        arith = acc_arith(cfg, self._units)
 
         # Stage 1: the buffer read completes; LUT build (lut_build_latency cycles) into the LUT
         # registers (mac: the row into the operand registers), once per output block.
@@ -148,6 +156,11 @@ class _Datapath(wiring.Component):
         built_key = delay(m, s1_key, cfg.lut_build_latency, "build_key")
         load = built.valid & built.load_lut
         stored = self._operand_registers(m, load) if cfg.is_mac else self._lut_registers(m, load)
+        if cfg.is_blockfp:  # the row's shared exponent, stored with its LUTs
+            row_exp = Signal(cfg.row_exp_bits, name="row_exp")
+            built_exp = delay(m, self.row.exp, cfg.lut_build_latency, "build_exp")
+            with m.If(load):
+                m.d.sync += row_exp.eq(built_exp)
 
         # Stage 2: fetch or multiply (mul_latency cycles), reduction tree (tree_latency cycles),
         # accumulate (acc_latency cycles).
@@ -165,8 +178,15 @@ class _Datapath(wiring.Component):
         acc = Array(Signal(acc_lane, name=f"acc{i}") for i in range(cfg.reuse))
         done = delay(m, tag, cfg.acc_latency, "acc_step")
         total = Signal(acc_lane)
+        if cfg.is_blockfp:  # the exponent travels with its step through the tree
+            tile_exp = delay(m, row_exp, cfg.mul_latency + cfg.tree_latency, "tile_exp")
         for k in range(cfg.tile_m):
-            x = arith.to_acc(m, tree.sums[k], f"to_acc{k}")
+            if cfg.is_blockfp:
+                x = arith.from_tile_sum(m, tree.sums[k], tile_exp, f"to_acc{k}")
+            elif cfg.is_fused:  # the fused adder rounds into the accumulator format
+                x = tree.sums[k]
+            else:
+                x = arith.to_acc(m, tree.sums[k], f"to_acc{k}")
             summed = arith.add(m, acc[tag.r][k], x, width=cfg.acc_width, name=f"acc_add{k}")
             first = delay(m, x, cfg.acc_latency, f"first{k}")
             if cfg.canonicalises_first_tile:
@@ -255,8 +275,8 @@ class LutCore(wiring.Component):
         advance = Signal()
         m.d.comb += advance.eq(~self.out.valid | self.out.ready)
 
-        # --- Activation buffer ---
-        m.submodules.act_buf = act_buf = Memory(shape=act_layout(cfg), depth=cfg.max_tiles_n, init=[])
+        # --- Activation buffer (block-FP: rows aligned as they are written) ---
+        m.submodules.act_buf = act_buf = Memory(shape=buffer_layout(cfg), depth=cfg.max_tiles_n, init=[])
         wr = act_buf.write_port()
         rd = act_buf.read_port(domain="sync")
 
@@ -294,7 +314,12 @@ class LutCore(wiring.Component):
                 lanes = Signal(act_layout(cfg))
                 for i in range(tile_n):
                     m.d.comb += lanes[i].eq(Mux(n_rem > i, self.act.p[i], 0))
-                m.d.comb += [wr.addr.eq(row), wr.data.eq(lanes), wr.en.eq(self.act.valid)]
+                data = lanes
+                if cfg.is_blockfp:
+                    m.submodules.aligner = aligner = BlockAligner(cfg)
+                    m.d.comb += aligner.a.eq(lanes)
+                    data = aligner.row
+                m.d.comb += [wr.addr.eq(row), wr.data.eq(data), wr.en.eq(self.act.valid)]
                 with m.If(self.act.valid):
                     m.d.sync += [n_rem.eq(n_rem - tile_n), row.eq(row + 1)]
                     with m.If(n_rem <= tile_n):

@@ -17,7 +17,8 @@ __all__ = ["FLAGS", "add_design_arguments", "given_options", "given_params", "re
 FLAGS = {
     "arch": "--arch", "act": "--act", "acc": "--acc", "adder_stages": "--adder-stages", "core": "--core",
     "mu": "--mu", "luts": "--luts", "keys": "--keys", "max_n": "--max-n", "max_m": "--max-m",
-    "reuse": "--reuse", "pipeline": "--pipeline", "name": "--name",
+    "reuse": "--reuse", "pipeline": "--pipeline", "fp_reduce": "--fp-reduce", "fp_width": "--fp-width",
+    "fp_round": "--fp-round", "name": "--name",
 }
 
 
@@ -65,6 +66,20 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline", type=int_range(), default=None, metavar="P",
                    help="extra register stages between LUT registers and accumulators, "
                         "0..1+ceil(log2(L)) (default: 0)")
+    p.add_argument("--fp-reduce", default=None, metavar="{ieee,blockfp,fused}",
+                   help="reduction of a floating-point LUT core: ieee = every LUT entry and tree node one "
+                        "rounded IEEE add in the --act format; blockfp = each activation row aligned once "
+                        "to its largest exponent into --fp-width-bit integers, integer LUTs and tree, one "
+                        "rounding per tile sum into --acc; fused = IEEE LUTs, the L fetched values of an "
+                        "output summed by one fused adder (aligned to --fp-width bits, one rounding into "
+                        "--acc; at most 64 LUTs, --pipeline 0) (default: ieee)")
+    p.add_argument("--fp-width", type=int_range(), default=None, metavar="W",
+                   help="--fp-reduce blockfp/fused: bits of an aligned value, sign included: blockfp 2..32, "
+                        "fused mantissa bits + 2..18 (guard bits) (default: mantissa bits + 6, e.g. 16 for "
+                        "fp16, 13 for bf16)")
+    p.add_argument("--fp-round", default=None, metavar="{rne,rtz}",
+                   help="--fp-reduce blockfp/fused: rounding into --acc, to nearest even or toward zero "
+                        "(default: rne)")
     p.add_argument("--name", default=None, metavar="NAME",
                    help="Verilog module name (default: lut_<act>_mu<MU>_<rows>x<cols>, or "
                         "<arch>_<act>_<rows>x<cols> for --arch signflip/mac)")

@@ -47,16 +47,27 @@ class CalibrateCommand(Command):
         p.add_argument("--max-mu", type=int_range(1, MAX_MU), default=None, metavar="M",
                        help=f"calibrate fetchers for mu 1..M, at most {MAX_MU}: the mu range of the table "
                             "and of every mu search (default: that of hwgen.gateware.calibration_units, 6)")
+        p.add_argument("--update", action="store_true",
+                       help="keep the samples of the table at -o and synthesise only the units and cores it "
+                            "lacks (same liberty and flow version)")
 
     def run(self, args: argparse.Namespace) -> int:
+        import json
+
         from costmodel.liberty import LibertyError
         from dse.calibration import calibrate, table_text
 
         output = Path(args.output)
         check_writable(output, "-o", make_parents=True)
+        base = None
+        if args.update:
+            try:
+                base = json.loads(output.read_text())
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"--update: cannot read the table {str(output)!r}: {exc}") from None
         try:  # calibrate() resolves the liberty before any synthesis
-            table = calibrate(liberty=args.liberty, jobs=args.jobs, max_mu=args.max_mu)
-        except LibertyError as exc:
+            table = calibrate(liberty=args.liberty, jobs=args.jobs, max_mu=args.max_mu, update=base)
+        except (LibertyError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         atomic_write(output, table_text(table), "-o", make_parents=True)
         if args.json:
@@ -91,6 +102,11 @@ class ValidateCommand(Command):
         p.add_argument("--timeout", type=positive_float("seconds"), default=None, metavar="S",
                        help="give up on a design whose synthesis runs past S seconds (reported, not counted; "
                             "default: no limit)")
+        p.add_argument("--fp-reduce", choices=("ieee", "blockfp", "fused"), default="ieee",
+                       help="blockfp: draw block-FP cores only (fp16/bf16, aligned width 8..32, either "
+                            "rounding); fused: fused-reduction cores only (fp16/bf16, 0..8 guard bits, "
+                            "either rounding); ieee: the standard draw of integer and IEEE FP cores "
+                            "(default: %(default)s)")
         p.add_argument("-o", "--output", default="build/validation", metavar="DIR",
                        help="folder for validation.csv and validation.png (default: %(default)s)")
 
@@ -108,7 +124,8 @@ class ValidateCommand(Command):
                                    f"got --simulate {args.simulate} (use 0)")
         try:
             table = validate(args.designs, seed=args.seed, jobs=args.jobs, simulate=args.simulate,
-                             out_dir=out_dir, max_area_um2=args.max_area, timeout_s=args.timeout)
+                             out_dir=out_dir, max_area_um2=args.max_area, timeout_s=args.timeout,
+                             fp_reduce=args.fp_reduce)
         except ConfigError as exc:
             raise config_problems(exc, {"max_area_um2": "--max-area"}) from None
         except LibertyError as exc:

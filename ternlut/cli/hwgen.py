@@ -142,7 +142,16 @@ class EmitCommand(Command):
                   f"({cfg.plan.adders * cfg.luts} in all), build depth {cfg.plan.depth}")
         print(f"  activations   : {cfg.act}, buffer {cfg.max_tiles_n} rows x {cfg.tile_n} "
               f"(max_n={cfg.max_n})")
-        if cfg.is_fp and cfg.is_mac:
+        if cfg.is_blockfp:
+            print(f"  block FP      : each row aligned to its largest exponent into {cfg.fp_width}-bit "
+                  f"integers (buffer rows of {cfg.buffer_row_bits} bits); integer LUTs and tree; tile sums "
+                  f"rounded ({cfg.fp_round}) into {cfg.acc_type}, accumulated by adders with "
+                  f"{cfg.adder_stages} pipeline registers")
+        elif cfg.is_fused:
+            print(f"  fused adders  : one per output over the {cfg.luts} fetched values, aligned to "
+                  f"{cfg.fp_width} bits ({cfg.fused_guard} guard bits), rounded ({cfg.fp_round}) into "
+                  f"{cfg.acc_type}; {cfg.adder_stages} pipeline registers in every FP unit")
+        elif cfg.is_fp and cfg.is_mac:
             print(f"  FP units      : {cfg.adder_stages} pipeline registers per adder and multiplier; "
                   f"accumulate in {cfg.acc_type}")
         elif cfg.is_fp:
@@ -265,6 +274,8 @@ class CostCommand(Command):
             return 0
         print(f"{cfg.name}: {cfg.tile_n} x {cfg.tile_m} tile, {cfg.act}"
               + (f" -> {cfg.acc}" if cfg.is_fp and cfg.acc != cfg.act else "")
+              + (f", block FP ({cfg.fp_width}-bit lanes, {cfg.fp_round})" if cfg.is_blockfp else "")
+              + (f", fused adders ({cfg.fp_width}-bit alignment, {cfg.fp_round})" if cfg.is_fused else "")
               + f", cost model on {costs.liberty} (flow {costs.flow_version})")
         if doc["mu_choice"]:
             print(f"  mu            : {cfg.mu} ({doc['mu_choice']})")

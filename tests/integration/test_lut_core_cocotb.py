@@ -59,6 +59,20 @@ CONFIGS = {
     # fp8 E4M3 (IEEE-style, max finite 240) accumulated in fp8 itself, 1-stage adders.
     "fp8e4m3_mu2_l2_k2_s1": CoreConfig(act="fp8e4m3", adder_stages=1, mu=2, luts=2, keys=2, max_n=12,
                                        max_m=6),
+    # Block floating point: fp16 rows aligned to 16-bit integers (the default), integer LUTs and
+    # tree, tile sums rounded into fp32 and accumulated by 1-stage adders, reuse 2, pipeline 1;
+    # bf16 aligned below its significand (9 bits), truncating conversion, sign-flip arch.
+    "fp16_fp32_bfp16_mu3_l3_k3_s1_r2_p1": CoreConfig(act="fp16", acc="fp32", fp_reduce="blockfp",
+                                                     adder_stages=1, mu=3, luts=3, keys=3, max_n=45,
+                                                     max_m=15, reuse=2, pipeline=1),
+    "signflip_bf16_bfp9rtz_l4_k2": CoreConfig(arch="signflip", act="bf16", fp_reduce="blockfp", fp_width=9,
+                                              fp_round="rtz", luts=4, keys=2, max_n=20, max_m=8),
+    # Fused reduction: one fused adder per output (default 4 guard bits) with 2 pipeline registers
+    # into fp32, reuse 2; bf16 with no guard bits and truncation over an odd L = 5.
+    "fp16_fp32_fused16_mu3_l3_k3_s2_r2": CoreConfig(act="fp16", acc="fp32", fp_reduce="fused", adder_stages=2,
+                                                    mu=3, luts=3, keys=3, max_n=45, max_m=15, reuse=2),
+    "bf16_fused9rtz_mu2_l5_k2": CoreConfig(act="bf16", fp_reduce="fused", fp_width=9, fp_round="rtz", mu=2,
+                                           luts=5, keys=2, max_n=40, max_m=8),
     # Baselines. mac int8, 8 x 8 multipliers; with max_n = 40 the 19-bit tree (sized for generic
     # weights) is wider than the 14-bit accumulators (sized for ternary weights); reuse 2, pipeline 2.
     "mac_int8_l8_k8_r2_p2": CoreConfig(arch="mac", act="int8", luts=8, keys=8, max_n=40, max_m=40, reuse=2,

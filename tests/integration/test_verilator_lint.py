@@ -87,6 +87,16 @@ CONFIGS = {
                                        pipeline=2),
     "mac_fp16_fp32_l3_k3_s1_p2": CoreConfig(arch="mac", act="fp16", acc="fp32", adder_stages=1, luts=3,
                                             keys=3, max_n=36, max_m=15, reuse=2, pipeline=2),
+    # Block FP: aligned widths above (fp16 at 16 bits, the default) and below (bf16 at 6 bits) the
+    # significand, both roundings, pipelined accumulate adders.
+    "fp16_fp32_bfp16_mu3_l3_k3_s1_p1": CoreConfig(act="fp16", acc="fp32", fp_reduce="blockfp", adder_stages=1,
+                                                  mu=3, luts=3, keys=3, max_n=45, max_m=15, reuse=2,
+                                                  pipeline=1),
+    # Fused reduction, pipelined, into fp32.
+    "fp16_fp32_fused14_mu2_l3_k2_s2": CoreConfig(act="fp16", acc="fp32", fp_reduce="fused", fp_width=14,
+                                                 adder_stages=2, mu=2, luts=3, keys=2, max_n=24, max_m=8),
+    "bf16_bfp6rtz_mu2_l2_k2": CoreConfig(act="bf16", fp_reduce="blockfp", fp_width=6, fp_round="rtz", mu=2,
+                                         luts=2, keys=2, max_n=16, max_m=8),
 }
 
 

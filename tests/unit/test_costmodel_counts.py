@@ -4,7 +4,7 @@ With a unit-cost table that prices one register bit at 1 and everything else at 
 area is its count of register bits. That count must equal the flip-flop bits of the emitted
 Verilog (Yosys, before any logic optimisation; the FP units' internal pipeline registers belong to
 the priced unit and are excluded; the activation buffer's read register belongs to the SRAM), for
-integer and floating-point cores across mu, L, K, pipeline, reuse and adder stages. A second table
+integer, floating-point and block-FP cores across mu, L, K, pipeline, reuse and adder stages. A second table
 counts adders: the plan's and the tree's.
 """
 
@@ -48,6 +48,15 @@ class _Counting:
 
     def fp_convert(self, src, dst):
         return {"area_um2": 0.0, "critical_path_ns": 0.0}
+
+    def fp_fused(self, fmt, out, terms, guard, rounding, stages):
+        return {"area_um2": 1.0 if self.what == "adders" else 0.0, "critical_path_ns": 0.0}
+
+    def fp_from_int(self, width, dst, rounding):
+        return {"area_um2": 0.0, "critical_path_ns": 0.0}
+
+    def block_align_area(self, exp_bits, man_bits, width, tile_n):
+        return np.zeros(np.shape(width))
 
     def fetch_area(self, kind, mu, width):
         return 0.0
@@ -100,6 +109,11 @@ CONFIGS = [
     dict(arch="signflip", act="int8", luts=6, keys=4, reuse=2, pipeline=1),
     dict(arch="mac", act="int8", luts=5, keys=3, pipeline=2),
     dict(arch="mac", act="bf16", acc="fp32", luts=3, keys=2, adder_stages=2, reuse=3),
+    dict(act="fp16", acc="fp32", fp_reduce="blockfp", mu=3, luts=3, keys=2, adder_stages=2, reuse=2,
+         pipeline=2, max_n=90, max_m=64),
+    dict(act="bf16", fp_reduce="blockfp", fp_width=9, fp_round="rtz", mu=1, luts=1, keys=3, adder_stages=1,
+         pipeline=1),
+    dict(act="fp16", acc="fp32", fp_reduce="fused", mu=2, luts=5, keys=2, adder_stages=2, reuse=3),
 ]
 
 
@@ -112,7 +126,7 @@ def test_register_bits_match_the_design(params, tmp_path):
     predicted = sum(model.area_terms(cfg, _Counting("reg")).values())
     # The activation buffer's registered read port (one row) is part of the SRAM macro: the
     # synthesis flow folds it into the memory (no such flip-flops remain in its netlist).
-    sram_read_register = cfg.tile_n * cfg.act_width
+    sram_read_register = cfg.buffer_row_bits
     assert predicted == _yosys_dff_bits(emit_verilog(cfg), tmp_path) - sram_read_register
 
 
@@ -121,7 +135,7 @@ def test_adder_count_is_plan_plus_tree_plus_accumulators(params):
     cfg = CoreConfig(**params)
     groups = model.area_terms(cfg, _Counting("adders"))
     assert groups["lut_build"] == cfg.luts * cfg.plan.adders
-    assert groups["reduction"] == cfg.keys * (cfg.luts - 1)
+    assert groups["reduction"] == cfg.keys * (1 if cfg.is_fused else cfg.luts - 1)  # fused: one adder
     assert groups["accumulation"] == cfg.keys
 
 

@@ -85,8 +85,31 @@ def test_rows_equal_scalar_estimates_in_any_order():
     rng = np.random.default_rng(3)
     rows = [dict(act=str(rng.choice(["int8", "fp16", "bf16", "int4"])), mu=int(rng.integers(1, 7)),
                  luts=int(rng.integers(1, 70)), keys=int(rng.integers(1, 9))) for _ in range(60)]
+    for row in rows[::3]:  # block FP at several widths and both roundings
+        if not row["act"].startswith("int"):
+            row.update(fp_reduce="blockfp", fp_width=int(rng.integers(8, 33)),
+                       fp_round=str(rng.choice(["rne", "rtz"])), acc=str(rng.choice(["", "fp32"])))
+    for row in rows[1::3]:  # fused adders: guard bits, roundings, pipeline registers
+        if not row["act"].startswith("int"):
+            man = {"fp16": 10, "bf16": 7}[row["act"]]
+            row.update(fp_reduce="fused", fp_width=man + 2 + int(rng.integers(0, 9)),
+                       fp_round=str(rng.choice(["rne", "rtz"])), acc=str(rng.choice(["", "fp32"])),
+                       adder_stages=int(rng.integers(0, 4)))
     out = estimate_table(pd.DataFrame(rows))
     shuffled = estimate_table(pd.DataFrame(rows[::-1]))
     assert np.array_equal(out.area_um2.to_numpy(), shuffled.area_um2.to_numpy()[::-1])
+    assert (out.fp_reduce == "blockfp").sum() >= 5 and (out.fp_reduce == "fused").sum() >= 5
     for i, row in enumerate(rows):
-        assert out.area_um2[i] == pytest.approx(estimate(CoreConfig(**row)).area_um2, abs=0.05)
+        report = estimate(CoreConfig(**row))
+        assert out.area_um2[i] == pytest.approx(report.area_um2, abs=0.05)
+        assert out.critical_path_ns[i] == pytest.approx(report.critical_path_ns, abs=5e-4)
+        assert out.act_buffer_bits[i] == report.act_buffer_bits
+
+
+def test_fused_cores_without_a_calibrated_fused_adder_are_refused_in_one_line():
+    cfg = CoreConfig(act="fp8e4m3", fp_reduce="fused", mu=1, luts=2, keys=2)
+    line = r"`fp_reduce` 'fused' is priced for act->acc .*fp16->fp32.*, got act='fp8e4m3', acc='fp8e4m3'$"
+    with pytest.raises(ConfigError, match="^" + line):
+        estimate(cfg)
+    with pytest.raises(ConfigError, match="^row 0: " + line):
+        estimate_table(pd.DataFrame([cfg.to_dict()]))

@@ -57,3 +57,34 @@ def test_validate_fast_subset(tmp_path, capsys):
     assert len(simulated) == 1 and bool(simulated.cycles_match.iloc[0])
     assert (tmp_path / "validation.png").stat().st_size > 1000
     assert "area MAPE" in out
+
+
+def test_blockfp_draws_are_block_fp_cores_and_leave_the_standard_draw_alone():
+    blockfp = draw_designs(10, seed=4, max_area_um2=2e6, fp_reduce="blockfp")
+    assert all(d.is_blockfp and d.act in ("fp16", "bf16") and 8 <= d.fp_width <= 32 for d in blockfp)
+    assert {d.fp_round for d in blockfp} == {"rne", "rtz"}
+    fused = draw_designs(6, seed=4, max_area_um2=2e6, fp_reduce="fused")
+    assert all(d.is_fused and d.pipeline == 0 and 0 <= d.fused_guard <= 8 for d in fused)
+    standard = draw_designs(10, seed=4, max_area_um2=2e6)
+    assert standard == draw_designs(10, seed=4, max_area_um2=2e6, fp_reduce="ieee")
+    assert not any(d.is_blockfp for d in standard)
+
+
+def test_calibrate_update_keeps_the_table_and_synthesises_nothing_it_has(monkeypatch):
+    """``costmodel calibrate --update`` on the committed table: every unit and core is there, so
+    no synthesis runs and the samples come back as they were; a table of another flow is refused."""
+    import json
+
+    from costmodel.unit_costs import DEFAULT_TABLE
+    from dse import calibration
+
+    def no_synthesis(*args, **kwargs):
+        raise AssertionError("synthesised a sample the table already has")
+
+    monkeypatch.setattr(calibration, "synthesize", no_synthesis)
+    table = json.loads(DEFAULT_TABLE.read_text())
+    out = calibration.calibrate(update=table, progress=False)
+    order = sorted(table["samples"], key=lambda s: (s["kind"], json.dumps(s, sort_keys=True)))
+    assert out["samples"] == order
+    with pytest.raises(ValueError, match="calibrate it whole"):
+        calibration.calibrate(update={**table, "flow_version": "0"}, progress=False)

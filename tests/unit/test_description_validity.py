@@ -42,8 +42,14 @@ def _random_row(rng: np.random.Generator) -> dict:
     depth = tree_depth(luts) if isinstance(luts, int) and luts > 0 else 2
     pipeline = _pick(rng, [0, 1, depth + 1, None], [depth + 2, -1, 65, "1"])
     name = _pick(rng, ["", "", "core_7"], ["1bad", "a-b", 5, "x" * 129, None])
+    fp_reduce = _pick(rng, ["ieee", "ieee", "blockfp", "fused", None] if fp else ["ieee", None],
+                      ["blockfp", "fused", "tree", 2])
+    blockfp = fp_reduce in ("blockfp", "fused")
+    fp_width = _pick(rng, [0, 2, 12, 20, 32] if blockfp else [0, None], [1, 33, 12, 2.5, "8"])
+    fp_round = _pick(rng, ["rne", "rtz"] if blockfp else ["rne", None], ["rtz", "even", None])
     return {"arch": arch, "act": act, "acc": acc, "adder_stages": stages, "mu": mu, "luts": luts,
-            "keys": keys, "max_n": max_n, "max_m": max_m, "reuse": reuse, "pipeline": pipeline, "name": name}
+            "keys": keys, "max_n": max_n, "max_m": max_m, "reuse": reuse, "pipeline": pipeline,
+            "fp_reduce": fp_reduce, "fp_width": fp_width, "fp_round": fp_round, "name": name}
 
 
 def _scalar(row: dict) -> tuple[list[str], list[str]]:
@@ -85,7 +91,12 @@ def test_table_check_agrees_with_core_config(drawn):
     "`pipeline` must be an integer", "`pipeline` must be in [0, 64]", "`mu` must be 1 for arch='signflip'",
     "`mu` must be 1 for arch='mac'", "`max_n` must be at least the tile", "`max_m` must be at least the tile",
     "`reuse` must be in [1, ceil(max_m/keys)", "`pipeline` must be in [0, 1 + ceil(log2(luts))",
-    "`name` must be a Verilog identifier",
+    "`name` must be a Verilog identifier", "`fp_reduce` must be one of",
+    "`fp_reduce` applies to floating-point",
+    "`fp_reduce` must be 'ieee' for arch='mac'", "`fp_width` must be an integer", "`fp_width` applies to",
+    "`fp_width` must be in [2, 32]", "`fp_round` must be one of", "`fp_round` must be 'rne' with",
+    "bits for fp_reduce='fused'", "`luts` must be in [1, 64] for fp_reduce='fused'",
+    "`pipeline` must be 0 for fp_reduce='fused'",
 ])
 def test_the_draw_hits_every_rule(drawn, fragment):
     _, table = drawn
@@ -101,7 +112,8 @@ def test_the_draw_has_valid_emittable_and_too_wide_designs(drawn):
 def test_every_rule_is_one_definition_for_both_paths():
     assert all(rule.message is not None or rule.marks for rule in RULES)
     assert config_problems({"arch": "lut", "act": "int8", "acc": "", "adder_stages": 0, "mu": 0, "luts": 4,
-                            "keys": 4, "max_n": 16, "max_m": 16, "reuse": 1, "pipeline": 0, "name": ""}) == [
+                            "keys": 4, "max_n": 16, "max_m": 16, "reuse": 1, "pipeline": 0,
+                            "fp_reduce": "ieee", "fp_width": 0, "fp_round": "rne", "name": ""}) == [
         "`mu` must be in [1, 8], got mu=0"]
 
 
@@ -144,7 +156,8 @@ def test_config_arrays_equal_the_config_properties():
     v = ConfigArrays.of(*configs)
     names = ("is_fp", "is_mac", "act_width", "tile_n", "tile_m", "key_bits", "max_tiles_n", "max_tiles_m",
              "lut_width", "product_width", "acc_width", "lut_build_latency", "mul_latency", "tree_latency",
-             "acc_latency", "pipeline_latency", "step_bits")
+             "acc_latency", "pipeline_latency", "step_bits", "is_blockfp", "int_lanes", "lane_width",
+             "row_exp_bits", "buffer_row_bits", "fp_width", "is_fused", "tile_sum_width")
     cuts, emittable = v.pipeline_cuts, v.emittable
     for i, cfg in enumerate(configs):
         for name in names:
@@ -160,6 +173,7 @@ def test_config_arrays_equal_the_config_properties():
         for k in range(1, cfg.mu + 1):
             assert v.sum_width(k)[i] == cfg._sum_width(k)
         assert v.config(i).to_dict() == {**cfg.to_dict(), "name": v.config(i).name}
+        assert v.name(i) == cfg.default_name()
 
 
 def test_tree_closed_forms_equal_the_tree_plan():

@@ -5,6 +5,7 @@ search over SQLite (exact slot budget, resume, reproducibility, pruning, constra
 the results files and the design export."""
 
 import contextlib
+import itertools
 import math
 import re
 from pathlib import Path
@@ -635,7 +636,8 @@ def test_export_design_is_the_trials_core(tpe_study, tmp_path):
     for _, row in res.frame[res.frame["state"] == "COMPLETE"].head(4).iterrows():
         params = pd.DataFrame([{p: row[f"param_{p}"] for p in spec.param_names}])
         point = design_table(spec, params).iloc[0]
-        want = CoreConfig(**{k: (str(point[k]) if k in ("arch", "act", "acc") else int(point[k]))
+        want = CoreConfig(**{k: (str(point[k]) if k in ("arch", "act", "acc", "fp_reduce", "fp_round")
+                                 else int(point[k]))
                              for k in CONFIG_COLUMNS})
         path = export_design(row, spec, tmp_path / f"t{row['number']}.toml")
         assert load_design(path)["luts"] == want.luts
@@ -693,3 +695,30 @@ def test_shipped_study_files_load_and_can_find_designs(path):
 def test_shipped_study_names_are_unique():
     names = [load_study(p).name for p in STUDY_FILES]
     assert len(names) == len(set(names)) == len(STUDY_FILES) >= 5
+
+
+def test_a_space_over_reduction_modes_has_no_invalid_mode_points():
+    """``fp_reduce``, ``fp_width`` and ``fp_round`` in one space: a point where a parameter does not
+    apply takes its "not applicable" value (ieee: width 0, rne; integer activations: ieee), so the
+    exhaustive sweep prices every point and the block-FP ones differ by width."""
+    space = {"act": ["int8", "fp16"], "fp_reduce": ["ieee", "blockfp", "fused"], "fp_width": [12, 16],
+             "fp_round": ["rne", "rtz"], "mu": [2], "luts": [4], "keys": [8], "pipeline": [0, 1]}
+    spec = make_spec(fixed={"acc": ""}, space=space, constraints={})
+    params = pd.DataFrame([dict(zip(space, values, strict=True)) for values in
+                           itertools.product(*space.values())])
+    table = design_table(spec, params)
+    ieee = table["fp_reduce"] == "ieee"
+    assert (table.loc[table["act"] == "int8", "fp_reduce"] == "ieee").all()
+    assert (table.loc[ieee, "fp_width"] == 0).all() and (table.loc[ieee, "fp_round"] == "rne").all()
+    assert (table.loc[table["fp_reduce"] == "fused", "pipeline"] == 0).all()
+    assert set(table.loc[~ieee, "fp_width"]) == {12, 16}
+    assert set(table.loc[~ieee, "fp_round"]) == {"rne", "rtz"}
+    scored = score(spec, table)
+    assert scored.valid.all(), scored.problems
+    strings = ("arch", "act", "acc", "fp_reduce", "fp_round")
+    names = {tuple(CoreConfig(**{k: (str(r[k]) if k in strings else int(r[k])) for k in CONFIG_COLUMNS})
+                   .to_dict().items()) for _, r in table.iterrows()}
+    # int8 and fp16 ieee at 2 pipeline depths; block FP (x 2 depths) and fused at 2 widths x 2 roundings
+    assert len(names) == 2 * 2 + 4 * 2 + 4
+    result = sweep(spec)
+    assert result.valid == result.total == len(params)

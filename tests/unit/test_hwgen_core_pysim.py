@@ -39,6 +39,28 @@ FP_CONFIGS = [
     dict(act="fp8e4m3", acc="fp16", adder_stages=1, mu=2, luts=2, keys=2, max_n=12, max_m=4),
     dict(act="fp8e5m2", adder_stages=3, mu=3, luts=1, keys=1, max_n=6, max_m=2, pipeline=1),
 ]
+# Block floating point: widths below, at and above the significand (fp16: 12 bits), truncating and
+# RNE conversions, fp32 and same-format accumulators, pipelined accumulate adders, reuse, mu 1..4,
+# the sign-flip arch, fp8.
+BLOCKFP_CONFIGS = [
+    dict(act="fp16", acc="fp32", fp_reduce="blockfp", mu=3, luts=2, keys=3, max_n=30, max_m=8, reuse=2),
+    dict(act="fp16", fp_reduce="blockfp", fp_width=8, fp_round="rtz", adder_stages=2, mu=2, luts=3,
+         keys=2, max_n=24, max_m=8, reuse=3, pipeline=2),
+    dict(act="bf16", acc="fp32", fp_reduce="blockfp", fp_width=32, adder_stages=1, mu=1, luts=3, keys=2,
+         max_n=12, max_m=5, pipeline=1),
+    dict(act="fp8e4m3", acc="fp16", fp_reduce="blockfp", fp_width=6, mu=4, luts=1, keys=2, max_n=12,
+         max_m=4),
+    dict(arch="signflip", act="bf16", fp_reduce="blockfp", fp_width=12, luts=4, keys=2, max_n=16, max_m=4),
+]
+# Fused reduction: the default guard (fp16 into fp32), no guard bits with truncation and a
+# pipelined fused adder below the accumulate latency (reuse 3 > 2), one term (L = 1) into fp16.
+FUSED_CONFIGS = [
+    dict(act="fp16", acc="fp32", fp_reduce="fused", mu=3, luts=3, keys=2, max_n=30, max_m=8, reuse=2),
+    dict(act="bf16", fp_reduce="fused", fp_width=9, fp_round="rtz", adder_stages=2, mu=2, luts=2, keys=2,
+         max_n=16, max_m=6, reuse=3),
+    dict(act="fp8e5m2", acc="fp16", fp_reduce="fused", fp_width=20, adder_stages=1, mu=1, luts=1, keys=2,
+         max_n=6, max_m=4),
+]
 # The multiplier baseline: integer widths 4..16 (32-bit products), L = 1 and odd L, reuse, the
 # maximum pipeline; floating point with multipliers and adders at depth 0..3, reuse below the
 # accumulate latency, a wider accumulator, fp8.
@@ -57,7 +79,7 @@ SIGNFLIP_CONFIGS = [
     dict(arch="signflip", act="int8", luts=4, keys=3, max_n=20, max_m=9, reuse=2, pipeline=1),
     dict(arch="signflip", act="bf16", adder_stages=1, luts=3, keys=2, max_n=12, max_m=6),
 ]
-ALL_CONFIGS = CONFIGS + FP_CONFIGS + MAC_CONFIGS + SIGNFLIP_CONFIGS
+ALL_CONFIGS = CONFIGS + FP_CONFIGS + BLOCKFP_CONFIGS + FUSED_CONFIGS + MAC_CONFIGS + SIGNFLIP_CONFIGS
 
 
 # Classes the configurations above leave out, each cheap (small keys): the fp16 headline's tree
@@ -84,6 +106,12 @@ COVERAGE_CONFIGS = {
                     ("random_shapes", "extreme_activations", "unstalled_cycle_count")),
     "fp32_s2_r2": (dict(act="fp32", adder_stages=2, mu=2, luts=2, keys=2, max_n=12, max_m=5, reuse=2),
                    SCENARIOS),
+    "fp16_bfp16_fp32acc_s1": (dict(BLOCKFP_CONFIGS[0], adder_stages=1), SCENARIOS),
+    "fp16_fused_l5_s3": (dict(act="fp16", acc="fp32", fp_reduce="fused", adder_stages=3, mu=2, luts=5, keys=2,
+                              max_n=40, max_m=5), SCENARIOS),
+    "bf16_bfp9_rtz_p1": (dict(act="bf16", fp_reduce="blockfp", fp_width=9, fp_round="rtz", mu=2, luts=2,
+                              keys=2, max_n=20, max_m=5, pipeline=1),
+                         ("random_shapes", "extreme_activations", "back_to_back_jobs")),
 }
 
 

@@ -38,8 +38,11 @@ def staged_keys(model: ReferenceModel, a: torch.Tensor, keys: torch.Tensor) -> t
     padded[: a.shape[0]] = a
     k = torch.zeros((t_count * cfg.luts, m), dtype=torch.int64)
     k[:groups] = keys
+    row_exp = None
+    if cfg.is_blockfp:
+        padded, row_exp = model.align(padded.reshape(t_count, cfg.tile_n))
     luts = model.build_luts(padded.reshape(t_count, cfg.luts, cfg.mu))
-    return model.accumulate(model.reduce(model.fetch(luts, k.reshape(t_count, cfg.luts, m))))
+    return model.accumulate(model.reduce(model.fetch(luts, k.reshape(t_count, cfg.luts, m))), row_exp)
 
 
 CONFIGS = [
@@ -55,6 +58,11 @@ CONFIGS = [
     dict(act="fp8e4m3", mu=3, luts=3, keys=2),
     dict(act="fp8e5m2", acc="fp16", mu=2, luts=1, keys=2),
     dict(arch="signflip", act="bf16", luts=4, keys=3),
+    dict(act="fp16", acc="fp32", fp_reduce="blockfp", mu=3, luts=7, keys=3),
+    dict(act="bf16", fp_reduce="blockfp", fp_width=8, fp_round="rtz", mu=2, luts=1, keys=2),  # no tree add
+    dict(act="fp8e4m3", acc="fp16", fp_reduce="blockfp", fp_width=32, mu=1, luts=5, keys=2),
+    dict(act="fp16", acc="fp32", fp_reduce="fused", mu=3, luts=7, keys=3),
+    dict(act="bf16", fp_reduce="fused", fp_width=9, fp_round="rtz", mu=2, luts=1, keys=2),  # one term
     dict(arch="mac", act="fp16", luts=5, keys=3),
     dict(arch="mac", act="int8", luts=4, keys=2),
 ]

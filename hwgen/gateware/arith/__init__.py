@@ -9,6 +9,7 @@ from hwgen.description.fp_format import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FP
 
 from .fp_add import FPAdd
 from .fp_convert import FPConvert
+from .fp_fused import FPFromInt, FPFusedAdd
 from .fp_mul import FPMul
 
 __all__ = [
@@ -21,4 +22,6 @@ __all__ = [
     "FPAdd",
     "FPMul",
     "FPConvert",
+    "FPFromInt",
+    "FPFusedAdd",
 ]

@@ -39,9 +39,10 @@ from amaranth.lib.wiring import In
 
 from hwgen.description.config import CoreConfig
 
-from ..arith import FPAdd, FPConvert, FPFormat, FPMul
+from ..arith import FPAdd, FPConvert, FPFormat, FPFromInt, FPMul
 
-__all__ = ["IntArith", "FPArith", "SharedUnits", "EnabledUnit", "lane_arith", "delay", "flat_signal"]
+__all__ = ["IntArith", "FPArith", "SharedUnits", "EnabledUnit", "lane_arith", "acc_arith", "delay",
+           "flat_signal"]
 
 
 def flat_signal(layout: data.Layout, name: str) -> data.View:
@@ -198,6 +199,18 @@ class SharedUnits:
         return self._instance(m, f"fp_mul_{fmt.name}_s{stages}", lambda: FPMul(fmt, stages), stages,
                               fmt.width, name, a=a, b=b)
 
+    def from_int(self, m: Module, make_unit, kind: str, out_width: int, i: Value, e: Value,
+                 name: str) -> Value:
+        """An integer-to-FP conversion: an instance of the combinational module ``kind`` made by
+        ``make_unit()`` (an :class:`hwgen.gateware.arith.FPFromInt`)."""
+        return self._instance(m, kind, make_unit, 0, out_width, name, i=i, e=e)
+
+    def fused(self, m: Module, make_unit, kind: str, stages: int, out_width: int, a: Value,
+              name: str) -> Value:
+        """A fused multi-term sum: an instance of the module ``kind`` made by ``make_unit()`` (an
+        :class:`hwgen.gateware.arith.FPFusedAdd` of latency ``stages``), terms ``a``."""
+        return self._instance(m, kind, make_unit, stages, out_width, name, a=a)
+
     def convert(self, m: Module, src: FPFormat, dst: FPFormat, a: Value, name: str) -> Value:
         """``a`` converted to ``dst``: an instance of the combinational ``fp_convert_<src>_<dst>`` module."""
         return self._instance(m, f"fp_convert_{src.name}_{dst.name}", lambda: FPConvert(src, dst), 0,
@@ -254,6 +267,25 @@ class FPArith:
         is_nan = ((a & fmt.exp_mask) == fmt.exp_mask) & ((a & fmt.man_mask) != 0)
         return Mux(is_nan, fmt.canonical_nan, a)
 
+    def from_tile_sum(self, m: Module, a: Value, row_exp: Value, name: str) -> Value:
+        """Block-FP: the integer tile sum ``a`` of a row with shared exponent field ``row_exp``,
+        converted with one rounding (``fp_round``) to the accumulator format (combinational); the
+        canonical NaN when ``row_exp`` is all ones (the row held an infinity or NaN)."""
+        cfg, fmt = self._cfg, self._acc_fmt
+
+        def make_unit():
+            return FPFromInt(len(a), len(row_exp), fmt, cfg.tile_sum_scale, cfg.fp_round)
+
+        if self._units is not None:
+            kind = f"fp_from_int{len(a)}_{fmt.name}_{cfg.fp_round}_o{-cfg.tile_sum_scale}"
+            value = self._units.from_int(m, make_unit, kind, fmt.width, a, row_exp, name)
+        else:
+            unit = make_unit()
+            m.submodules[name] = unit
+            m.d.comb += [unit.i.eq(a), unit.e.eq(row_exp)]
+            value = unit.o
+        return Mux(row_exp == cfg.act_type.fmt.exp_max, fmt.canonical_nan, value)
+
     def to_acc(self, m: Module, a: Value, name: str) -> Value:
         """Exact widening to the accumulator format (combinational)."""
         if self._acc_fmt == self._fmt:
@@ -267,5 +299,11 @@ class FPArith:
 
 
 def lane_arith(cfg: CoreConfig, units: SharedUnits | None = None) -> IntArith | FPArith:
-    """The lane arithmetic of ``cfg``'s activation type (``units``: share FP unit modules)."""
+    """The lane arithmetic of ``cfg``'s LUT build, fetch and tree (``units``: share FP unit
+    modules): integer for integer and block-FP cores (:attr:`CoreConfig.int_lanes`)."""
+    return IntArith(cfg) if cfg.int_lanes else FPArith(cfg, units)
+
+
+def acc_arith(cfg: CoreConfig, units: SharedUnits | None = None) -> IntArith | FPArith:
+    """The arithmetic of ``cfg``'s accumulators: floating point for every FP core (block-FP too)."""
     return FPArith(cfg, units) if cfg.is_fp else IntArith(cfg)

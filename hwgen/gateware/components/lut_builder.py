@@ -37,7 +37,7 @@ class LutBuilder(wiring.Component):
         self._units = units
         arith = lane_arith(cfg)
         super().__init__({
-            "a": In(data.ArrayLayout(arith.shape(cfg.act_width), cfg.mu)),
+            "a": In(data.ArrayLayout(arith.shape(cfg.lane_width), cfg.mu)),
             "entries": Out(data.ArrayLayout(arith.shape(cfg.lut_width), cfg.plan.entries)),
         })
 

@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from hwgen.description.config import CoreConfig
 
+from ..arith import FPFusedAdd
 from .lane_arith import EnabledUnit, SharedUnits, delay, flat_signal, lane_arith
 
 __all__ = ["ReductionTree", "TreeLane"]
@@ -22,7 +23,9 @@ def _leaves(cfg: CoreConfig, count: int) -> data.ArrayLayout:
 class TreeLane(wiring.Component):
     """The tree of one output lane: the ``luts`` leaves of lane ``k`` summed along
     :attr:`CoreConfig.tree_levels`, with the registers of :attr:`CoreConfig.pipeline_cuts`
-    (see :class:`ReductionTree`); latency :attr:`CoreConfig.tree_latency` cycles.
+    (see :class:`ReductionTree`); latency :attr:`CoreConfig.tree_latency` cycles. A ``fused``
+    core sums them with one :class:`hwgen.gateware.arith.FPFusedAdd` into the ``acc`` format
+    instead (its ``adder_stages`` registers are the latency).
 
     Members
     -------
@@ -38,12 +41,34 @@ class TreeLane(wiring.Component):
         arith = lane_arith(cfg)
         super().__init__({
             "values": In(_leaves(cfg, cfg.luts)),
-            "sum": Out(arith.shape(cfg.tree_width(cfg.luts))),
+            "sum": Out(arith.shape(cfg.tile_sum_width)),
         })
+
+    def _fused(self, m: Module) -> None:
+        cfg = self._cfg
+        act, acc = cfg.act_type.fmt, cfg.acc_type.fmt
+
+        def make_unit():
+            return FPFusedAdd(act, cfg.luts, acc, guard=cfg.fused_guard, rounding=cfg.fp_round,
+                              stages=cfg.adder_stages)
+
+        if self._units is not None:
+            kind = (f"fp_fused{cfg.luts}_{act.name}_{acc.name}_g{cfg.fused_guard}_{cfg.fp_round}"
+                    f"_s{cfg.adder_stages}")
+            total = self._units.fused(m, make_unit, kind, cfg.adder_stages, acc.width, self.values.as_value(),
+                                      "fused")
+        else:
+            m.submodules.fused = unit = make_unit()
+            m.d.comb += unit.a.eq(self.values)
+            total = unit.o
+        m.d.comb += self.sum.eq(total)
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
+        if cfg.is_fused:
+            self._fused(m)
+            return m
         cuts = cfg.pipeline_cuts
         arith = lane_arith(cfg, self._units)
 
@@ -109,7 +134,7 @@ class ReductionTree(wiring.Component):
             # (plain ports, viewed in elaborate: see flat_signal)
             "values": In(_leaves(cfg, cfg.keys).size).array(cfg.luts),
             "tag": In(tag_shape),
-            "sums": Out(data.ArrayLayout(arith.shape(cfg.tree_width(cfg.luts)), cfg.keys)),
+            "sums": Out(data.ArrayLayout(arith.shape(cfg.tile_sum_width), cfg.keys)),
             "tag_out": Out(tag_shape),
         })
 
