@@ -169,8 +169,9 @@ def _tree_lane(v: ConfigArrays, c: UnitCosts) -> dict[str, np.ndarray]:
     fused = v.is_fused
     if fused.any():  # one fused adder instead of the tree (no pipeline cuts: `pipeline` is 0)
         guard = v.fp_width - _format_bits(v.act)[1] - 2
-        area = _each(lambda a, b, n, g, r, s: c.fp_fused(FORMATS[a], FORMATS[b], n, g, FP_ROUNDINGS[r], s)[
-            "area_um2"], fused, v.act, v.acc, luts, guard, v.fp_round, v.adder_stages)
+        area = _each(lambda a, b, n, g, r, s, st: c.fp_fused(FORMATS[a], FORMATS[b], n, g, FP_ROUNDINGS[r], s,
+                                                             bool(st))["area_um2"],
+                     fused, v.act, v.acc, luts, guard, v.fp_round, v.adder_stages, v.fp_sticky)
         reduction = np.where(fused, area, reduction)
         registers = np.where(fused, 0.0, registers)
     return {"reduction": reduction, "registers": registers}
@@ -231,14 +232,14 @@ TERMS = (
     (_fetch_or_multiply, lambda v: v.luts * v.keys, ("arch", "act", "mu", "adder_stages", "fp_reduce",
                                                       "fp_width")),
     (_tree_lane, lambda v: v.keys, ("arch", "act", "acc", "mu", "luts", "adder_stages", "pipeline",
-                                    "fp_reduce", "fp_width", "fp_round")),
+                                    "fp_reduce", "fp_width", "fp_round", "fp_sticky")),
     (_acc_lane, lambda v: v.keys, ("arch", "act", "acc", "mu", "luts", "adder_stages", "reuse", "max_n",
                                    "fp_reduce", "fp_width", "fp_round")),
 )
 
 #: The fields the critical path depends on.
 CRITICAL_PATH_FIELDS = ("arch", "act", "acc", "mu", "luts", "adder_stages", "pipeline", "max_n", "fp_reduce",
-                        "fp_width", "fp_round")
+                        "fp_width", "fp_round", "fp_sticky")
 
 
 def _dense_key(v: ConfigArrays, names: tuple[str, ...]) -> np.ndarray:
@@ -407,8 +408,9 @@ def critical_path_array(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
     fused = v.is_fused
     if fused.any():  # fetch, the fused adder (its stages split it evenly), accumulate
         guard = v.fp_width - _format_bits(v.act)[1] - 2
-        fd = _each(lambda a, b, n, g, r: c.fp_fused(FORMATS[a], FORMATS[b], n, g, FP_ROUNDINGS[r], 0)[
-            "critical_path_ns"], fused, v.act, v.acc, v.luts, guard, v.fp_round)
+        fd = _each(lambda a, b, n, g, r, st: c.fp_fused(FORMATS[a], FORMATS[b], n, g, FP_ROUNDINGS[r], 0,
+                                                        bool(st))["critical_path_ns"],
+                   fused, v.act, v.acc, v.luts, guard, v.fp_round, v.fp_sticky)
         part = fd / (s + 1)
         unpiped = np.maximum(build, fetch + fd + acc)
         piped = np.maximum.reduce([build, fetch + part, part + acc])

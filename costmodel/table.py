@@ -31,7 +31,8 @@ CONFIG_COLUMNS = {f.name: f.default for f in fields(CoreConfig) if f.init and f.
 #: Rows named in the ``ConfigError`` of a table with rows that cannot be priced.
 MAX_REPORTED_ROWS = 5
 
-_STRING_COLUMNS = ("arch", "act", "acc", "fp_reduce", "fp_round")
+#: Config columns reported as given (text and true/false), not as the codes of the arrays.
+_STRING_COLUMNS = ("arch", "act", "acc", "fp_reduce", "fp_round", "fp_sticky")
 
 
 def estimate_table(designs, *, costs: UnitCosts | None = None, n=None, m=None):

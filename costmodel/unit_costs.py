@@ -242,7 +242,7 @@ class UnitCosts:
             groups.setdefault((r["fmt"], r["out"]), []).append(r)
         fits = {}
         for key, rows in groups.items():
-            base = [r for r in rows if r["rounding"] == "rne" and r["stages"] == 0]
+            base = [r for r in rows if r["rounding"] == "rne" and r["stages"] == 0 and not r.get("sticky")]
             area_x = np.array([_fused_features(r["terms"], r["guard"])[0] for r in base])
             delay_x = np.array([_fused_features(r["terms"], r["guard"])[1] for r in base])
             area = _lstsq(area_x, [r["area_um2"] for r in base])
@@ -250,20 +250,25 @@ class UnitCosts:
             ref = {(r["terms"], r["guard"]): r for r in base}
             rtz = [r["area_um2"] / ref[(r["terms"], r["guard"])]["area_um2"] for r in rows
                    if r["rounding"] == "rtz" and (r["terms"], r["guard"]) in ref]
+            sticky = [(r["area_um2"] / ref[(r["terms"], r["guard"])]["area_um2"],
+                       r["critical_path_ns"] / ref[(r["terms"], r["guard"])]["critical_path_ns"])
+                      for r in rows if r.get("sticky") and (r["terms"], r["guard"]) in ref]
             staged = [(r["area_um2"] / ref[(r["terms"], r["guard"])]["area_um2"] - 1) / r["stages"]
                       for r in rows
                       if r["stages"] > 0 and r["rounding"] == "rne" and (r["terms"], r["guard"]) in ref]
             fits[key] = {"area": area, "delay": delay, "rtz": float(np.mean(rtz)) if rtz else 1.0,
-                         "per_stage": float(np.mean(staged)) if staged else 0.0}
+                         "per_stage": float(np.mean(staged)) if staged else 0.0,
+                         "sticky": tuple(np.mean(sticky, axis=0)) if sticky else (1.0, 1.0)}
         return fits
 
     def fused_formats(self) -> set[tuple[str, str]]:
         """The (format, output format) pairs whose fused adders the table prices."""
         return set(self._fused_fits) if self._by_kind.get("fp_fused") else set()
 
-    def fp_fused(self, fmt: str, out: str, terms, guard, rounding: str, stages) -> dict:
-        """A fused adder of ``terms`` ``fmt`` values into ``out`` with ``guard`` bits, ``rounding`` and
-        ``stages`` registers (``area_um2``; ``critical_path_ns`` of the unpipelined unit)."""
+    def fp_fused(self, fmt: str, out: str, terms, guard, rounding: str, stages, sticky=False) -> dict:
+        """A fused adder of ``terms`` ``fmt`` values into ``out`` with ``guard`` bits (and a sticky bit
+        per term), ``rounding`` and ``stages`` registers (``area_um2``; ``critical_path_ns`` of the
+        unpipelined unit)."""
         fits = self._fused_fits
         if (fmt, out) not in fits:
             raise KeyError(f"the unit-cost table for {self.liberty} has no fp_fused unit of {fmt} into "
@@ -271,8 +276,9 @@ class UnitCosts:
         fit = fits[(fmt, out)]
         area_x, delay_x = _fused_features(terms, guard)
         area = float(area_x @ fit["area"]) * (fit["rtz"] if rounding == "rtz" else 1.0)
-        return {"area_um2": area * (1 + fit["per_stage"] * stages),
-                "critical_path_ns": float(delay_x @ fit["delay"])}
+        area_ratio, delay_ratio = fit["sticky"] if sticky else (1.0, 1.0)
+        return {"area_um2": area * area_ratio * (1 + fit["per_stage"] * stages),
+                "critical_path_ns": float(delay_x @ fit["delay"]) * delay_ratio}
 
     def int_mul_area(self, width: int) -> float:
         """Signed ``width`` x ``width`` multiplier (full product), interpolated over the sampled widths."""

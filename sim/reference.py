@@ -146,12 +146,12 @@ class _FusedOps(_FPOps):
 
     def __init__(self, cfg: CoreConfig):
         super().__init__(cfg)
-        self.guard, self.rounding = cfg.fused_guard, cfg.fp_round
+        self.guard, self.rounding, self.sticky = cfg.fused_guard, cfg.fp_round, cfg.fp_sticky
 
     def fused_sum(self, values):
         """Values ``(..., L, M)`` (``act`` bit patterns) -> ``(..., M)`` (``acc`` bit patterns)."""
         return fp_reference.fp_fused_sum(values.transpose(-1, -2), self.fmt, self.acc_fmt, guard=self.guard,
-                                         rounding=self.rounding)
+                                         sticky=self.sticky, rounding=self.rounding)
 
     def to_acc(self, a, row_exp=None):
         return a

@@ -36,8 +36,8 @@ def design_table(spec: StudySpec, params: pd.DataFrame) -> pd.DataFrame:
 
     Parameters that do not apply to a point take their "not applicable" value, so that a space
     mixing reduction modes stays valid: ``fp_reduce`` is ``"ieee"`` for integer activations,
-    ``fp_width`` 0 and ``fp_round`` ``"rne"`` in ``"ieee"``, and ``pipeline`` 0 in ``"fused"``
-    (the fused adder is pipelined by ``adder_stages``)."""
+    ``fp_width`` 0 and ``fp_round`` ``"rne"`` in ``"ieee"``, ``fp_sticky`` false unless ``"fused"``,
+    and ``pipeline`` 0 in ``"fused"`` (the fused adder is pipelined by ``adder_stages``)."""
     table = params.reset_index(drop=True).copy()
     for key, value in spec.fixed.items():
         if key not in table:
@@ -49,6 +49,8 @@ def design_table(spec: StudySpec, params: pd.DataFrame) -> pd.DataFrame:
     blockfp = (mode == "blockfp") | (mode == "fused")
     if "pipeline" in table:
         table["pipeline"] = np.where(mode == "fused", 0, table["pipeline"])
+    if "fp_sticky" in table:
+        table["fp_sticky"] = np.where(mode == "fused", table["fp_sticky"].astype(object), False)
     if "fp_width" in table:
         table["fp_width"] = np.where(blockfp, table["fp_width"], 0)
     if "fp_round" in table:

@@ -272,6 +272,8 @@ def core_fields(row: pd.Series) -> dict:
             if key == "acc" and not value:
                 continue
             core[key] = str(value)
+        elif key == "fp_sticky":
+            core[key] = bool(value)
         else:
             core[key] = int(value)
     return core
@@ -295,7 +297,10 @@ def export_design(row: pd.Series, spec: StudySpec, path: Path) -> Path:
             lines.append(f"#   {m} = {row[m]:.6g}")
     lines += ["", "[core]"]
     for key, value in core.items():
-        lines.append(f'{key} = "{value}"' if isinstance(value, str) else f"{key} = {value}")
+        if isinstance(value, bool):
+            lines.append(f"{key} = {'true' if value else 'false'}")
+        else:
+            lines.append(f'{key} = "{value}"' if isinstance(value, str) else f"{key} = {value}")
     lines += ["", "[study]", f'name = "{spec.name}"', f"trial = {int(row['number'])}"]
     for key in ("cores", "bandwidth_gbps", "clock_mhz", "sram_bits_per_um2"):
         if key in row:

@@ -69,17 +69,19 @@ MAX_TRIALS = 1_000_000
 MAX_EXHAUSTIVE = 20_000_000
 
 _STRING_PARAMS = ("arch", "act", "acc", "fp_reduce", "fp_round")
-#: Searchable parameters: name -> (kind, low, high) for numbers, (``"str"``, None, None) for strings.
+#: Searchable parameters: name -> (kind, low, high) for numbers, (``"str"`` or ``"bool"``, None, None)
+#: for text and true/false.
 PARAMS: dict[str, tuple[str, float | None, float | None]] = {
     "arch": ("str", None, None), "act": ("str", None, None), "acc": ("str", None, None),
     "adder_stages": ("int", 0, MAX_ADDER_STAGES), "mu": ("int", 1, 8), "luts": ("int", 1, MAX_LUTS),
     "keys": ("int", 1, MAX_KEYS), "reuse": ("int", 1, 4096), "pipeline": ("int", 0, 64),
     "max_n": ("int", 1, 1 << 24), "max_m": ("int", 1, 1 << 24),
     "fp_reduce": ("str", None, None), "fp_width": ("int", 0, MAX_FP_WIDTH), "fp_round": ("str", None, None),
+    "fp_sticky": ("bool", None, None),
     **{name: (kind, lo, hi) for name, (kind, lo, hi, _) in SYSTEM_PARAMS.items()},
 }
 _DEFAULTS = {"arch": "lut", "act": "int8", "acc": "", "adder_stages": 0, "reuse": 1, "pipeline": 0,
-             "fp_reduce": "ieee", "fp_width": 0, "fp_round": "rne",
+             "fp_reduce": "ieee", "fp_width": 0, "fp_round": "rne", "fp_sticky": False,
              **SYSTEM_DEFAULTS}
 _TABLES = ("study", "fixed", "space", "objectives", "constraints")
 _STUDY_KEYS = ("name", "workload", "trials", "sampler", "seed", "storage")
@@ -272,8 +274,9 @@ def _param(name: str, value: object, problems: list[str]) -> Param | None:
         problems.append(f"{where}: must be a list of values or a range {{ low = ..., high = ... }}, "
                         f"got {value!r}")
         return None
-    if kind == "str":
-        problems.append(f"{where}: a text parameter takes a list of values, not a range")
+    if kind in ("str", "bool"):
+        problems.append(f"{where}: a {'text' if kind == 'str' else 'true/false'} parameter takes a list of "
+                        f"values, not a range")
         return None
     unknown = sorted(set(value) - set(_RANGE_KEYS))
     if unknown:
@@ -318,6 +321,8 @@ def _allowed(name: str) -> str:
         return f"one of {', '.join(FP_REDUCE_MODES)}"
     if name == "fp_round":
         return f"one of {', '.join(FP_ROUNDINGS)}"
+    if name == "fp_sticky":
+        return "true or false"
     if name in ("act", "acc"):
         derived = ' or "" (derived)' if name == "acc" else ""
         return f"a format name such as int8, fp16, bf16, fp32{derived}"
@@ -328,6 +333,8 @@ def _allowed(name: str) -> str:
 
 def _value_ok(name: str, x: object) -> bool:
     kind, lo, hi = PARAMS[name]
+    if kind == "bool":
+        return isinstance(x, bool)
     if kind == "str":
         if not isinstance(x, str):
             return False

@@ -99,6 +99,8 @@ class ConfigArrays:
         :attr:`CoreConfig.fp_width`, resolved (the default of a block-FP row filled in).
     fp_round : numpy.ndarray
         Index into :data:`FP_ROUNDINGS`.
+    fp_sticky : numpy.ndarray
+        1 where :attr:`CoreConfig.fp_sticky`, else 0.
     """
 
     arch: np.ndarray
@@ -115,6 +117,7 @@ class ConfigArrays:
     fp_reduce: np.ndarray
     fp_width: np.ndarray
     fp_round: np.ndarray
+    fp_sticky: np.ndarray
 
     @classmethod
     def of(cls, *cfgs: CoreConfig) -> ConfigArrays:
@@ -124,7 +127,7 @@ class ConfigArrays:
             codes = {"arch": ARCHS.index(cfg.arch), "act": FORMATS.index(cfg.act),
                      "acc": FORMATS.index(cfg.acc_type.name),
                      "fp_reduce": FP_REDUCE_MODES.index(cfg.fp_reduce),
-                     "fp_round": FP_ROUNDINGS.index(cfg.fp_round)}
+                     "fp_round": FP_ROUNDINGS.index(cfg.fp_round), "fp_sticky": int(cfg.fp_sticky)}
             for name, column in columns.items():
                 column.append(codes.get(name, getattr(cfg, name)))
         return cls(**{name: np.array(column, np.int64) for name, column in columns.items()})
@@ -143,7 +146,7 @@ class ConfigArrays:
                                                       "reuse", "pipeline", "fp_width")}
         return CoreConfig(arch=ARCHS[self.arch[i]], act=FORMATS[self.act[i]], acc=acc, **ints,
                           fp_reduce=FP_REDUCE_MODES[self.fp_reduce[i]],
-                          fp_round=FP_ROUNDINGS[self.fp_round[i]])
+                          fp_round=FP_ROUNDINGS[self.fp_round[i]], fp_sticky=bool(self.fp_sticky[i]))
 
     def name(self, i: int) -> str:
         """:meth:`CoreConfig.default_name` of design ``i``."""
@@ -151,7 +154,7 @@ class ConfigArrays:
         return design_name(ARCHS[self.arch[i]], FORMATS[self.act[i]], FORMATS[self.acc[i]] if fp else "",
                            int(self.mu[i]), int(self.tile_n[i]), int(self.keys[i]),
                            FP_REDUCE_MODES[self.fp_reduce[i]], int(self.fp_width[i]),
-                           FP_ROUNDINGS[self.fp_round[i]])
+                           FP_ROUNDINGS[self.fp_round[i]], bool(self.fp_sticky[i]))
 
     # --- The derived properties of CoreConfig (see there) ---
 

@@ -463,6 +463,10 @@ class CoreConfig:
         non-zero activations lie within ``fp_width - man_bits - 2`` binades of its largest.
         ``fused``: in [man_bits + 2, man_bits + 18] (at most 32), an aligned LUT value: the
         significand, its sign and ``fp_width - man_bits - 2`` guard bits. Must be 0 in ``ieee``.
+    fp_sticky : bool
+        ``fused``: jam the bits shifted out of each aligned value into one more low bit (a sticky
+        bit per term, so the one rounding sees that something was lost below the guard bits);
+        must be False otherwise.
     fp_round : str
         Rounding of the one conversion into ``acc`` in ``blockfp`` and ``fused``: ``"rne"``
         (default; overflow to infinity) or ``"rtz"`` (toward zero; overflow to the largest finite
@@ -485,6 +489,7 @@ class CoreConfig:
     fp_reduce: str = "ieee"
     fp_width: int = 0
     fp_round: str = "rne"
+    fp_sticky: bool = False
     name: str = ""
     act_type: ActType = field(init=False, repr=False, compare=False)
     acc_type: ActType = field(init=False, repr=False, compare=False)
@@ -517,7 +522,7 @@ class CoreConfig:
         ``lut_fp16_fp32_mu3_...``; the baselines name their arch instead and leave out mu (always
         1): ``mac_int8_8x8``, ``signflip_bf16_16x4``."""
         return design_name(self.arch, self.act, self.acc, self.mu, self.tile_n, self.tile_m,
-                           self.fp_reduce, self.fp_width, self.fp_round)
+                           self.fp_reduce, self.fp_width, self.fp_round, self.fp_sticky)
 
     @property
     def is_fp(self) -> bool:
@@ -805,6 +810,7 @@ class CoreConfig:
             "fp_reduce": self.fp_reduce,
             "fp_width": self.fp_width,
             "fp_round": self.fp_round,
+            "fp_sticky": self.fp_sticky,
             "lut_entries": 0 if self.is_mac else self.plan.entries,
             "adders_per_lut": 0 if self.is_mac else self.plan.adders,
             "multipliers": self.luts * self.keys if self.is_mac else 0,
@@ -815,14 +821,15 @@ class CoreConfig:
 
 
 def design_name(arch: str, act: str, acc: str, mu: int, tile_n: int, tile_m: int,
-                fp_reduce: str = "ieee", fp_width: int = 0, fp_round: str = "rne") -> str:
+                fp_reduce: str = "ieee", fp_width: int = 0, fp_round: str = "rne",
+                fp_sticky: bool = False) -> str:
     """:meth:`CoreConfig.default_name` of a design with these fields (``acc`` as resolved: ``act``
     or ``""`` when the accumulator is the activation format; ``fp_width`` resolved). A block-FP
     core adds ``_bfp<fp_width>`` (and ``rtz`` when it truncates) after the formats."""
     suffix = f"_{acc}" if acc and acc != act else ""
     if fp_reduce in ("blockfp", "fused"):
         mode = "bfp" if fp_reduce == "blockfp" else "fused"
-        suffix += f"_{mode}{fp_width}" + ("rtz" if fp_round == "rtz" else "")
+        suffix += f"_{mode}{fp_width}" + ("s" if fp_sticky else "") + ("rtz" if fp_round == "rtz" else "")
     if arch != "lut":
         return f"{arch}_{act}{suffix}_{tile_n}x{tile_m}"
     return f"lut_{act}{suffix}_mu{mu}_{tile_n}x{tile_m}"

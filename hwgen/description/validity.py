@@ -167,6 +167,11 @@ def _fp_reduce_rules() -> tuple[Rule, ...]:
         Rule(("fp_reduce", "pipeline"), ("pipeline",), lambda v: (v.reduce_code == fused) & (v.pipeline != 0),
              lambda r: (f"`pipeline` must be 0 for fp_reduce='fused' (pipeline the fused adder with "
                         f"`adder_stages`), got pipeline={r.pipeline}")),
+        Rule(("fp_sticky",), (), lambda v: ~v.bool_sticky,
+             lambda r: f"`fp_sticky` must be true or false, got fp_sticky={r.fp_sticky!r}"),
+        Rule(("fp_reduce", "fp_sticky"), (), lambda v: v.bool_sticky & v.sticky & (v.reduce_code != fused),
+             lambda r: (f"`fp_sticky` applies to fp_reduce='fused' only (false otherwise), got "
+                        f"fp_sticky={r.fp_sticky!r} with fp_reduce={r.fp_reduce!r}")),
         Rule(("fp_round",), (), lambda v: v.round_code < 0,
              lambda r: f"`fp_round` must be one of {', '.join(FP_ROUNDINGS)}, got fp_round={r.fp_round!r}"),
         Rule(("fp_reduce", "fp_round"), (), lambda v: (v.reduce_code == 0) & (v.round_code > 0),
@@ -245,6 +250,12 @@ def _choice_code(choices: tuple[str, ...]):
     return lambda x: (choices.index(x) if isinstance(x, str) and x in choices else -1,)
 
 
+def _sticky_facts(x: object) -> tuple[bool, bool]:
+    """(a bool, true) of an ``fp_sticky`` value."""
+    ok = isinstance(x, bool | np.bool_)
+    return ok, bool(x) if ok else False
+
+
 def _name_ok(name: object) -> bool:
     return not name or _is_identifier(name)
 
@@ -265,6 +276,7 @@ def _facts_of(values: dict) -> SimpleNamespace:
     v.reduce_code = np.int64(_choice_code(FP_REDUCE_MODES)(v.fp_reduce)[0])
     v.round_code = np.int64(_choice_code(FP_ROUNDINGS)(v.fp_round)[0])
     v.int_fp_width = np.bool_(_is_int(v.fp_width))
+    v.bool_sticky, v.sticky = (np.bool_(x) for x in _sticky_facts(v.fp_sticky))
     v.name_ok = np.bool_(_name_ok(v.name))
     return v
 
@@ -358,7 +370,8 @@ def _given(designs) -> tuple[dict[str, np.ndarray], int]:
         if name not in df:
             if name in _REQUIRED:
                 raise KeyError(f"designs need a {name!r} column")
-            columns[name] = np.full(size, default, dtype=np.int64 if _is_int(default) else object)
+            dtype = np.int64 if _is_int(default) else bool if isinstance(default, bool) else object
+            columns[name] = np.full(size, default, dtype=dtype)
             continue
         values = df[name].to_numpy()
         if values.dtype.kind == "f":
@@ -418,6 +431,12 @@ def check_columns(designs) -> TableCheck:
     v.reduce_code = _by_distinct(_choice_code(FP_REDUCE_MODES), columns["fp_reduce"])[0].astype(np.int64)
     v.round_code = _by_distinct(_choice_code(FP_ROUNDINGS), columns["fp_round"])[0].astype(np.int64)
     v.fp_width, v.int_fp_width = _int_column(columns["fp_width"])
+    sticky = columns["fp_sticky"]
+    if sticky.dtype.kind == "b":
+        v.bool_sticky, v.sticky = np.ones(size, bool), sticky.astype(bool)
+    else:  # element by element: pandas would factorize True and 1 as one value
+        facts = np.array([_sticky_facts(x) for x in sticky], bool).reshape(size, 2)
+        v.bool_sticky, v.sticky = facts[:, 0], facts[:, 1]
     v.name_ok = _by_distinct(lambda x: (_name_ok(x),), columns["name"])[0].astype(bool)
     ok = {n: np.ones(size, bool) for n in (*INT_FIELDS, "fp_width")}
     fired = []
@@ -447,7 +466,8 @@ def check_columns(designs) -> TableCheck:
                           **{n: getattr(v, n) for n in INT_FIELDS},
                           fp_reduce=reduce_code,
                           fp_width=resolved_fp_width(reduce_code, v.fp_width, act_code),
-                          fp_round=np.maximum(v.round_code, 0))
+                          fp_round=np.maximum(v.round_code, 0),
+                          fp_sticky=(v.bool_sticky & v.sticky).astype(np.int64))
     return TableCheck(valid, problems, arrays, columns)
 
 

@@ -234,8 +234,8 @@ def calibration_units(*, max_mu: int = 6, max_stages: int = 8,
         for out in (fmt, "fp32"):
             a, b = FP_FORMATS[fmt], FP_FORMATS[out]
 
-            def fused(n, g, r="rne", s=0, a=a, b=b):
-                return EnabledUnit(FPFusedAdd(a, n, b, guard=g, rounding=r, stages=s))
+            def fused(n, g, r="rne", s=0, sticky=False, a=a, b=b):
+                return EnabledUnit(FPFusedAdd(a, n, b, guard=g, sticky=sticky, rounding=r, stages=s))
 
             for terms in FUSED_TERMS:
                 for guard in FUSED_GUARDS:
@@ -243,6 +243,8 @@ def calibration_units(*, max_mu: int = 6, max_stages: int = 8,
                         terms=terms, guard=guard, rounding="rne", stages=0)
             add("fp_fused", lambda f=fused: f(8, 4, "rtz"), fmt=fmt, out=out, terms=8, guard=4,
                 rounding="rtz", stages=0)
+            add("fp_fused", lambda f=fused: f(8, 4, sticky=True), fmt=fmt, out=out, terms=8, guard=4,
+                rounding="rne", stages=0, sticky=True)
             for stages in FUSED_STAGES:
                 add("fp_fused", lambda s=stages, f=fused: f(8, 4, s=s), fmt=fmt, out=out, terms=8, guard=4,
                     rounding="rne", stages=stages)

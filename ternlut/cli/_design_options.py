@@ -18,7 +18,7 @@ FLAGS = {
     "arch": "--arch", "act": "--act", "acc": "--acc", "adder_stages": "--adder-stages", "core": "--core",
     "mu": "--mu", "luts": "--luts", "keys": "--keys", "max_n": "--max-n", "max_m": "--max-m",
     "reuse": "--reuse", "pipeline": "--pipeline", "fp_reduce": "--fp-reduce", "fp_width": "--fp-width",
-    "fp_round": "--fp-round", "name": "--name",
+    "fp_round": "--fp-round", "fp_sticky": "--fp-sticky", "name": "--name",
 }
 
 
@@ -80,6 +80,9 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fp-round", default=None, metavar="{rne,rtz}",
                    help="--fp-reduce blockfp/fused: rounding into --acc, to nearest even or toward zero "
                         "(default: rne)")
+    p.add_argument("--fp-sticky", action="store_true", default=None,
+                   help="--fp-reduce fused: jam the bits shifted out of each aligned value into a sticky bit "
+                        "(default: truncate them)")
     p.add_argument("--name", default=None, metavar="NAME",
                    help="Verilog module name (default: lut_<act>_mu<MU>_<rows>x<cols>, or "
                         "<arch>_<act>_<rows>x<cols> for --arch signflip/mac)")

@@ -148,8 +148,10 @@ class EmitCommand(Command):
                   f"rounded ({cfg.fp_round}) into {cfg.acc_type}, accumulated by adders with "
                   f"{cfg.adder_stages} pipeline registers")
         elif cfg.is_fused:
+            sticky = " and a sticky bit" if cfg.fp_sticky else ""
             print(f"  fused adders  : one per output over the {cfg.luts} fetched values, aligned to "
-                  f"{cfg.fp_width} bits ({cfg.fused_guard} guard bits), rounded ({cfg.fp_round}) into "
+                  f"{cfg.fp_width} bits ({cfg.fused_guard} guard bits{sticky}), rounded ({cfg.fp_round}) "
+                  f"into "
                   f"{cfg.acc_type}; {cfg.adder_stages} pipeline registers in every FP unit")
         elif cfg.is_fp and cfg.is_mac:
             print(f"  FP units      : {cfg.adder_stages} pipeline registers per adder and multiplier; "

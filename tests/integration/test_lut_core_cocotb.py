@@ -73,6 +73,8 @@ CONFIGS = {
                                                     mu=3, luts=3, keys=3, max_n=45, max_m=15, reuse=2),
     "bf16_fused9rtz_mu2_l5_k2": CoreConfig(act="bf16", fp_reduce="fused", fp_width=9, fp_round="rtz", mu=2,
                                            luts=5, keys=2, max_n=40, max_m=8),
+    "fp16_fused12s_mu1_l4_k2_s1": CoreConfig(act="fp16", fp_reduce="fused", fp_width=12, fp_sticky=True,
+                                             adder_stages=1, mu=1, luts=4, keys=2, max_n=24, max_m=6),
     # Baselines. mac int8, 8 x 8 multipliers; with max_n = 40 the 19-bit tree (sized for generic
     # weights) is wider than the 14-bit accumulators (sized for ternary weights); reuse 2, pipeline 2.
     "mac_int8_l8_k8_r2_p2": CoreConfig(arch="mac", act="int8", luts=8, keys=8, max_n=40, max_m=40, reuse=2,

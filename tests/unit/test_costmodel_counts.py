@@ -49,7 +49,7 @@ class _Counting:
     def fp_convert(self, src, dst):
         return {"area_um2": 0.0, "critical_path_ns": 0.0}
 
-    def fp_fused(self, fmt, out, terms, guard, rounding, stages):
+    def fp_fused(self, fmt, out, terms, guard, rounding, stages, sticky=False):
         return {"area_um2": 1.0 if self.what == "adders" else 0.0, "critical_path_ns": 0.0}
 
     def fp_from_int(self, width, dst, rounding):

@@ -47,9 +47,11 @@ def _random_row(rng: np.random.Generator) -> dict:
     blockfp = fp_reduce in ("blockfp", "fused")
     fp_width = _pick(rng, [0, 2, 12, 20, 32] if blockfp else [0, None], [1, 33, 12, 2.5, "8"])
     fp_round = _pick(rng, ["rne", "rtz"] if blockfp else ["rne", None], ["rtz", "even", None])
+    fp_sticky = _pick(rng, [False, True, None] if fp_reduce == "fused" else [False, None], [True, 1, "no"])
     return {"arch": arch, "act": act, "acc": acc, "adder_stages": stages, "mu": mu, "luts": luts,
             "keys": keys, "max_n": max_n, "max_m": max_m, "reuse": reuse, "pipeline": pipeline,
-            "fp_reduce": fp_reduce, "fp_width": fp_width, "fp_round": fp_round, "name": name}
+            "fp_reduce": fp_reduce, "fp_width": fp_width, "fp_round": fp_round, "fp_sticky": fp_sticky,
+            "name": name}
 
 
 def _scalar(row: dict) -> tuple[list[str], list[str]]:
@@ -96,7 +98,8 @@ def test_table_check_agrees_with_core_config(drawn):
     "`fp_reduce` must be 'ieee' for arch='mac'", "`fp_width` must be an integer", "`fp_width` applies to",
     "`fp_width` must be in [2, 32]", "`fp_round` must be one of", "`fp_round` must be 'rne' with",
     "bits for fp_reduce='fused'", "`luts` must be in [1, 64] for fp_reduce='fused'",
-    "`pipeline` must be 0 for fp_reduce='fused'",
+    "`pipeline` must be 0 for fp_reduce='fused'", "`fp_sticky` must be true or false",
+    "`fp_sticky` applies to fp_reduce='fused' only",
 ])
 def test_the_draw_hits_every_rule(drawn, fragment):
     _, table = drawn
@@ -113,7 +116,8 @@ def test_every_rule_is_one_definition_for_both_paths():
     assert all(rule.message is not None or rule.marks for rule in RULES)
     assert config_problems({"arch": "lut", "act": "int8", "acc": "", "adder_stages": 0, "mu": 0, "luts": 4,
                             "keys": 4, "max_n": 16, "max_m": 16, "reuse": 1, "pipeline": 0,
-                            "fp_reduce": "ieee", "fp_width": 0, "fp_round": "rne", "name": ""}) == [
+                            "fp_reduce": "ieee", "fp_width": 0, "fp_round": "rne", "fp_sticky": False,
+                            "name": ""}) == [
         "`mu` must be in [1, 8], got mu=0"]
 
 

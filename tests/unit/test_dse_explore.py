@@ -59,6 +59,13 @@ def study_doc(name="t", *, trials=20, sampler="tpe", seed=1, fixed=None, space=N
             "constraints": {"area_mm2": {"max": AREA_MAX}} if constraints is None else constraints}
 
 
+def _config_of(point) -> CoreConfig:
+    """The config of a design-table row, every column converted by hand (not by the code under test)."""
+    strings = ("arch", "act", "acc", "fp_reduce", "fp_round")
+    return CoreConfig(**{k: (str(point[k]) if k in strings else bool(point[k]) if k == "fp_sticky"
+                             else int(point[k])) for k in CONFIG_COLUMNS})
+
+
 def make_spec(**kwargs):
     return spec_from_dict(study_doc(**kwargs))
 
@@ -636,9 +643,7 @@ def test_export_design_is_the_trials_core(tpe_study, tmp_path):
     for _, row in res.frame[res.frame["state"] == "COMPLETE"].head(4).iterrows():
         params = pd.DataFrame([{p: row[f"param_{p}"] for p in spec.param_names}])
         point = design_table(spec, params).iloc[0]
-        want = CoreConfig(**{k: (str(point[k]) if k in ("arch", "act", "acc", "fp_reduce", "fp_round")
-                                 else int(point[k]))
-                             for k in CONFIG_COLUMNS})
+        want = _config_of(point)
         path = export_design(row, spec, tmp_path / f"t{row['number']}.toml")
         assert load_design(path)["luts"] == want.luts
         assert resolve_design({}, design_file=path).config == want
@@ -702,7 +707,8 @@ def test_a_space_over_reduction_modes_has_no_invalid_mode_points():
     apply takes its "not applicable" value (ieee: width 0, rne; integer activations: ieee), so the
     exhaustive sweep prices every point and the block-FP ones differ by width."""
     space = {"act": ["int8", "fp16"], "fp_reduce": ["ieee", "blockfp", "fused"], "fp_width": [12, 16],
-             "fp_round": ["rne", "rtz"], "mu": [2], "luts": [4], "keys": [8], "pipeline": [0, 1]}
+             "fp_round": ["rne", "rtz"], "mu": [2], "luts": [4], "keys": [8], "pipeline": [0, 1],
+             "fp_sticky": [False, True]}
     spec = make_spec(fixed={"acc": ""}, space=space, constraints={})
     params = pd.DataFrame([dict(zip(space, values, strict=True)) for values in
                            itertools.product(*space.values())])
@@ -711,14 +717,13 @@ def test_a_space_over_reduction_modes_has_no_invalid_mode_points():
     assert (table.loc[table["act"] == "int8", "fp_reduce"] == "ieee").all()
     assert (table.loc[ieee, "fp_width"] == 0).all() and (table.loc[ieee, "fp_round"] == "rne").all()
     assert (table.loc[table["fp_reduce"] == "fused", "pipeline"] == 0).all()
+    assert not table.loc[table["fp_reduce"] != "fused", "fp_sticky"].any()
     assert set(table.loc[~ieee, "fp_width"]) == {12, 16}
     assert set(table.loc[~ieee, "fp_round"]) == {"rne", "rtz"}
     scored = score(spec, table)
     assert scored.valid.all(), scored.problems
-    strings = ("arch", "act", "acc", "fp_reduce", "fp_round")
-    names = {tuple(CoreConfig(**{k: (str(r[k]) if k in strings else int(r[k])) for k in CONFIG_COLUMNS})
-                   .to_dict().items()) for _, r in table.iterrows()}
+    names = {tuple(_config_of(r).to_dict().items()) for _, r in table.iterrows()}
     # int8 and fp16 ieee at 2 pipeline depths; block FP (x 2 depths) and fused at 2 widths x 2 roundings
-    assert len(names) == 2 * 2 + 4 * 2 + 4
+    assert len(names) == 2 * 2 + 4 * 2 + 4 * 2  # (fused with and without a sticky bit)
     result = sweep(spec)
     assert result.valid == result.total == len(params)

@@ -42,4 +42,6 @@ def test_fp_reduce_study_writes_table_plot_and_headline(tmp_path, capsys):
     assert narrow.area_per_mac_um2 < wide.area_per_mac_um2 < ieee.area_per_mac_um2
     assert not table[table["mode"] == "ieee"]["pareto"].any()  # 20-bit block FP beats it in both
     assert (tmp_path / "fp_reduce.png").stat().st_size > 1000
-    assert "smallest block-FP design no less accurate" in capsys.readouterr().out
+    assert "smallest design of each mode no less accurate" in capsys.readouterr().out
+    best = fp_reduce.headline(table)
+    assert list(best["mode"]) == ["blockfp", "fused"] and (best["area_ratio"] > 1).all()

@@ -142,14 +142,14 @@ def test_design_file_and_overrides(tmp_path, capsys):
     assert doc["config"] | {"name": None} == {"arch": "lut", "act": "int8", "acc": "", "adder_stages": 0,
                                               "mu": 3, "luts": 16, "keys": 8, "max_n": 6912, "max_m": 64,
                                               "reuse": 2, "pipeline": 2, "fp_reduce": "ieee", "fp_width": 0,
-                                              "fp_round": "rne", "name": None}
+                                              "fp_round": "rne", "fp_sticky": False, "name": None}
     assert doc["summary"]["mu_source"] == f"design file {design}"
 
 
 @pytest.mark.parametrize("content,line", [
     ("[core]\nmu = 3\nbogus = 1\n", ("design file 'd.toml': unknown key(s) bogus in [core] (allowed: acc, "
-                                     "act, adder_stages, arch, fp_reduce, fp_round, fp_width, keys, luts, "
-                                     "max_m, max_n, mu, name, pipeline, reuse)")),
+                                     "act, adder_stages, arch, fp_reduce, fp_round, fp_sticky, fp_width, "
+                                     "keys, luts, max_m, max_n, mu, name, pipeline, reuse)")),
     ("mu = 3\n", "design file 'd.toml' has no [core] table"),
 ])
 def test_bad_design_file(tmp_path, content, line):

@@ -60,6 +60,7 @@ FUSED_CONFIGS = [
          max_n=16, max_m=6, reuse=3),
     dict(act="fp8e5m2", acc="fp16", fp_reduce="fused", fp_width=20, adder_stages=1, mu=1, luts=1, keys=2,
          max_n=6, max_m=4),
+    dict(act="fp16", fp_reduce="fused", fp_width=12, fp_sticky=True, mu=2, luts=4, keys=2, max_n=16, max_m=4),
 ]
 # The multiplier baseline: integer widths 4..16 (32-bit products), L = 1 and odd L, reuse, the
 # maximum pipeline; floating point with multipliers and adders at depth 0..3, reuse below the

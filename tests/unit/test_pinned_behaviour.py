@@ -26,7 +26,7 @@ VERILOG = json.loads((DATA / "pinned_verilog.json").read_text())["designs"]
 COSTS = json.loads((DATA / "pinned_cost_model.json").read_text())
 PRICED = [d for d in COSTS["designs"] if d["report"] is not None]
 #: Config fields added after the pins were made, at the values that leave a design as it was.
-ADDED_FIELDS = {"fp_reduce": "ieee", "fp_width": 0, "fp_round": "rne"}
+ADDED_FIELDS = {"fp_reduce": "ieee", "fp_width": 0, "fp_round": "rne", "fp_sticky": False}
 
 
 def _pinned_config(config: dict) -> dict:

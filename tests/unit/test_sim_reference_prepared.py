@@ -63,6 +63,7 @@ CONFIGS = [
     dict(act="fp8e4m3", acc="fp16", fp_reduce="blockfp", fp_width=32, mu=1, luts=5, keys=2),
     dict(act="fp16", acc="fp32", fp_reduce="fused", mu=3, luts=7, keys=3),
     dict(act="bf16", fp_reduce="fused", fp_width=9, fp_round="rtz", mu=2, luts=1, keys=2),  # one term
+    dict(act="fp16", fp_reduce="fused", fp_width=12, fp_sticky=True, mu=1, luts=6, keys=2),
     dict(arch="mac", act="fp16", luts=5, keys=3),
     dict(arch="mac", act="int8", luts=4, keys=2),
 ]

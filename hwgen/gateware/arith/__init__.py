@@ -1,7 +1,9 @@
 """Floating-point arithmetic gateware (Amaranth 0.5), parameterised by exponent and mantissa widths.
 
-All units follow IEEE 754 semantics generically (round to nearest even, subnormals, infinities) and return
-one canonical NaN; see :mod:`hwgen.description.fp_format`. Bit-exact software reference:
+The adder, multiplier and converter follow IEEE 754 semantics generically (round to nearest even,
+subnormals, infinities); the integer-to-FP converter and the fused multi-term adder round once, to
+nearest even or toward zero, the latter after a truncating alignment (see their docstrings). Every
+unit returns one canonical NaN; see :mod:`hwgen.description.fp_format`. Bit-exact software reference:
 :mod:`sim.fp_reference`.
 """
 

@@ -49,11 +49,12 @@ class TreeLane(wiring.Component):
         act, acc = cfg.act_type.fmt, cfg.acc_type.fmt
 
         def make_unit():
-            return FPFusedAdd(act, cfg.luts, acc, guard=cfg.fused_guard, rounding=cfg.fp_round,
-                              stages=cfg.adder_stages)
+            return FPFusedAdd(act, cfg.luts, acc, guard=cfg.fused_guard, sticky=cfg.fp_sticky,
+                              rounding=cfg.fp_round, stages=cfg.adder_stages)
 
         if self._units is not None:
-            kind = (f"fp_fused{cfg.luts}_{act.name}_{acc.name}_g{cfg.fused_guard}_{cfg.fp_round}"
+            sticky = "s" if cfg.fp_sticky else ""
+            kind = (f"fp_fused{cfg.luts}_{act.name}_{acc.name}_g{cfg.fused_guard}{sticky}_{cfg.fp_round}"
                     f"_s{cfg.adder_stages}")
             total = self._units.fused(m, make_unit, kind, cfg.adder_stages, acc.width, self.values.as_value(),
                                       "fused")
