@@ -234,6 +234,11 @@ class LutCore(wiring.Component):
     GEMV up to ``max_n`` inputs (see :attr:`CoreConfig.acc_width`). Floating-point cores: every
     add (and ``mac`` product) is one rounding of the ``act`` (LUT, product, tree) or ``acc``
     (accumulation) format, in the order the reference model :mod:`sim.reference` follows.
+    :attr:`CoreConfig.fp_reduce` changes the reduction: ``blockfp`` aligns each row as it is written
+    into the activation buffer (:class:`~.components.block_align.BlockAligner`; the row's shared
+    exponent is stored with it and with the LUTs), builds and reduces integer LUTs, and converts each
+    tile sum with one rounding before the accumulate adder; ``fused`` replaces each output lane's
+    tree by one :class:`~hwgen.gateware.arith.FPFusedAdd` that rounds straight into ``acc``.
 
     Raises
     ------
