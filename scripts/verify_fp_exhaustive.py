@@ -46,11 +46,17 @@ def _run_tool(cmd, **kwargs):
 
 def build_library(fmt, op, build_dir):
     """Emit the combinational unit, Verilate it, link ``build_dir/libfpunit.so`` and return its path."""
-    from amaranth.back import verilog
-
     from hwgen.gateware.arith import FPAdd, FPMul
 
     unit = {"add": FPAdd, "mul": FPMul}[op](fmt, stages=0)
+    return verilate_unit(unit, HARNESS, build_dir, "libfpunit.so")
+
+
+def verilate_unit(unit, harness, build_dir, lib_name):
+    """Emit the combinational Amaranth ``unit`` as module ``fp_unit``, Verilate it and link it with the
+    C++ ``harness`` into the shared library ``build_dir/lib_name``; return its path."""
+    from amaranth.back import verilog
+
     build_dir.mkdir(parents=True, exist_ok=True)
     (build_dir / "fp_unit.v").write_text(verilog.convert(unit, name="fp_unit"))
     vroot = _verilator_root()
@@ -63,10 +69,10 @@ def build_library(fmt, op, build_dir):
         ],
         cwd=build_dir, env=env,
     )
-    lib = build_dir / "libfpunit.so"
+    lib = build_dir / lib_name
     _run_tool(
         [
-            "g++", "-O2", "-fPIC", "-shared", "-std=c++17", "-o", str(lib), str(HARNESS),
+            "g++", "-O2", "-fPIC", "-shared", "-std=c++17", "-o", str(lib), str(harness),
             f"-I{obj}", f"-I{vroot / 'include'}", f"-I{vroot / 'include' / 'vltstd'}",
             str(obj / "Vfp_unit__ALL.a"), str(obj / "libverilated.a"), "-pthread", "-latomic",
         ],

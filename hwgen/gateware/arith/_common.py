@@ -71,8 +71,9 @@ def _shift_right_sticky(m, value, amount, max_amount, name="shr"):
     return shifted, sticky
 
 
-def _round_pack(m, fmt, norm, exp, sticky_in, *, may_underflow):
-    """Round a normalised significand to ``fmt`` (RNE) and assemble the bit pattern.
+def _round_pack(m, fmt, norm, exp, sticky_in, *, may_underflow, rounding="rne"):
+    """Round a normalised significand to ``fmt`` (RNE, or toward zero with ``rounding="rtz"``) and
+    assemble the bit pattern.
 
     Parameters
     ----------
@@ -106,7 +107,7 @@ def _round_pack(m, fmt, norm, exp, sticky_in, *, may_underflow):
     q = norm[width - man - 1 :]
     guard = norm[width - man - 2]
     sticky = norm[: width - man - 2].any() | sticky_in if width - man - 2 > 0 else sticky_in
-    round_up = _wire(m, guard & (sticky | q[0]), "rnd_up")
+    round_up = _wire(m, guard & (sticky | q[0]), "rnd_up") if rounding == "rne" else Const(0, 1)
     # (exp - 1) << man plus the significand including its hidden bit: a hidden bit of 1 adds the missing 1 to
     # the exponent field, a hidden bit of 0 leaves a subnormal at exponent field 0, and a rounding carry out
     # of the significand moves into the exponent field by itself.

@@ -34,29 +34,6 @@ def _check_rounding(rounding):
         raise ValueError(f"`rounding` must be one of {', '.join(ROUNDINGS)}, got rounding={rounding!r}")
 
 
-def _round_pack_rtz(m, fmt, norm, exp, *, may_underflow):
-    """Like :func:`._common._round_pack`, rounding toward zero (truncation): same arguments and results,
-    without ``sticky_in`` (truncation ignores the discarded bits)."""
-    man = fmt.man_bits
-    width = len(norm)
-    assert width >= man + 1
-    if may_underflow:
-        # Right-shift into the subnormal range by 1 - exp; a shift by man + 1 already empties the kept bits.
-        exp = _wire(m, exp, "rtz_exp_in")
-        under = _wire(m, exp < 1, "rtz_under")
-        amount = Mux(under, 1 - exp, 0)[: (man + 1).bit_length() + 1]
-        amount = Mux(under & (exp < -man), man + 1, amount)
-        norm = norm >> amount
-        exp = Mux(under, 1, exp)
-    norm = _wire(m, norm, "rtz_norm")
-    q = norm[width - man - 1 :]
-    # As in _round_pack: the hidden bit of `q` completes the exponent field (or leaves a subnormal at 0).
-    exp_m1 = (exp - 1)[: fmt.exp_bits + 2]
-    enc = _wire(m, (Cat(Const(0, man), exp_m1) + q)[: fmt.exp_bits + man + 3], "rtz_enc")
-    overflow = _wire(m, exp >= fmt.exp_max, "rtz_overflow")  # no rounding carry: the exponent decides
-    return enc[: fmt.width - 1], overflow
-
-
 class FPFromInt(wiring.Component):
     """Combinational conversion of a signed integer times a power of two to a floating-point bit pattern.
 
@@ -154,12 +131,9 @@ class FPFromInt(wiring.Component):
         exp = _wire(m, base - lzc + self.e, "exp")  # biased exponent of the top bit of `norm`
         # The smallest exponent of a non-zero `i` is base - (width - 1) (lzc = width - 1, e = 0).
         may_underflow = base - (width - 1) < 1
-        if self._rounding == "rne":
-            bits, overflow = _round_pack(m, fmt, norm, exp, Const(0, 1), may_underflow=may_underflow)
-            overflow_bits = fmt.inf
-        else:
-            bits, overflow = _round_pack_rtz(m, fmt, norm, exp, may_underflow=may_underflow)
-            overflow_bits = fmt.max_finite
+        bits, overflow = _round_pack(m, fmt, norm, exp, Const(0, 1), may_underflow=may_underflow,
+                                     rounding=self._rounding)
+        overflow_bits = fmt.inf if self._rounding == "rne" else fmt.max_finite
 
         with m.If(~mag.any()):
             m.d.comb += self.o.eq(0)
