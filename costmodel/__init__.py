@@ -8,9 +8,9 @@ imports Amaranth: the calibration and validation front-ends that emit Verilog li
 """
 
 from .choose import MuChoice, ResolvedDesign, choose_mu, resolve_design
-from .model import GROUPS, CostReport, estimate
+from .model import GROUPS, CostReport, UnpricedError, estimate
 from .table import estimate_table
 from .unit_costs import DEFAULT_TABLE, UnitCosts, load_unit_costs
 
-__all__ = ["GROUPS", "CostReport", "estimate", "estimate_table", "UnitCosts", "load_unit_costs",
-           "DEFAULT_TABLE", "MuChoice", "choose_mu", "ResolvedDesign", "resolve_design"]
+__all__ = ["GROUPS", "CostReport", "UnpricedError", "estimate", "estimate_table", "UnitCosts",
+           "load_unit_costs", "DEFAULT_TABLE", "MuChoice", "choose_mu", "ResolvedDesign", "resolve_design"]

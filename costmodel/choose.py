@@ -24,7 +24,7 @@ from pathlib import Path
 from hwgen.description.config import DEFAULT_CORE, ConfigError, CoreConfig, core_config, load_design
 from hwgen.description.lut_plan import MAX_MU
 
-from .model import estimate
+from .model import UnpricedError, estimate
 from .unit_costs import UnitCosts, load_unit_costs
 
 __all__ = ["MuChoice", "choose_mu", "mu_candidates", "ResolvedDesign", "resolve_design"]
@@ -159,7 +159,12 @@ def resolve_design(params: Mapping[str, object], *, design_file: str | Path | No
     elif merged.get("mu") is not None:
         source = f"design file {design_file}"
     else:
-        choice = choose_mu({k: v for k, v in merged.items() if k != "mu"}, costs=costs)
+        try:
+            choice = choose_mu({k: v for k, v in merged.items() if k != "mu"}, costs=costs)
+        except UnpricedError as exc:  # the cost model cannot price it: say how to do without it
+            mu = names.get("mu", "`mu`")
+            raise UnpricedError([f"{line} (or give {mu} to build it without the cost model's choice)"
+                                 for line in exc.problems]) from None
         merged["mu"] = choice.mu
         source = choice.describe()
     return ResolvedDesign(config=core_config(**merged), mu_source=source, mu_choice=choice)

@@ -33,8 +33,8 @@ from hwgen.description.tree_plan import bit_length, level_last_terms, level_valu
 
 from .unit_costs import UnitCosts, load_unit_costs
 
-__all__ = ["GROUPS", "TERMS", "CostReport", "estimate", "area_terms", "area_groups", "core_terms",
-           "critical_path_ns", "critical_path_array", "CRITICAL_PATH_FIELDS", "on_distinct",
+__all__ = ["GROUPS", "TERMS", "CostReport", "UnpricedError", "estimate", "area_terms", "area_groups",
+           "core_terms", "critical_path_ns", "critical_path_array", "CRITICAL_PATH_FIELDS", "on_distinct",
            "control_features", "whole_design_fit", "WholeDesignFit"]
 
 GROUPS = ("lut_build", "fetch", "multiply", "reduction", "accumulation", "registers", "control")
@@ -422,6 +422,11 @@ def critical_path_array(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
 # Report
 # ------------------------------------------------------------------------------------------------
 
+class UnpricedError(ConfigError):
+    """A valid config the unit-cost table cannot price (a ``mu`` past its fetchers, a fused core
+    without its fused adder); one line per problem, naming the parameter."""
+
+
 @dataclass(frozen=True)
 class CostReport:
     """Predicted cost of one design.
@@ -496,7 +501,7 @@ def estimate(cfg: CoreConfig, *, gemvs: list[tuple[str, int, int, int]] | None =
     c = costs or load_unit_costs()
     problems = c.unpriced(cfg.mu) + c.unpriced_reduce(cfg.fp_reduce, cfg.act, cfg.acc_type.name)
     if problems:
-        raise ConfigError(problems)
+        raise UnpricedError(problems)
     groups = area_terms(cfg, c)
     area = sum(groups.values())
     nand2 = c.nand2_area_um2

@@ -113,3 +113,9 @@ def test_fused_cores_without_a_calibrated_fused_adder_are_refused_in_one_line():
         estimate(cfg)
     with pytest.raises(ConfigError, match="^row 0: " + line):
         estimate_table(pd.DataFrame([cfg.to_dict()]))
+    from costmodel import resolve_design
+
+    hint = r" \(or give --mu to build it without the cost model's"
+    with pytest.raises(ConfigError, match=line[:-1] + hint):
+        resolve_design({"act": "fp8e4m3", "fp_reduce": "fused", "core": 8}, option_names={"mu": "--mu"})
+    assert resolve_design({"act": "fp8e4m3", "fp_reduce": "fused", "core": 8, "mu": 2}).config.mu == 2
