@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hwgen.description.arrays import FORMATS, ConfigArrays
-from hwgen.description.config import FP_FORMATS, FP_ROUNDINGS, ConfigError, CoreConfig
+from hwgen.description.config import FP_ROUNDINGS, ConfigError, CoreConfig
 from hwgen.description.lut_plan import lut_plan
 from hwgen.description.schedule import job_cycles
 from hwgen.description.tree_plan import bit_length, level_last_terms, level_values
@@ -168,10 +168,9 @@ def _tree_lane(v: ConfigArrays, c: UnitCosts) -> dict[str, np.ndarray]:
         registers = registers + np.where(on & cuts[:, d], bits * reg, 0.0)
     fused = v.is_fused
     if fused.any():  # one fused adder instead of the tree (no pipeline cuts: `pipeline` is 0)
-        guard = v.fp_width - _format_bits(v.act)[1] - 2
         area = _each(lambda a, b, n, g, r, s, st: c.fp_fused(FORMATS[a], FORMATS[b], n, g, FP_ROUNDINGS[r], s,
                                                              bool(st))["area_um2"],
-                     fused, v.act, v.acc, luts, guard, v.fp_round, v.adder_stages, v.fp_sticky)
+                     fused, v.act, v.acc, luts, v.fused_guard, v.fp_round, v.adder_stages, v.fp_sticky)
         reduction = np.where(fused, area, reduction)
         registers = np.where(fused, 0.0, registers)
     return {"reduction": reduction, "registers": registers}
@@ -213,17 +212,9 @@ def core_terms(v, c: UnitCosts) -> dict[str, object]:
     out = {"registers": (pipeline_bits + out_bits + exp_bits) * reg, "control": v.control_register_bits * reg}
     bfp = v.is_blockfp
     if bfp.any():  # the aligner of the activation rows, in front of the LUT build
-        exp_b, man_b = _format_bits(v.act)
-        align = c.block_align_area(exp_b, man_b, v.fp_width, v.tile_n)
+        align = c.block_align_area(v.act_exp_bits, v.act_man_bits, v.fp_width, v.tile_n)
         out["lut_build"] = np.where(bfp, align, 0.0)
     return out
-
-
-def _format_bits(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exponent and mantissa bits of FP format codes (0 for integer codes)."""
-    exp_bits = np.array([FP_FORMATS[f].exp_bits if f in FP_FORMATS else 0 for f in FORMATS])
-    man_bits = np.array([FP_FORMATS[f].man_bits if f in FP_FORMATS else 0 for f in FORMATS])
-    return exp_bits[codes], man_bits[codes]
 
 
 #: (term, copies, :class:`ConfigArrays` fields it depends on). ``copies(v)`` counts identical copies.
@@ -382,8 +373,7 @@ def critical_path_array(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
     build = np.where(fp, np.where(s == 0, v.plan_depth * add_d, 2 * add_d / (s + 1)),
                      v.plan_depth * np.asarray(c.int_add_delay(v.lut_width), float))
     if bfp.any():
-        exp_b, man_b = _format_bits(v.act)
-        align = np.where(bfp, c.block_align_delay(exp_b, man_b, v.fp_width, v.tile_n), 0.0)
+        align = np.where(bfp, c.block_align_delay(v.act_exp_bits, v.act_man_bits, v.fp_width, v.tile_n), 0.0)
         build = np.maximum(build, align)
     acc = np.where(acc_fp, conv + acc_d / (acc_s + 1), np.asarray(c.int_add_delay(v.acc_width), float))
     fetch = (_each(lambda a, lat: c.fp_mul(FORMATS[a], 0)["critical_path_ns"] / (lat + 1), mac & fp, v.act,
@@ -407,10 +397,9 @@ def critical_path_array(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
     path = np.maximum(longest, current + acc)
     fused = v.is_fused
     if fused.any():  # fetch, the fused adder (its stages split it evenly), accumulate
-        guard = v.fp_width - _format_bits(v.act)[1] - 2
         fd = _each(lambda a, b, n, g, r, st: c.fp_fused(FORMATS[a], FORMATS[b], n, g, FP_ROUNDINGS[r], 0,
                                                         bool(st))["critical_path_ns"],
-                   fused, v.act, v.acc, v.luts, guard, v.fp_round, v.fp_sticky)
+                   fused, v.act, v.acc, v.luts, v.fused_guard, v.fp_round, v.fp_sticky)
         part = fd / (s + 1)
         unpiped = np.maximum(build, fetch + fd + acc)
         piped = np.maximum.reduce([build, fetch + part, part + acc])

@@ -59,6 +59,7 @@ _KEY_BITS = _frozen([0] + [key_bits(m) for m in range(1, MAX_MU + 1)])
 _PLAN_DEPTH = _frozen([0] + [lut_plan(m).depth for m in range(1, MAX_MU + 1)])
 #: Per format code: exponent bits (0 for integers) and :func:`default_fp_width` (0 for integers).
 _FORMAT_EXP_BITS = _frozen([FP_FORMATS[f].exp_bits if f in FP_FORMATS else 0 for f in FORMATS])
+_FORMAT_MAN_BITS = _frozen([FP_FORMATS[f].man_bits if f in FP_FORMATS else 0 for f in FORMATS])
 _DEFAULT_FP_WIDTH = _frozen([default_fp_width(f) if f in FP_FORMATS else 0 for f in FORMATS])
 _BLOCKFP = FP_REDUCE_MODES.index("blockfp")
 _FUSED = FP_REDUCE_MODES.index("fused")
@@ -209,6 +210,21 @@ class ConfigArrays:
     @cached_property
     def lane_width(self) -> np.ndarray:
         return np.where(self.is_blockfp, self.fp_width, self.act_width)
+
+    @property
+    def act_exp_bits(self) -> np.ndarray:
+        """Exponent bits of the ``act`` format (0 for integers)."""
+        return _FORMAT_EXP_BITS[self.act]
+
+    @property
+    def act_man_bits(self) -> np.ndarray:
+        """Mantissa bits of the ``act`` format (0 for integers)."""
+        return _FORMAT_MAN_BITS[self.act]
+
+    @property
+    def fused_guard(self) -> np.ndarray:
+        """:attr:`CoreConfig.fused_guard` of ``fused`` rows, 0 elsewhere."""
+        return np.where(self.is_fused, self.fp_width - self.act_man_bits - 2, 0)
 
     @property
     def row_exp_bits(self) -> np.ndarray:

@@ -178,6 +178,11 @@ def test_config_arrays_equal_the_config_properties():
             assert v.sum_width(k)[i] == cfg._sum_width(k)
         assert v.config(i).to_dict() == {**cfg.to_dict(), "name": v.config(i).name}
         assert v.name(i) == cfg.default_name()
+        if cfg.is_fused:
+            assert v.fused_guard[i] == cfg.fused_guard
+        if cfg.is_fp:
+            fmt = cfg.act_type.fmt
+            assert (v.act_exp_bits[i], v.act_man_bits[i]) == (fmt.exp_bits, fmt.man_bits)
 
 
 def test_tree_closed_forms_equal_the_tree_plan():
