@@ -125,8 +125,9 @@ def _mu_rules() -> tuple[Rule, ...]:
 
 
 def _fp_reduce_rules() -> tuple[Rule, ...]:
-    """``fp_reduce``, ``fp_width`` and ``fp_round``: known values, FP LUT cores only, the width's range;
-    a fused core's adder takes at most :data:`MAX_FUSED_TERMS` LUTs and no ``pipeline``."""
+    """``fp_reduce``, ``fp_width``, ``fp_sticky`` and ``fp_round``: known values, FP LUT cores only,
+    each mode's width range; a fused core's adder takes at most :data:`MAX_FUSED_TERMS` LUTs and no
+    ``pipeline``."""
     blockfp, fused = FP_REDUCE_MODES.index("blockfp"), FP_REDUCE_MODES.index("fused")
 
     def fused_width(man_bits):
@@ -146,7 +147,7 @@ def _fp_reduce_rules() -> tuple[Rule, ...]:
              lambda r: f"`fp_width` must be an integer, got fp_width={r.fp_width!r}", ("fp_width",)),
         Rule(("fp_reduce", "fp_width"), ("fp_width",),
              lambda v: (v.reduce_code == 0) & (v.fp_width != 0),
-             lambda r: (f"`fp_width` applies to fp_reduce='blockfp' only (0 otherwise), got "
+             lambda r: (f"`fp_width` applies to fp_reduce='blockfp' or 'fused' only (0 otherwise), got "
                         f"fp_width={r.fp_width!r} with fp_reduce={r.fp_reduce!r}")),
         Rule(("fp_reduce", "fp_width"), ("fp_width",),
              lambda v: (v.reduce_code == blockfp) & (v.fp_width != 0)
