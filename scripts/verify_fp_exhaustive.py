@@ -118,6 +118,24 @@ def _check_chunk(args):
     return chunk, len(bad), examples
 
 
+def add_run_arguments(parser, chunk_bits, noun):
+    """The options both exhaustive scripts share: ``--jobs``, ``--chunk-bits`` (default
+    ``chunk_bits``), ``--chunks`` and ``--build-dir`` (``noun``: what a chunk holds)."""
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count(), help="run N worker processes (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--chunk-bits", type=int, default=chunk_bits,
+        help=f"check 2**BITS {noun} per chunk (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--chunks", metavar="LO:HI", default=None, help="check only chunks LO..HI-1 (default: all chunks)"
+    )
+    parser.add_argument(
+        "--build-dir", type=Path, default=None, help="build in DIR (default: a temporary directory)"
+    )
+
+
 def _parse_chunks(text, count):
     if text is None:
         return range(count)
@@ -134,18 +152,7 @@ def main(argv=None):
     parser.add_argument(
         "--op", choices=("add", "mul"), default="add", help="check the OP unit (default: %(default)s)"
     )
-    parser.add_argument(
-        "--jobs", type=int, default=os.cpu_count(), help="run N worker processes (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--chunk-bits", type=int, default=24, help="check 2**BITS pairs per chunk (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--chunks", metavar="LO:HI", default=None, help="check only chunks LO..HI-1 (default: all chunks)"
-    )
-    parser.add_argument(
-        "--build-dir", type=Path, default=None, help="build in DIR (default: a temporary directory)"
-    )
+    add_run_arguments(parser, 24, "pairs")
     args = parser.parse_args(argv)
     if not 16 <= args.chunk_bits <= 28:
         parser.error(f"--chunk-bits must be in [16, 28], got {args.chunk_bits}")

@@ -18,7 +18,6 @@ Usage::
 import argparse
 import ctypes
 import multiprocessing
-import os
 import shutil
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from verify_fp_exhaustive import _parse_chunks, add_run_arguments, verilate_unit  # (this script's folder)
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_INPUT_BITS = 36
@@ -36,8 +36,6 @@ HARNESS = Path(__file__).resolve().parent / "fp_harness" / "eval_range.cpp"
 
 def build_library(unit, build_dir):
     """Emit the combinational ``unit``, Verilate it, link ``build_dir/libfpfused.so``, return its path."""
-    from verify_fp_exhaustive import verilate_unit  # (this script's folder is on sys.path)
-
     return verilate_unit(unit, HARNESS, build_dir, "libfpfused.so")
 
 
@@ -79,16 +77,6 @@ def _check_chunk(args):
     return chunk, len(bad), examples
 
 
-def _parse_chunks(text, count):
-    if text is None:
-        return range(count)
-    lo, _, hi = text.partition(":")
-    lo, hi = int(lo or 0), int(hi or count)
-    if not 0 <= lo < hi <= count:
-        raise argparse.ArgumentTypeError(f"--chunks must be LO:HI with 0 <= LO < HI <= {count}, got {text!r}")
-    return range(lo, hi)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description="check FPFusedAdd on all input vectors against fp_fused_sum")
     parser.add_argument("--fmt", choices=FORMATS, required=True, help="set the format of the terms to FMT")
@@ -101,18 +89,7 @@ def main(argv=None):
     parser.add_argument(
         "--rounding", choices=("rne", "rtz"), default="rne", help="round with MODE (default: %(default)s)"
     )
-    parser.add_argument(
-        "--jobs", type=int, default=os.cpu_count(), help="run N worker processes (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--chunk-bits", type=int, default=20, help="check 2**BITS vectors per chunk (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--chunks", metavar="LO:HI", default=None, help="check only chunks LO..HI-1 (default: all chunks)"
-    )
-    parser.add_argument(
-        "--build-dir", type=Path, default=None, help="build in DIR (default: a temporary directory)"
-    )
+    add_run_arguments(parser, 20, "vectors")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))  # allow running as a plain script from a checkout
