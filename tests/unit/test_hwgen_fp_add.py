@@ -118,16 +118,14 @@ def random_pairs(fmt, n, seed):
     return a.tolist(), b.tolist()
 
 
-def simulate_binary(dut, a, b, *, stall_seed=None):
-    """Run ``dut`` (ports a, b, o; ``dut.latency`` cycles) on the vectors; return the outputs in order.
-
-    With ``stall_seed``, the unit is wrapped in ``EnableInserter`` and random stall cycles (enable low,
-    garbage inputs) are inserted; the output must then hold still.
-    """
+def simulate(dut, ports, rows, out, *, stall_seed=None):
+    """Drive ``rows`` (tuples of ints, one per port of ``ports``) into ``dut`` one row per settle
+    (combinational) or per clock cycle (``dut.latency`` > 0); return the values of ``out`` in order.
+    With ``stall_seed`` the unit is wrapped in ``EnableInserter`` and random stall cycles with garbage
+    inputs are inserted (the output must hold still)."""
     lat = dut.latency
     outputs = []
-    top = dut
-    en = None
+    top, en = dut, None
     if stall_seed is not None:
         en = Signal(init=1)
         top = Module()
@@ -135,21 +133,21 @@ def simulate_binary(dut, a, b, *, stall_seed=None):
     rng = np.random.default_rng(stall_seed)
 
     async def testbench(ctx):
-        for i in range(len(a) + lat):
+        for i in range(len(rows) + lat):
             if en is not None:
                 for _ in range(int(rng.integers(0, 3))):
-                    held = ctx.get(dut.o)
+                    held = ctx.get(out)
                     ctx.set(en, 0)
-                    ctx.set(dut.a, int(rng.integers(0, 1 << len(dut.a))))
-                    ctx.set(dut.b, int(rng.integers(0, 1 << len(dut.b))))
+                    for port in ports:
+                        ctx.set(port, int(rng.integers(0, 1 << min(len(port), 62))))
                     await ctx.tick()
-                    assert ctx.get(dut.o) == held, "output changed while stalled"
+                    assert ctx.get(out) == held, "output changed while stalled"
                 ctx.set(en, 1)
-            if i < len(a):
-                ctx.set(dut.a, a[i])
-                ctx.set(dut.b, b[i])
+            if i < len(rows):
+                for port, value in zip(ports, rows[i], strict=True):
+                    ctx.set(port, value)
             if i >= lat:
-                outputs.append(ctx.get(dut.o))
+                outputs.append(ctx.get(out))
             if lat:
                 await ctx.tick()
 
@@ -159,6 +157,12 @@ def simulate_binary(dut, a, b, *, stall_seed=None):
     sim.add_testbench(testbench)
     sim.run()
     return outputs
+
+
+def simulate_binary(dut, a, b, *, stall_seed=None):
+    """Run ``dut`` (ports a, b, o; ``dut.latency`` cycles) on the vectors; return the outputs in order
+    (:func:`simulate`; with ``stall_seed``, random stall cycles with garbage inputs)."""
+    return simulate(dut, [dut.a, dut.b], list(zip(a, b, strict=True)), dut.o, stall_seed=stall_seed)
 
 
 def check_against_reference(fmt, hw_out, a, b, ref_fn):

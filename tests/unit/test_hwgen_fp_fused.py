@@ -9,17 +9,15 @@ Amaranth's simulator; larger exhaustive spaces are in ``scripts/verify_fp_fused_
 import random
 from fractions import Fraction
 
-import numpy as np
 import pytest
 import torch
-from amaranth.hdl import EnableInserter, Fragment, Module, Signal, Value
-from amaranth.sim import Simulator
+from amaranth.hdl import Fragment, Value
 
 from hwgen.gateware.arith import BF16, FP8_E4M3, FP8_E5M2, FP16, FP32, FPFormat, FPFromInt, FPFusedAdd
 from hwgen.gateware.arith.fp_fused import ROUNDINGS
 from sim import fp_reference as ref
 from tests.unit import test_hwgen_fp_add
-from tests.unit.test_hwgen_fp_add import CLOCK_PERIOD_S, STAGES_RANGE_MSG, corner_values, raises_quietly
+from tests.unit.test_hwgen_fp_add import STAGES_RANGE_MSG, corner_values, raises_quietly, simulate
 
 collect_unused = test_hwgen_fp_add.collect_unused  # shared fixture
 
@@ -127,47 +125,6 @@ def corner_terms(fmt, terms, seed):
 
 def pack(vec, width):
     return sum(v << (k * width) for k, v in enumerate(vec))
-
-
-def simulate(dut, ports, rows, out, *, stall_seed=None):
-    """Drive ``rows`` (tuples of ints, one per port of ``ports``) into ``dut`` one row per settle
-    (combinational) or per clock cycle (``dut.latency`` > 0); return the values of ``out`` in order.
-    With ``stall_seed`` the unit is wrapped in ``EnableInserter`` and random stall cycles with garbage
-    inputs are inserted (the output must hold still)."""
-    lat = dut.latency
-    outputs = []
-    top, en = dut, None
-    if stall_seed is not None:
-        en = Signal(init=1)
-        top = Module()
-        top.submodules.dut = EnableInserter(en)(dut)
-    rng = np.random.default_rng(stall_seed)
-
-    async def testbench(ctx):
-        for i in range(len(rows) + lat):
-            if en is not None:
-                for _ in range(int(rng.integers(0, 3))):
-                    held = ctx.get(out)
-                    ctx.set(en, 0)
-                    for port in ports:
-                        ctx.set(port, int(rng.integers(0, 1 << min(len(port), 62))))
-                    await ctx.tick()
-                    assert ctx.get(out) == held, "output changed while stalled"
-                ctx.set(en, 1)
-            if i < len(rows):
-                for port, value in zip(ports, rows[i], strict=True):
-                    ctx.set(port, value)
-            if i >= lat:
-                outputs.append(ctx.get(out))
-            if lat:
-                await ctx.tick()
-
-    sim = Simulator(top)
-    if lat:
-        sim.add_clock(CLOCK_PERIOD_S)
-    sim.add_testbench(testbench)
-    sim.run()
-    return outputs
 
 
 def simulate_fused(dut, vecs, **kwargs):
