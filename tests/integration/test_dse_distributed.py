@@ -241,8 +241,13 @@ def test_postgres_four_processes_exact_count(tmp_path: Path, postgres_url: str) 
     from dse.explore import search
 
     dead_jobs = search.slot_queue(study).get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    for job in dead_jobs:  # the killed worker's slot, if it held one, was run again
-        assert sum(d.user_attrs.get("ternlut_retry_of") == job.number for d in done) == 1
+    for job in dead_jobs:  # the killed worker's slot, if it held one, was run again ...
+        retries = sum(d.user_attrs.get("ternlut_retry_of") == job.number for d in done)
+        # ... unless it was killed after telling its trial and before closing the slot: then the
+        # slot's next holder finds that trial finished and only closes the slot (no second trial)
+        told = [d for d in done if d.user_attrs.get("ternlut_slot") == job.user_attrs["ternlut_slot"]
+                and d.system_attrs["ternlut_worker"].endswith(f":{victim_pid}")]
+        assert (retries, len(told)) in ((1, 0), (0, 1)), (retries, len(told))
     assert f"{budget} of {budget} finished" in out
 
 
