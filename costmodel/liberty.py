@@ -14,11 +14,13 @@ import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["DEFAULT_LIBERTY_NAME", "LibertyError", "cache_root", "default_liberty", "resolve_liberty",
-           "cell_areas", "nand2_area_um2", "liberty_digest"]
+           "cell_areas", "nand2_area_um2", "liberty_digest", "LibertyPin", "LibertyCell", "liberty_cells",
+           "TimingEnvironment", "timing_environment"]
 
 #: Name of the default library (the unit-cost table for it is committed under ``designs/costs/``).
 DEFAULT_LIBERTY_NAME = "osu018"
@@ -108,3 +110,127 @@ def nand2_area_um2(path: str | Path) -> float:
     if not nands:
         raise LibertyError(f"{path}: no NAND2 cell found for NAND2 equivalents")
     return min(nands.values())
+
+
+@dataclass(frozen=True)
+class LibertyPin:
+    """One pin of a liberty cell: ``direction`` (``input``/``output``/...), the output's boolean
+    ``function`` as written in the liberty (``""`` when none) and the input ``capacitance_pf``."""
+
+    direction: str
+    function: str
+    capacitance_pf: float
+
+
+@dataclass(frozen=True)
+class LibertyCell:
+    """A liberty cell: area (liberty area unit), pins by name, and the state it holds
+    (``storage``: ``"ff"`` for a flip-flop, ``"latch"``, ``""`` for combinational logic)."""
+
+    name: str
+    area: float
+    pins: dict[str, LibertyPin]
+    storage: str
+
+
+def _block(text: str, open_brace: int) -> str:
+    """The text between the brace at ``open_brace`` and its matching closing brace."""
+    depth = 0
+    for i in range(open_brace, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[open_brace + 1:i]
+    raise LibertyError("unbalanced braces in the liberty")
+
+
+def _attribute(block: str, name: str) -> str | None:
+    """A simple attribute of a group, ignoring nested groups (``name : value ;``)."""
+    flat, depth = [], 0
+    for ch in block:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif depth == 0:
+            flat.append(ch)
+    m = re.search(rf"\b{name}\s*:\s*\"?([^;\"]*)\"?\s*;", "".join(flat))
+    return m.group(1).strip() if m else None
+
+
+def _storage(cell_body: str) -> str:
+    m = re.search(r"\b(ff|latch)\s*\(", cell_body)
+    return m.group(1) if m else ""
+
+
+@lru_cache(maxsize=16)
+def _cells(path: str, digest: str) -> dict[str, LibertyCell]:
+    text = re.sub(r"/\*.*?\*/", "", Path(path).read_text(errors="replace"), flags=re.S)
+    cells = {}
+    for match in re.finditer(r"\bcell\s*\(\s*\"?([\w$]+)\"?\s*\)\s*\{", text):
+        body = _block(text, match.end() - 1)
+        pins = {}
+        for pin in re.finditer(r"\bpin\s*\(\s*\"?([\w$\[\]]+)\"?\s*\)\s*\{", body):
+            pin_body = _block(body, pin.end() - 1)
+            cap = _attribute(pin_body, "capacitance")
+            pins[pin.group(1)] = LibertyPin(direction=_attribute(pin_body, "direction") or "",
+                                            function=_attribute(pin_body, "function") or "",
+                                            capacitance_pf=float(cap) if cap else 0.0)
+        area = _attribute(body, "area")
+        cells[match.group(1)] = LibertyCell(name=match.group(1), area=float(area) if area else 0.0, pins=pins,
+                                            storage=_storage(body))
+    if not cells:
+        raise LibertyError(f"{path}: no cells found; is it a liberty file?")
+    return cells
+
+
+def liberty_cells(path: str | Path) -> dict[str, LibertyCell]:
+    """Every cell of the liberty by name, with its pins (parsed once per file content)."""
+    return _cells(str(path), liberty_digest(path))
+
+
+@dataclass(frozen=True)
+class TimingEnvironment:
+    """What the mapper and static timing assume around the logic they see.
+
+    ABC sees the combinational logic between flip-flops and ports; left alone it treats every
+    flip-flop output and input port as an ideal driver and never buffers their fanout. Flip-flops
+    are not cells ABC can drive with, so both sides assume the smallest inverter
+    (``driving_cell``, output pin ``driving_pin``), about the drive of a X1 flip-flop's Q, and
+    every register input or output port loaded by ``load_pf`` (the D pin of the smallest
+    flip-flop). Clock buffers (``dont_use``) are kept for the clock tree.
+    """
+
+    driving_cell: str
+    driving_pin: str
+    load_pf: float
+    dont_use: tuple[str, ...]
+
+
+def timing_environment(path: str | Path) -> TimingEnvironment:
+    """The :class:`TimingEnvironment` of a liberty.
+
+    Raises :class:`LibertyError` when the liberty has no inverter or no D flip-flop.
+    """
+    cells = liberty_cells(path)
+    inverters = [c for c in cells.values() if not c.storage
+                 and sum(p.direction == "input" for p in c.pins.values()) == 1
+                 and any(p.direction == "output" and re.fullmatch(r"\(?\s*!\s*\w+\s*\)?|\w+\s*'", p.function)
+                         for p in c.pins.values())]
+    if not inverters:
+        raise LibertyError(f"{path}: no inverter cell (an output function !A) to drive ports and registers "
+                           "with")
+    inverter = min(inverters, key=lambda c: (c.area, c.name))
+    flops = [c for c in cells.values()
+             if c.storage == "ff" and "D" in c.pins and c.pins["D"].direction == "input"]
+    if not flops:
+        raise LibertyError(f"{path}: no D flip-flop (a sequential cell with pin D) to load outputs with")
+    flop = min(flops, key=lambda c: (c.area, c.name))
+    return TimingEnvironment(
+        driving_cell=inverter.name,
+        driving_pin=next(n for n, p in inverter.pins.items() if p.direction == "output"),
+        load_pf=flop.pins["D"].capacitance_pf,
+        dont_use=tuple(sorted(n for n in cells if n.lower().startswith("clkbuf"))),
+    )

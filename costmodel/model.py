@@ -31,11 +31,13 @@ from hwgen.description.lut_plan import lut_plan
 from hwgen.description.schedule import job_cycles
 from hwgen.description.tree_plan import bit_length, level_last_terms, level_values
 
+from .energy import EnergyUnavailable, energy_of
 from .unit_costs import UnitCosts, load_unit_costs
 
 __all__ = ["GROUPS", "TERMS", "CostReport", "UnpricedError", "estimate", "area_terms", "area_groups",
            "core_terms", "critical_path_ns", "critical_path_array", "CRITICAL_PATH_FIELDS", "on_distinct",
-           "control_features", "whole_design_fit", "WholeDesignFit"]
+           "control_features", "whole_design_fit", "WholeDesignFit", "critical_path_segments", "DelayFit",
+           "delay_fit", "DELAY_BOUNDS"]
 
 GROUPS = ("lut_build", "fetch", "multiply", "reduction", "accumulation", "registers", "control")
 
@@ -229,8 +231,8 @@ TERMS = (
 )
 
 #: The fields the critical path depends on.
-CRITICAL_PATH_FIELDS = ("arch", "act", "acc", "mu", "luts", "adder_stages", "pipeline", "max_n", "fp_reduce",
-                        "fp_width", "fp_round", "fp_sticky")
+CRITICAL_PATH_FIELDS = ("arch", "act", "acc", "mu", "luts", "keys", "adder_stages", "pipeline", "max_n",
+                        "fp_reduce", "fp_width", "fp_round", "fp_sticky")
 
 
 def _dense_key(v: ConfigArrays, names: tuple[str, ...]) -> np.ndarray:
@@ -351,60 +353,196 @@ def critical_path_ns(cfg: CoreConfig, c: UnitCosts) -> float:
     return float(critical_path_array(ConfigArrays.of(cfg), c)[0])
 
 
-def critical_path_array(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
-    """Estimated minimum clock period (ns) of every design of ``v``: the slowest register-to-register segment.
+#: Coefficients of a segment delay: ``[ns, pipelined FP segments entered, pipelined FP segments
+#: left, chained integer adder delays, control constant, control log2 fanout]``; :class:`DelayFit`
+#: gives their values.
+_COEFS = 6
+_NONE = -1e9  # a segment a design does not have
 
-    Segments: the LUT build (the plan's depth of chained adders, or one pipelined FP adder stage); fetch
-    and reduction levels up to each pipeline cut; conversion and accumulate. A pipelined FP adder
-    splits its delay evenly over its stages + 1 segments. Block-FP: integer build, fetch and tree;
-    the tile sum's integer-to-FP conversion before the accumulate adder; and the aligner, between
-    the activation stream and the buffer, a segment of its own.
+
+def _seg(const=0.0, piped_in=0.0, piped_out=0.0, chained=0.0) -> np.ndarray:
+    """Coefficient rows (n x :data:`_COEFS`) of a sum of delays."""
+    parts = np.broadcast_arrays(*(np.asarray(x, float) for x in (const, piped_in, piped_out, chained)))
+    zero = np.zeros_like(parts[0])
+    return np.stack([*parts, zero, zero], axis=-1)
+
+
+def critical_path_segments(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
+    """Every register-to-register segment of every design of ``v``, as coefficient rows
+    (designs x segments x :data:`_COEFS`) over ``[1, piped_in, piped_out, chain, control_ns,
+    control_per_log2_ns]``; a segment a design lacks is :data:`_NONE`.
+
+    Segments: the LUT build (the plan's depth of chained adders, or one stage of pipelined FP
+    adders); fetch and reduction levels up to each pipeline cut; conversion and accumulate; the
+    block-FP aligner; the control logic (stall enables and counters: a constant plus the depth of
+    the buffer tree that reaches every accumulator bit, ``log2(tile_n * keys * acc_width)``).
+    Delays are the units' as synthesised alone. Integer adders chained within a segment overlap
+    their carries: every adder after the first counts ``chain`` of its delay. A pipelined FP
+    adder's slowest segment as synthesised counts whole where it is a segment alone,
+    ``piped_in`` of it where a path continues into it and ``piped_out`` where a path leaves it
+    (the registers of an s-stage adder cut it unevenly). The free terms are :class:`DelayFit`'s.
     """
+    n = len(v)
     fp, mac, bfp = ~v.int_lanes, v.is_mac, v.is_blockfp
     s = np.where(fp, v.adder_stages, 0)
     add_d = _each(lambda a: c.fp_add(FORMATS[a], 0)["critical_path_ns"], fp, v.act)
+    part_d = _each(lambda a, st: c.fp_add(FORMATS[a], st)["critical_path_ns"], fp, v.act, s)
     acc_fp = v.is_fp
     acc_s = np.where(acc_fp, v.adder_stages, 0)
-    acc_d = _each(lambda a: c.fp_add(FORMATS[a], 0)["critical_path_ns"], acc_fp, v.acc)
+    acc_part = _each(lambda a, st: c.fp_add(FORMATS[a], st)["critical_path_ns"], acc_fp, v.acc, acc_s)
     conv = _each(lambda a, b: c.fp_convert(FORMATS[a], FORMATS[b])["critical_path_ns"],
                  fp & ~v.is_fused & (v.acc != v.act), v.act, v.acc)
     conv = conv + _each(lambda sw, a, r: c.fp_from_int(sw, FORMATS[a], FP_ROUNDINGS[r])["critical_path_ns"],
                         bfp, v.tree_width(v.luts), v.acc, v.fp_round)
-    build = np.where(fp, np.where(s == 0, v.plan_depth * add_d, 2 * add_d / (s + 1)),
-                     v.plan_depth * np.asarray(c.int_add_delay(v.lut_width), float))
+    lut_add = np.asarray(c.int_add_delay(v.lut_width), float)
+    segs = []
+    # LUT build
+    int_build = _seg(lut_add, chained=np.maximum(v.plan_depth - 1, 0) * lut_add)
+    int_build = np.where((v.plan_depth > 0)[:, None], int_build, _seg(0.0))
+    fp_build = np.where((s == 0)[:, None], _seg(v.plan_depth * add_d), _seg(part_d))
+    segs.append(np.where(fp[:, None], fp_build, int_build))
+    # chained pipelined adders of the build: the end of one and the start of the next
+    chained_fp = fp & (s > 0) & (v.plan_depth > 1)
+    segs.append(np.where(chained_fp[:, None], _seg(piped_in=part_d, piped_out=part_d), _NONE))
     if bfp.any():
-        align = np.where(bfp, c.block_align_delay(v.act_exp_bits, v.act_man_bits, v.fp_width, v.tile_n), 0.0)
-        build = np.maximum(build, align)
-    acc = np.where(acc_fp, conv + acc_d / (acc_s + 1), np.asarray(c.int_add_delay(v.acc_width), float))
-    fetch = (_each(lambda a, lat: c.fp_mul(FORMATS[a], 0)["critical_path_ns"] / (lat + 1), mac & fp, v.act,
+        align = np.where(bfp, c.block_align_delay(v.act_exp_bits, v.act_man_bits, v.fp_width, v.tile_n),
+                         _NONE)
+        segs.append(_seg(align))
+    fetch = (_each(lambda a, lat: c.fp_mul(FORMATS[a], lat)["critical_path_ns"], mac & fp, v.act,
                    v.mul_latency)
              + _each(lambda w: c.int_mul_delay(w), mac & ~fp, v.act_width)
              + _each(lambda f, mu: c.fetch_delay("fetch_fp" if f else "fetch_int", mu), ~mac, fp, v.mu))
     cuts, depth = v.pipeline_cuts, v.tree_depth
-    longest, current = build, fetch
+    current = _seg(fetch)
+    has_adder = np.zeros(n, bool)  # an integer adder already in the current segment
     for d in range(1, cuts.shape[1]):
         on = d <= depth
-        delay = np.where(fp, add_d, np.asarray(c.int_add_delay(v.tree_width(1 << d)), float))
         cut = on & cuts[:, d - 1]
-        longest = np.where(cut, np.maximum(longest, current), longest)
-        current = np.where(cut, 0.0, current)
+        segs.append(np.where(cut[:, None], current, _NONE))
+        current = np.where(cut[:, None], _seg(0.0), current)
+        has_adder = has_adder & ~cut
+        int_d = np.asarray(c.int_add_delay(v.tree_width(1 << d)), float)
+        int_level = np.where(has_adder[:, None], _seg(chained=int_d), _seg(int_d))
         piped = on & (s > 0)  # a pipelined adder ends the segment inside it
-        longest = np.where(piped, np.maximum(longest, current + delay / (s + 1)), longest)
-        current = np.where(piped, delay / (s + 1), np.where(on, current + delay, current))
-    last = cuts[np.arange(len(v)), depth]  # after the last level
-    longest = np.where(last, np.maximum(longest, current), longest)
-    current = np.where(last, 0.0, current)
-    path = np.maximum(longest, current + acc)
+        segs.append(np.where(piped[:, None], current + _seg(piped_in=part_d), _NONE))
+        segs.append(np.where(piped[:, None], _seg(part_d), _NONE))
+        level = np.where(fp[:, None], _seg(add_d), int_level)
+        current = np.where(piped[:, None], _seg(piped_out=part_d),
+                           np.where(on[:, None], current + level, current))
+        has_adder = np.where(on & ~fp, True, np.where(piped, False, has_adder))
+    last = cuts[np.arange(n), depth]  # after the last level
+    segs.append(np.where(last[:, None], current, _NONE))
+    current = np.where(last[:, None], _seg(0.0), current)
+    has_adder = has_adder & ~last
+    int_acc = np.asarray(c.int_add_delay(v.acc_width), float)
+    acc = np.where(acc_fp[:, None],
+                   np.where((acc_s > 0)[:, None], _seg(conv, piped_in=acc_part), _seg(conv + acc_part)),
+                   np.where(has_adder[:, None], _seg(chained=int_acc), _seg(int_acc)))
+    segs.append(current + acc)
+    if acc_fp.any():  # the rest of a pipelined accumulate adder
+        segs.append(np.where((acc_fp & (acc_s > 0))[:, None], _seg(acc_part), _NONE))
     fused = v.is_fused
     if fused.any():  # fetch, the fused adder (its stages split it evenly), accumulate
-        fd = _each(lambda a, b, n, g, r, st: c.fp_fused(FORMATS[a], FORMATS[b], n, g, FP_ROUNDINGS[r], 0,
-                                                        bool(st))["critical_path_ns"],
+        fd = _each(lambda a, b, n_, g, r, st: c.fp_fused(FORMATS[a], FORMATS[b], n_, g, FP_ROUNDINGS[r], 0,
+                                                         bool(st))["critical_path_ns"],
                    fused, v.act, v.acc, v.luts, v.fused_guard, v.fp_round, v.fp_sticky)
         part = fd / (s + 1)
-        unpiped = np.maximum(build, fetch + fd + acc)
-        piped = np.maximum.reduce([build, fetch + part, part + acc])
-        path = np.where(fused, np.where(s == 0, unpiped, piped), path)
-    return path
+        acc_c = conv + acc_part
+        unpiped = fetch + fd + acc_c
+        segs = [np.where(fused[:, None], _NONE, x) for x in segs]
+        segs.append(np.where(fused[:, None], _seg(np.where(s == 0, unpiped, fetch + part)), _NONE))
+        segs.append(np.where((fused & (s > 0))[:, None], _seg(part + acc_c), _NONE))
+        segs.append(np.where(fused[:, None], np.where(fp[:, None], fp_build, int_build), _NONE))
+    control = np.zeros((n, _COEFS))
+    control[:, 4] = 1.0
+    control[:, 5] = np.log2(np.maximum(v.tile_n * v.keys * v.acc_width, 1))
+    segs.append(control)
+    return np.stack(segs, axis=1)
+
+
+@dataclass(frozen=True)
+class DelayFit:
+    """The free terms of the critical-path model, fitted on the calibration cores.
+
+    Attributes
+    ----------
+    piped_in, piped_out : float
+        Shares of a pipelined FP adder's slowest segment counted where a path continues into it,
+        and where a path leaves it.
+    chain : float
+        Share of an integer adder's delay counted for every adder after the first in a segment.
+    overhead_ns : float
+        Added to every segment (clock-to-output and setup of its registers, not in the unit
+        figures), ns.
+    control_ns, control_per_log2_ns : float
+        The control segment: ``control_ns + control_per_log2_ns * log2(tile_n * keys * acc_width)``, ns.
+    cores : int
+        Calibration cores the fit used (0: the defaults).
+    mape_pct : float
+        The fit's mean absolute error on those cores, percent.
+    """
+
+    piped_in: float = 1.0
+    piped_out: float = 1.0
+    chain: float = 1.0
+    overhead_ns: float = 0.0
+    control_ns: float = 0.0
+    control_per_log2_ns: float = 0.0
+    cores: int = 0
+    mape_pct: float = float("nan")
+
+    def vector(self) -> np.ndarray:
+        return np.array([1.0, self.piped_in, self.piped_out, self.chain, self.control_ns,
+                         self.control_per_log2_ns])
+
+
+#: Bounds of the fitted delay terms (piped_in, piped_out, chain, overhead_ns, control_ns,
+#: control_per_log2_ns).
+DELAY_BOUNDS = ((0.2, 1.0), (0.2, 1.0), (0.2, 1.0), (0.0, 1.0), (0.0, 20.0), (0.0, 1.0))
+
+
+def delay_fit(costs: UnitCosts) -> DelayFit:
+    """Fit :class:`DelayFit` to the calibration cores of ``costs`` (once per table): the
+    parameters within :data:`DELAY_BOUNDS` with the least mean absolute relative error."""
+    memo = getattr(costs, "memo", None)
+    if memo is None:
+        return _fit_delay(costs)
+    return memo("delay_fit", lambda: _fit_delay(costs))
+
+
+def _paths(segments: np.ndarray, x) -> np.ndarray:
+    piped_in, piped_out, chain, overhead, c0, c1 = x
+    return (segments @ np.array([1.0, piped_in, piped_out, chain, c0, c1])).max(axis=1) + overhead
+
+
+def _fit_delay(costs: UnitCosts) -> DelayFit:
+    from scipy.optimize import minimize
+
+    cores = [s for s in costs.cores() if s.get("critical_path_ns")]
+    if len(cores) < 8:
+        return DelayFit()
+    v = ConfigArrays.of(*(CoreConfig(**s["config"]) for s in cores))
+    segments = critical_path_segments(v, costs)
+    y = np.array([s["critical_path_ns"] for s in cores])
+
+    def loss(x):
+        return float(np.mean(np.abs(_paths(segments, x) / y - 1)))
+
+    best = None
+    starts = ((1.0, 1.0, 1.0, 0.0, 0.0, 0.0), (0.6, 0.6, 0.6, 0.2, 1.0, 0.1), (0.8, 0.4, 0.4, 0.4, 2.0, 0.2))
+    for start in starts:
+        res = minimize(loss, np.array(start), method="Powell", bounds=DELAY_BOUNDS)
+        if best is None or res.fun < best.fun:
+            best = res
+    piped_in, piped_out, chain, overhead, c0, c1 = (float(x) for x in best.x)
+    return DelayFit(piped_in, piped_out, chain, overhead, c0, c1, len(cores), 100 * float(best.fun))
+
+
+def critical_path_array(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
+    """Estimated minimum clock period (ns) of every design of ``v``: the slowest of
+    :func:`critical_path_segments` under :func:`delay_fit`."""
+    fit = delay_fit(c)
+    return (critical_path_segments(v, c) @ fit.vector()).max(axis=1) + fit.overhead_ns
 
 
 # ------------------------------------------------------------------------------------------------
@@ -425,6 +563,9 @@ class CostReport:
     ``critical_path_ns`` / ``fmax_mhz``: estimated clock; ``cycles``: for the GEMVs asked
     (``gemvs``: (name, n, m, count)); ``weight_bits_per_cycle``: key bits the memory system must
     deliver per cycle; ``act_buffer_bits``: the activation SRAM (not in the area).
+    Energy (:mod:`costmodel.energy`, at fmax, under the calibration's stated activity):
+    ``power_mw`` (dynamic plus leakage), ``leakage_mw``, ``energy_pj_per_cycle``; all ``None``
+    with ``energy_unavailable`` saying why when the unit-cost table has no power data.
     """
 
     config: dict
@@ -437,6 +578,22 @@ class CostReport:
     act_buffer_bits: int
     cycles: int | None = None
     gemvs: list[dict] = field(default_factory=list)
+    power_mw: float | None = None
+    leakage_mw: float | None = None
+    energy_pj_per_cycle: float | None = None
+    energy_unavailable: str | None = None
+
+    @property
+    def energy_pj_per_mac(self) -> float | None:
+        """Energy per ternary MAC at full utilisation, in pJ (energy per cycle / MACs per cycle)."""
+        return None if self.energy_pj_per_cycle is None else self.energy_pj_per_cycle / self.macs_per_cycle
+
+    @property
+    def energy_uj(self) -> float | None:
+        """Energy of the GEMVs asked (one decode token for a workload file), in uJ."""
+        if self.energy_pj_per_cycle is None or not self.cycles:
+            return None
+        return self.energy_pj_per_cycle * self.cycles / 1e6
 
     @property
     def fmax_mhz(self) -> float:
@@ -475,6 +632,12 @@ class CostReport:
             "macs_per_cycle_per_mm2": self.macs_per_cycle_per_mm2,
             "weight_bits_per_cycle": self.weight_bits_per_cycle,
             "act_buffer_bits": self.act_buffer_bits,
+            "power_mw": self.power_mw,
+            "leakage_mw": self.leakage_mw,
+            "energy_pj_per_cycle": self.energy_pj_per_cycle,
+            "energy_pj_per_mac": self.energy_pj_per_mac,
+            "energy_uj": self.energy_uj,
+            "energy_unavailable": self.energy_unavailable,
         }
 
 
@@ -494,6 +657,11 @@ def estimate(cfg: CoreConfig, *, gemvs: list[tuple[str, int, int, int]] | None =
     groups = area_terms(cfg, c)
     area = sum(groups.values())
     nand2 = c.nand2_area_um2
+    critical = round(critical_path_ns(cfg, c), 3)
+    try:
+        energy, unavailable = energy_of(groups, critical, c), None
+    except EnergyUnavailable as exc:
+        energy, unavailable = {}, str(exc)
     rows, total = [], 0
     for name, n, m, count in gemvs or []:
         cyc = job_cycles(cfg, n, m)
@@ -505,9 +673,17 @@ def estimate(cfg: CoreConfig, *, gemvs: list[tuple[str, int, int, int]] | None =
         area_breakdown_um2={g: round(a, 1) for g, a in groups.items()},
         nand2_eq=round(area / nand2, 1),
         macs_per_cycle=cfg.tile_n * cfg.tile_m,
-        critical_path_ns=round(critical_path_ns(cfg, c), 3),
+        critical_path_ns=critical,
         weight_bits_per_cycle=cfg.luts * cfg.keys * cfg.key_bits,
         act_buffer_bits=cfg.max_tiles_n * cfg.buffer_row_bits,
         cycles=total if gemvs else None,
         gemvs=rows,
+        power_mw=_round(energy.get("power_mw"), 4),
+        leakage_mw=_round(energy.get("leakage_mw"), 6),
+        energy_pj_per_cycle=_round(energy.get("energy_pj_per_cycle"), 3),
+        energy_unavailable=unavailable,
     )
+
+
+def _round(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(x, digits)

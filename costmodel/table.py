@@ -21,6 +21,7 @@ from hwgen.description.schedule import job_cycles_array
 from hwgen.description.validity import check_columns
 
 from . import model
+from .energy import EnergyUnavailable, energy_arrays
 from .unit_costs import UnitCosts, load_unit_costs
 
 __all__ = ["estimate_table", "CONFIG_COLUMNS", "MAX_REPORTED_ROWS"]
@@ -54,7 +55,9 @@ def estimate_table(designs, *, costs: UnitCosts | None = None, n=None, m=None):
     pandas.DataFrame
         A new frame (index 0..rows-1): the :data:`CONFIG_COLUMNS`, ``area_um2``, ``area_<group>_um2``,
         ``critical_path_ns``, ``fmax_mhz``, ``macs_per_cycle``, ``macs_per_cycle_per_mm2``,
-        ``weight_bits_per_cycle``, ``act_buffer_bits`` and (with ``n`` and ``m``) ``cycles``.
+        ``weight_bits_per_cycle``, ``act_buffer_bits``, ``power_mw``, ``leakage_mw``, ``energy_pj_per_cycle``,
+        ``energy_pj_per_mac`` (at fmax; NaN when the table has no power data, see
+        :mod:`costmodel.energy`) and (with ``n`` and ``m``) ``cycles``.
 
     Raises
     ------
@@ -101,6 +104,14 @@ def estimate_table(designs, *, costs: UnitCosts | None = None, n=None, m=None):
     out["macs_per_cycle_per_mm2"] = out["macs_per_cycle"] / (area / 1e6)
     out["weight_bits_per_cycle"] = v.luts * v.keys * v.key_bits
     out["act_buffer_bits"] = v.max_tiles_n * v.buffer_row_bits
+    try:
+        energy = energy_arrays(groups, out["critical_path_ns"].to_numpy(), c)
+    except EnergyUnavailable:  # a table without power data: NaN, never a made-up zero
+        energy = {k: np.full(len(out), np.nan) for k in ("power_mw", "leakage_mw", "energy_pj_per_cycle")}
+    out["power_mw"] = energy["power_mw"]
+    out["leakage_mw"] = energy["leakage_mw"]
+    out["energy_pj_per_cycle"] = energy["energy_pj_per_cycle"]
+    out["energy_pj_per_mac"] = out["energy_pj_per_cycle"] / out["macs_per_cycle"]
     if n is not None and m is not None:
         out["cycles"] = job_cycles_array(v.tile_n, v.keys, v.reuse, v.acc_latency, v.pipeline_latency, n, m)
     return out

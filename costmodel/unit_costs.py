@@ -329,7 +329,7 @@ class UnitCosts:
 
 
 #: Sample fields that are measurements, not unit parameters.
-_MEASURED = ("kind", "area_um2", "critical_path_ns", "seconds")
+_MEASURED = ("kind", "area_um2", "critical_path_ns", "seconds", "power")
 
 
 @lru_cache(maxsize=8)

@@ -27,7 +27,7 @@ from .progress import progress_bar
 __all__ = ["CALIBRATION_CORES", "calibrate", "table_text"]
 
 #: Sample fields that are measurements, not parameters.
-_MEASURED = ("area_um2", "critical_path_ns", "seconds")
+_MEASURED = ("area_um2", "critical_path_ns", "seconds", "power")
 
 #: Calibration cores: tiny ones that pin down the control logic (FSM, counters, lane masks), and
 #: mid-size ones (L, K up to 16) from which the model learns how much whole-design synthesis
@@ -68,9 +68,12 @@ CALIBRATION_CORES: tuple[dict[str, object], ...] = tuple(
 
 def _unit_job(args):
     kind, params, verilog, liberty = args
-    report = synthesize(verilog, liberty=liberty)
-    return {"kind": kind, **params, "area_um2": report.area_um2, "critical_path_ns": report.critical_path_ns,
-            "seconds": report.seconds}
+    report = synthesize(verilog, liberty=liberty, power=kind == "core")
+    sample = {"kind": kind, **params, "area_um2": report.area_um2,
+              "critical_path_ns": report.critical_path_ns, "seconds": report.seconds}
+    if report.power is not None:  # cores: the power at fmax under the flow's stated activity
+        sample["power"] = report.power
+    return sample
 
 
 def _sample_key(kind: str, params: dict) -> str:

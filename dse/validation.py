@@ -28,12 +28,43 @@ from hwgen.description.tree_plan import tree_depth
 from .calibration import CALIBRATION_CORES
 from .progress import progress_bar
 
-__all__ = ["draw_designs", "validate", "summarise"]
+__all__ = ["draw_designs", "draw_large", "validate", "summarise"]
 
 ACTS = ("int4", "int8", "fp16", "bf16")
 #: Activation formats of a block-FP draw, and its aligned widths.
 BLOCKFP_ACTS = ("fp16", "bf16")
 BLOCKFP_WIDTHS = (8, 32)
+
+
+#: Activation formats and tile sides of the large designs of a draw (``large=``).
+LARGE_ACTS = ("int4", "int8")
+LARGE_TILE = (32, 64)
+
+
+def draw_large(count: int, *, seed: int = 0, exclude: set[str] = frozenset()) -> list[CoreConfig]:
+    """``count`` distinct random integer cores with both tile sides in :data:`LARGE_TILE`
+    (the shapes beyond the area cap of the standard draw, where the model used to drift).
+
+    A separate random stream (seeded ``seed + 1_000_003``), so adding large designs leaves the
+    standard draw of the same seed unchanged; ``exclude``: config keys already drawn."""
+    rng = np.random.default_rng(seed + 1_000_003)
+    costs = load_unit_costs()
+    out, seen = [], set(exclude)
+    lo, hi = LARGE_TILE
+    while len(out) < count:
+        act = LARGE_ACTS[rng.integers(len(LARGE_ACTS))]
+        mu = int(rng.integers(1, costs.max_mu + 1))
+        luts = int(rng.integers(-(-lo // mu), hi // mu + 1))
+        keys = int(rng.integers(lo, hi + 1))
+        reuse = int(rng.integers(1, 5))
+        cfg = CoreConfig(act=act, mu=mu, luts=luts, keys=keys, reuse=reuse,
+                         pipeline=int(rng.integers(0, 2 + tree_depth(luts))),
+                         max_n=max(4096, luts * mu), max_m=max(4096, keys * reuse))
+        key = json.dumps(cfg.to_dict(), sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            out.append(cfg)
+    return out
 
 
 def draw_designs(count: int, *, seed: int = 0, max_area_um2: float | None = None,
@@ -112,11 +143,14 @@ def _synth_one(cfg_dict: dict, timeout_s: float | None) -> dict:
 
     cfg = CoreConfig(**cfg_dict)
     try:
-        report = synthesize(emit_verilog(cfg), timeout_s=timeout_s)
+        report = synthesize(emit_verilog(cfg), timeout_s=timeout_s, power=True)
     except SynthError as exc:
         return {"synth_error": str(exc).splitlines()[0]}
+    power = report.power or {}
     return {"synth_area_um2": report.area_um2, "synth_critical_path_ns": report.critical_path_ns,
-            "synth_seconds": report.seconds, "memory_bits": report.memory_bits}
+            "synth_seconds": report.seconds, "memory_bits": report.memory_bits,
+            "synth_energy_pj_per_cycle": power.get("energy_pj_per_cycle", math.nan),
+            "synth_power_mw": power.get("total_mw", math.nan)}
 
 
 def _simulate(cfg: CoreConfig) -> list[dict]:
@@ -137,8 +171,12 @@ def _simulate(cfg: CoreConfig) -> list[dict]:
 
 def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0,
              out_dir: Path = Path("build/validation"), max_area_um2: float | None = None,
-             timeout_s: float | None = None, progress: bool = True, fp_reduce: str = "ieee"):
+             timeout_s: float | None = None, progress: bool = True, fp_reduce: str = "ieee",
+             large: int = 0):
     """Run the validation; returns the per-design table (pandas DataFrame).
+
+    ``large``: also ``large`` designs of :func:`draw_large` (tiles of 32 x 32 and more, not
+    subject to ``max_area_um2``).
 
     Results are written to ``validation.partial.csv`` as each synthesis finishes (and the synthesis
     cache keeps them), so an interrupted run loses nothing; a design whose synthesis fails or runs
@@ -147,6 +185,10 @@ def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0
 
     costs = load_unit_costs()
     designs = draw_designs(count, seed=seed, max_area_um2=max_area_um2, fp_reduce=fp_reduce)
+    if large:
+        calibration = {json.dumps(CoreConfig(**p).to_dict(), sort_keys=True) for p in CALIBRATION_CORES}
+        designs += draw_large(large, seed=seed, exclude=calibration
+                              | {json.dumps(c.to_dict(), sort_keys=True) for c in designs})
     rows = []
     for i, cfg in enumerate(designs):
         rep = estimate(cfg, costs=costs)

@@ -29,7 +29,12 @@ Per token (batch 1 decode), with exact schedule arithmetic (:mod:`hwgen.descript
 
 Prefill (many tokens sharing one weight stream) is not offered: the core's schedule streams the
 key words once per activation vector, so B tokens cost B decode steps.
-Energy is not modelled yet (:data:`UNAVAILABLE`).
+* ``energy_uj_per_token``: all cores, each ``cycles_per_token`` cycles of dynamic energy (the cost
+  model's, :mod:`costmodel.energy`, under the calibration's stated activity) plus leakage over the
+  token's time; cycles a memory-bound core waits for weights cost leakage only (their clock
+  power is not counted). ``energy_pj_per_mac``: per ternary MAC of the workload;
+  ``power_mw``: the average over the token. A unit-cost table without power data offers none
+  of them (:func:`unavailable`).
 """
 
 from __future__ import annotations
@@ -39,13 +44,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from costmodel import UnitCosts, estimate_table
+from costmodel import UnitCosts, estimate_table, load_unit_costs
 from costmodel.table import CONFIG_COLUMNS
 from hwgen.description.schedule import job_cycles_array, tile_counts
 from hwgen.description.validity import check_columns
 from hwgen.description.workload import Workload
 
-__all__ = ["Metric", "METRICS", "UNAVAILABLE", "SYSTEM_PARAMS", "SYSTEM_DEFAULTS",
+__all__ = ["Metric", "METRICS", "ENERGY_METRICS", "unavailable", "SYSTEM_PARAMS", "SYSTEM_DEFAULTS",
            "DEFAULT_SRAM_BITS_PER_UM2", "evaluate", "needed_max_m"]
 
 #: Assumed activation-SRAM density of the default (0.18 um) liberty, bits per um^2 (see above).
@@ -96,14 +101,26 @@ METRICS = {m.name: m for m in (
     Metric("gmacs_per_s", "GMAC/s", "maximize", "useful ternary MACs per second at tokens_per_s"),
     Metric("cores", "", "minimize", "cores (a system parameter)"),
     Metric("bandwidth_gbps", "GB/s", "minimize", "weight memory bandwidth (a system parameter)"),
+    Metric("energy_uj_per_token", "uJ", "minimize", "energy of one token, all cores (cost model, stated "
+                                                    "activity)"),
+    Metric("energy_pj_per_mac", "pJ", "minimize", "energy_uj_per_token per ternary MAC of the workload"),
+    Metric("power_mw", "mW", "minimize", "average power over the token, all cores"),
 )}
 
-#: Metrics a study may ask for that the cost model does not have yet, with the reason.
-UNAVAILABLE = {
-    "energy_uj_per_token": "energy is not modelled yet (the cost model has area, clock and cycles)",
-    "energy_pj_per_mac": "energy is not modelled yet (the cost model has area, clock and cycles)",
-    "power_mw": "power is not modelled yet (the cost model has area, clock and cycles)",
-}
+#: The metrics that need the energy model.
+ENERGY_METRICS = ("energy_uj_per_token", "energy_pj_per_mac", "power_mw")
+
+
+def unavailable(costs: UnitCosts | None = None) -> dict[str, str]:
+    """Metrics a study may not ask for with the unit-cost table ``costs`` (default: the committed
+    one), with the reason: the energy metrics when the table has no power data."""
+    from costmodel.energy import EnergyUnavailable, energy_fit
+
+    try:
+        energy_fit(costs or load_unit_costs())
+    except EnergyUnavailable as exc:
+        return dict.fromkeys(ENERGY_METRICS, f"energy is unavailable: {exc}")
+    return {}
 
 #: System parameters of a design point (besides the core config), with their allowed ranges.
 SYSTEM_PARAMS = {
@@ -205,4 +222,10 @@ def evaluate(designs: pd.DataFrame, workload: Workload, *, costs: UnitCosts | No
     out["macs_per_cycle_per_mm2"] = out["macs_per_cycle"] / out["area_mm2"]
     out["utilisation"] = workload.total_macs / (cycles * out["macs_per_cycle"].to_numpy())
     out["gmacs_per_s"] = workload.total_macs * out["tokens_per_s"] / 1e9
+    leak_mw = out["leakage_mw"].to_numpy()
+    dyn_pj = out["energy_pj_per_cycle"].to_numpy() - leak_mw * out["critical_path_ns"].to_numpy()
+    energy_pj = cores * (dyn_pj * cycles + leak_mw * time_s * 1e9)  # mW x s = 1e9 pJ
+    out["energy_uj_per_token"] = energy_pj / 1e6
+    out["energy_pj_per_mac"] = energy_pj / workload.total_macs
+    out["power_mw"] = energy_pj * 1e-9 / time_s
     return out

@@ -55,7 +55,7 @@ from hwgen.description.config import (
 )
 from hwgen.description.workload import Gemv, Workload, load_workload
 
-from .metrics import METRICS, SYSTEM_DEFAULTS, SYSTEM_PARAMS, UNAVAILABLE
+from .metrics import METRICS, SYSTEM_DEFAULTS, SYSTEM_PARAMS, unavailable
 
 __all__ = ["Param", "Constraint", "StudySpec", "load_study", "spec_from_dict", "SAMPLERS", "DEFAULT_SAMPLER",
            "PARAMS", "MAX_TRIALS", "MAX_EXHAUSTIVE"]
@@ -451,12 +451,13 @@ def spec_from_dict(doc: dict, *, base: Path | None = None, where: str = "study")
             problems.append("[fixed] max_m: must be positive")
 
     objectives = []
+    missing = unavailable()
     if not objectives_in:
         problems.append(f"[objectives]: give at least one metric = \"minimize\" or \"maximize\" (metrics: "
                         f"{', '.join(METRICS)})")
     for metric, direction in objectives_in.items():
-        if metric in UNAVAILABLE:
-            problems.append(f"[objectives] {metric}: {UNAVAILABLE[metric]}")
+        if metric in missing:
+            problems.append(f"[objectives] {metric}: {missing[metric]}")
         elif metric not in METRICS:
             problems.append(f"[objectives] {metric}: unknown metric (allowed: {', '.join(METRICS)})")
         elif direction not in ("minimize", "maximize"):
@@ -466,8 +467,8 @@ def spec_from_dict(doc: dict, *, base: Path | None = None, where: str = "study")
             objectives.append((metric, direction))
     constraints = []
     for metric, bound in constraints_in.items():
-        if metric in UNAVAILABLE:
-            problems.append(f"[constraints] {metric}: {UNAVAILABLE[metric]}")
+        if metric in missing:
+            problems.append(f"[constraints] {metric}: {missing[metric]}")
             continue
         if metric not in METRICS:
             problems.append(f"[constraints] {metric}: unknown metric (allowed: {', '.join(METRICS)})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth import Array, EnableInserter, Module, Mux, signed, unsigned
+from amaranth import Array, EnableInserter, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -104,6 +104,24 @@ class RegisterBits(wiring.Component):
         return m
 
 
+class RegisterFanout(wiring.Component):
+    """One register (``r <= a``) whose output reaches ``loads`` gates: ``q <= d ^ {loads{r}}``.
+
+    The timing flow's fanout check: the register-to-register delay through ``r`` should grow
+    with the logarithm of ``loads`` (a buffer tree), not linearly (one overloaded flip-flop).
+    """
+
+    def __init__(self, loads: int):
+        super().__init__({"a": In(1), "d": In(loads), "q": Out(loads)})
+        self._loads = loads
+
+    def elaborate(self, platform):
+        m = Module()
+        r = Signal()
+        m.d.sync += [r.eq(self.a), self.q.eq(self.d ^ r.replicate(self._loads))]
+        return m
+
+
 class Mux2(wiring.Component):
     """``width``-bit 2:1 multiplexer."""
 
@@ -163,6 +181,8 @@ BLOCKFP_ACTS = ("fp16", "bf16", "fp8e4m3", "fp32")
 BLOCKFP_WIDTHS = (8, 12, 16, 20, 24, 32)
 BLOCKFP_ROWS = (4, 16)
 FROM_INT_WIDTHS = (12, 16, 24, 32, 40, 48)
+#: Loads of the register-fanout units (the delay a buffer tree adds per level of fanout).
+FANOUT_LOADS = (1, 4, 16, 64, 256, 1024, 4096)
 #: Fused multi-term adders: term counts and guard bits sampled (per format and output format), and
 #: the pipeline depths sampled at 8 terms with 4 guard bits.
 FUSED_TERMS = (2, 4, 8, 16, 32)
@@ -196,6 +216,8 @@ def calibration_units(*, max_mu: int = 6, max_stages: int = 8,
     for width in (1, 8, 32, 64):
         add("reg", lambda w=width: RegisterBits(w), width=width)
         add("mux2", lambda w=width: Mux2(w), width=width)
+    for loads in FANOUT_LOADS:
+        add("reg_fanout", lambda n=loads: RegisterFanout(n), loads=loads)
     for ways in (2, 3, 4, 6, 8, 16):
         add("index_mux", lambda r=ways: IndexMux(r, 16), ways=ways, width=16)
     for mu in range(1, max_mu + 1):

@@ -1,5 +1,6 @@
 """The options that describe a core, shared by ``hwgen emit``, ``hwgen cost`` and ``hwgen synth``,
-and their resolution into a config by :func:`costmodel.resolve_design` (no state kept in ``args``).
+and their resolution into a config by :func:`costmodel.resolve_design` (no state kept in ``args``),
+with the clock target ``--clock-mhz`` that lets the cost model choose the parameters not given.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ import argparse
 from costmodel import ResolvedDesign, UnitCosts, resolve_design
 from hwgen.description.config import DEFAULT_CORE, DEFAULT_MAX_M, DEFAULT_MAX_N, ConfigError
 
-from ._base import CommandError, config_problems, int_range
+from ._base import CommandError, config_problems, int_range, positive_float
 
-__all__ = ["FLAGS", "add_design_arguments", "given_options", "given_params", "resolve", "config_error"]
+__all__ = ["FLAGS", "CLOCK_FLAG", "add_design_arguments", "add_clock_argument", "given_options",
+           "given_params", "resolve", "config_error"]
 
 #: The option that sets each :class:`~hwgen.description.config.CoreConfig` parameter.
 FLAGS = {
@@ -88,6 +90,20 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
                         "<arch>_<act>_<rows>x<cols> for --arch signflip/mac)")
 
 
+#: The option of the clock target (:func:`costmodel.choose_for_clock`); not a config field.
+CLOCK_FLAG = "--clock-mhz"
+
+
+def add_clock_argument(p: argparse.ArgumentParser, also: str = "") -> None:
+    """Add ``--clock-mhz F`` to ``p`` (a clock target; :func:`resolve` hands it to the cost model);
+    ``also``: what else the command does with it, for the help."""
+    p.add_argument(CLOCK_FLAG, type=positive_float("MHz"), default=None, metavar="F",
+                   help="close timing at F MHz with the cost model: the parameters not given (--adder-stages "
+                        "0..8 of a floating-point core, --pipeline, --reuse 1..4, --mu) get the values with "
+                        "the least area per useful MAC/s among the designs predicted to meet 1000/F ns; "
+                        f"given ones are kept{also} (default: no clock target)")
+
+
 def given_params(args: argparse.Namespace) -> dict[str, object]:
     """The core parameters given on the command line (options left out are not in the dict)."""
     return {key: getattr(args, key) for key in FLAGS if getattr(args, key, None) is not None}
@@ -99,12 +115,15 @@ def given_options(args: argparse.Namespace) -> list[str]:
 
 
 def resolve(args: argparse.Namespace, *, costs: UnitCosts | None = None) -> ResolvedDesign:
-    """The core of ``--design`` and the design options (:func:`costmodel.resolve_design`); an
-    invalid one is a :class:`CommandError` with one line per problem, prefixed by its option."""
+    """The core of ``--design`` and the design options (:func:`costmodel.resolve_design`), closing
+    timing at ``--clock-mhz`` when given; an invalid one (or a clock no candidate meets) is a
+    :class:`CommandError` with one line per problem, prefixed by its option."""
+    names = {**FLAGS, "clock_mhz": CLOCK_FLAG}
     try:
-        return resolve_design(given_params(args), design_file=args.design, costs=costs, option_names=FLAGS)
+        return resolve_design(given_params(args), design_file=args.design, costs=costs, option_names=names,
+                              clock_mhz=getattr(args, "clock_mhz", None))
     except ConfigError as exc:
-        raise config_problems(exc, FLAGS) from None
+        raise config_problems(exc, names) from None
 
 
 def config_error(exc: ConfigError, extra: dict[str, str] | None = None) -> CommandError:

@@ -107,6 +107,9 @@ class ValidateCommand(Command):
                             "rounding); fused: fused-reduction cores only (fp16/bf16, 0..8 guard bits, "
                             "either rounding); ieee: the standard draw of integer and IEEE FP cores "
                             "(default: %(default)s)")
+        p.add_argument("--large", type=int_range(0), default=0, metavar="K",
+                       help="also K integer cores with both tile sides in 32..64, beyond --max-area "
+                            "(default: %(default)s)")
         p.add_argument("-o", "--output", default="build/validation", metavar="DIR",
                        help="folder for validation.csv and validation.png (default: %(default)s)")
 
@@ -125,7 +128,7 @@ class ValidateCommand(Command):
         try:
             table = validate(args.designs, seed=args.seed, jobs=args.jobs, simulate=args.simulate,
                              out_dir=out_dir, max_area_um2=args.max_area, timeout_s=args.timeout,
-                             fp_reduce=args.fp_reduce)
+                             fp_reduce=args.fp_reduce, large=args.large)
         except ConfigError as exc:
             raise config_problems(exc, {"max_area_um2": "--max-area"}) from None
         except LibertyError as exc:

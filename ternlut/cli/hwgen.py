@@ -51,10 +51,12 @@ class EmitCommand(Command):
 
     name = "emit"
     help = "write the Verilog of a ternary LUT core"
-    example = "hwgen emit --act int8 --core 64 -o lut_int8.v"
+    example = ("hwgen emit --act int8 --core 64 -o lut_int8.v\n"
+               "hwgen emit --act fp16 --core 64 --clock-mhz 100")
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         design.add_design_arguments(p)
+        design.add_clock_argument(p)
         p.add_argument("--unit", default=None, choices=UNIT_KINDS,
                        help="emit a single floating-point unit (ports a, b, o) of the --act format "
                             "instead of a core")
@@ -65,6 +67,8 @@ class EmitCommand(Command):
         """The stand-alone unit of ``--unit``; core options are refused, not ignored."""
         core_only = [option for option in design.given_options(args)
                      if option not in ("--act", "--adder-stages", "--name")]
+        if args.clock_mhz is not None:
+            core_only.append(design.CLOCK_FLAG)
         if core_only:
             raise CommandError(f"--unit: {', '.join(core_only)} do(es) not apply to a single unit "
                                f"(allowed: --act, --adder-stages, --name, -o)")
@@ -125,6 +129,8 @@ class EmitCommand(Command):
         text = core_verilog(core)
         summary = {**cfg.summary(), "mu_source": resolved.mu_source}
         doc = {"config": cfg.to_dict(), "summary": summary, "ports": ports}
+        if resolved.clock_choice is not None:
+            doc["clock"] = resolved.clock_choice.to_dict()
         if self._write(args, path, text, cfg.name, doc):
             return 0
         if cfg.arch != "lut":
@@ -169,6 +175,8 @@ class EmitCommand(Command):
             print(f"  accumulators  : {cfg.reuse} x {cfg.keys} x {cfg.acc_width} bits (no overflow up to "
                   f"N={cfg.max_n}); max_m={cfg.max_m}")
         print(f"  pipeline      : {cfg.pipeline} extra stages")
+        if resolved.clock_choice is not None:
+            print(f"  clock target  : {resolved.clock_choice.describe()}")
         _print_ports(ports)
         return 0
 
@@ -239,10 +247,13 @@ class CostCommand(Command):
 
     name = "cost"
     help = "predict area, clock, throughput and cycles of a core with the cost model"
-    example = "hwgen cost --act fp16 --acc fp32 --core 64 --workload designs/workloads/bitnet_b158_2b4t.toml"
+    example = ("hwgen cost --act fp16 --acc fp32 --core 64 "
+               "--workload designs/workloads/bitnet_b158_2b4t.toml\n"
+               "hwgen cost --act fp16 --core 64 --clock-mhz 100")
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         design.add_design_arguments(p)
+        design.add_clock_argument(p)
         p.add_argument("--workload", default=None, metavar="FILE",
                        help="count cycles for every GEMV of a workload file (designs/workloads/*.toml)")
         p.add_argument("--n", type=int_range(), default=None, metavar="N",
@@ -270,7 +281,10 @@ class CostCommand(Command):
         doc["workload"] = workload or None
         doc["mu_choice"] = resolved.mu_choice.describe() if resolved.mu_choice else None
         doc["mu_source"] = resolved.mu_source
+        if resolved.clock_choice is not None:
+            doc["clock"] = resolved.clock_choice.to_dict()
         doc["unit_costs"] = {"liberty": costs.liberty, "flow_version": costs.flow_version}
+        doc["energy_uj_per_token"] = doc["energy_uj"] if args.workload else None
         if args.json:
             self.print_json(doc)
             return 0
@@ -289,10 +303,19 @@ class CostCommand(Command):
             print(f"    {group:<13}: {area:>14,.0f} um^2  {share:5.1f} %")
         print(f"  clock         : critical path {report.critical_path_ns:.2f} ns -> "
               f"{report.fmax_mhz:.0f} MHz (estimate)")
+        if resolved.clock_choice is not None:
+            print(f"  clock target  : {resolved.clock_choice.describe()}")
         print(f"  throughput    : {report.macs_per_cycle} ternary MACs/cycle = "
               f"{doc['macs_per_second'] / 1e9:.1f} GMAC/s; "
               f"{doc['macs_per_cycle_per_mm2']:.1f} MACs/cycle/mm^2")
         print(f"  weight stream : {report.weight_bits_per_cycle} key bits per cycle")
+        if report.energy_unavailable:
+            print(f"  power, energy : unavailable ({report.energy_unavailable})")
+        else:
+            print(f"  power         : {report.power_mw:,.1f} mW at {report.fmax_mhz:.0f} MHz "
+                  f"(leakage {1000 * report.leakage_mw:,.2f} uW); "
+                  f"{report.energy_pj_per_cycle:,.1f} pJ/cycle = "
+                  f"{doc['energy_pj_per_mac']:.3f} pJ per ternary MAC (estimate, stated activity)")
         if gemvs:
             print(f"  cycles        : {report.cycles:,} for {workload}"
                   f" = {report.cycles / report.fmax_mhz:,.1f} us at {report.fmax_mhz:.0f} MHz; "
@@ -301,6 +324,9 @@ class CostCommand(Command):
             for g in report.gemvs:
                 print(f"    {g['name']:<12} {g['n']:>6} x {g['m']:<6} x {g['count']:<3}: "
                       f"{g['cycles_each']:>9,} cycles each")
+            if report.energy_uj is not None:
+                per = "per token" if args.workload else "for the GEMV"
+                print(f"  energy        : {report.energy_uj:,.1f} uJ {per} (at fmax)")
         return 0
 
 
@@ -309,12 +335,15 @@ class SynthCommand(Command):
 
     name = "synth"
     help = "synthesise a core (or a Verilog file) with Yosys onto a liberty; report area and timing"
-    example = "hwgen synth --act int8 --core 8 --mu 2 --max-n 64 --max-m 64 --keep build/synth"
+    example = ("hwgen synth --act int8 --core 8 --mu 2 --max-n 64 --max-m 64 --keep build/synth\n"
+               "hwgen synth --act fp16 --core 4 --max-n 64 --max-m 64 --clock-mhz 150")
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("verilog", nargs="?", default=None, metavar="FILE.v",
                        help="synthesise this Verilog file instead of a generated core")
         design.add_design_arguments(p)
+        design.add_clock_argument(p, "; synthesise with F as the mapper's delay target and report the "
+                                     "slack (also for FILE.v)")
         p.add_argument("--top", default=None, help="top module of FILE.v (default: the one not instantiated)")
         p.add_argument("--liberty", default=None, metavar="PATH",
                        help="standard-cell library (default: OSU 0.18 um from Debian's qflow-tech-osu018, "
@@ -342,19 +371,22 @@ class SynthCommand(Command):
         from costmodel.liberty import LibertyError
         from costmodel.synth import SynthError, synthesize
 
-        cfg = None
+        cfg = choice = None
         if args.verilog:
             verilog = self._read_verilog(args)
         else:
             from hwgen.gateware.emit import emit_verilog
 
-            cfg = design.resolve(args).config
+            resolved = design.resolve(args)
+            cfg, choice = resolved.config, resolved.clock_choice
             verilog = emit_verilog(cfg)
         if args.keep:
             check_output_dir(Path(args.keep), "--keep")
+        clock_ns = 1000.0 / args.clock_mhz if args.clock_mhz is not None else None
         try:
             report = synthesize(verilog, top=args.top, liberty=args.liberty, use_cache=not args.no_cache,
-                                timeout_s=args.timeout, keep_dir=Path(args.keep) if args.keep else None)
+                                timeout_s=args.timeout, keep_dir=Path(args.keep) if args.keep else None,
+                                clock_ns=clock_ns)
         except LibertyError as exc:
             raise CommandError(str(exc)) from None
         except SynthError as exc:
@@ -373,6 +405,8 @@ class SynthCommand(Command):
             else:
                 doc["model_area_um2"] = predicted.area_um2
                 doc["model_error_pct"] = 100 * (predicted.area_um2 - report.area_um2) / report.area_um2
+        if clock_ns is not None:
+            doc["clock"] = _synth_clock(args.clock_mhz, choice, report.critical_path_ns)
         if args.json:
             self.print_json(doc)
             return 0
@@ -382,9 +416,11 @@ class SynthCommand(Command):
               f"({report.nand2_eq:,.0f} NAND2 eq.), sequential {report.sequential_area_um2:,.0f} um^2")
         if report.memory_bits:
             print(f"  memories      : {report.memory_bits:,} bits kept as macros (not in the area)")
+        if choice is not None:
+            print(f"  clock target  : {choice.describe()}")
         if report.critical_path_ns:
             print(f"  timing        : critical path {report.critical_path_ns:.2f} ns -> "
-                  f"{report.fmax_mhz:.0f} MHz ({report.delay_source})")
+                  f"{report.fmax_mhz:.0f} MHz ({report.delay_source})" + _slack_note(doc.get("clock")))
         else:
             print("  timing        : not available (install OpenSTA: apt-get install opensta)")
         if cfg is not None and doc["model_area_um2"] is not None:
@@ -394,6 +430,27 @@ class SynthCommand(Command):
         cells = sorted(report.cells.items(), key=lambda kv: -kv[1])
         print("  cells         : " + ", ".join(f"{name} {count}" for name, count in cells))
         return 0
+
+
+def _synth_clock(clock_mhz: float, choice, critical_path_ns: float | None) -> dict[str, object]:
+    """The ``clock`` object of ``hwgen synth --json``: the model's choice (:meth:`ClockChoice.to_dict`;
+    only the target for a Verilog file) and the synthesised slack and verdict (``None`` without OpenSTA)."""
+    target_ns = 1000.0 / clock_mhz
+    clock = choice.to_dict() if choice is not None else {"target_mhz": clock_mhz, "target_ns": target_ns}
+    known = critical_path_ns is not None
+    clock["synth_critical_path_ns"] = critical_path_ns
+    clock["synth_slack_ns"] = round(target_ns - critical_path_ns, 3) if known else None
+    clock["synth_met"] = critical_path_ns <= target_ns if known else None
+    return clock
+
+
+def _slack_note(clock: dict[str, object] | None) -> str:
+    """``; slack +0.40 ns at 100 MHz: met (model +1.29 ns)`` for the timing line, or ``""``."""
+    if not clock or clock["synth_slack_ns"] is None:
+        return ""
+    model = (f" (model {clock['predicted_slack_ns']:+.2f} ns)" if "predicted_slack_ns" in clock else "")
+    verdict = "met" if clock["synth_met"] else "missed"
+    return f"; slack {clock['synth_slack_ns']:+.2f} ns at {clock['target_mhz']:g} MHz: {verdict}{model}"
 
 
 #: The registered commands, in help order.

@@ -232,11 +232,6 @@ METRIC_LIST = re.escape(", ".join(metrics_mod.METRICS))
      r"\[space\] speed: unknown parameter \(allowed: arch, act, acc, adder_stages, mu, .*\)"),
     (lambda d: _set(d, "objectives", "joules", "minimize"),
      rf"\[objectives\] joules: unknown metric \(allowed: {METRIC_LIST}\)"),
-    (lambda d: _set(d, "objectives", "energy_uj_per_token", "minimize"),
-     (r"\[objectives\] energy_uj_per_token: energy is not modelled yet \(the cost model has area, clock and "
-     r"cycles\)")),
-    (lambda d: _set(d, "constraints", "power_mw", {"max": 1.0}),
-     r"\[constraints\] power_mw: power is not modelled yet \(the cost model has area, clock and cycles\)"),
     (lambda d: _set(d, "objectives", "area_mm2", "smallest"),
      r"\[objectives\] area_mm2: direction must be \"minimize\" or \"maximize\", got 'smallest'"),
     (lambda d: _set(d, "study", "sampler", "cmaes"),
@@ -284,6 +279,50 @@ def test_spec_refuses_with_one_line(change, line):
         spec_from_dict(change(study_doc()))
     assert len(exc.value.problems) == 1, exc.value.problems
     assert re.fullmatch(f"study: {line}", exc.value.problems[0]), exc.value.problems[0]
+
+
+def _no_power_table():
+    from costmodel import UnitCosts, load_unit_costs
+
+    c = load_unit_costs()
+    return UnitCosts(liberty=c.liberty, flow_version=c.flow_version, nand2_area_um2=c.nand2_area_um2,
+                     samples=tuple({k: v for k, v in s.items() if k != "power"} for s in c.samples))
+
+
+def test_energy_metrics_are_refused_in_one_line_when_the_table_has_no_power_data(monkeypatch):
+    table = _no_power_table()
+    monkeypatch.setattr(metrics_mod, "load_unit_costs", lambda: table)
+    doc = _set(_set(study_doc(), "objectives", "energy_uj_per_token", "minimize"),
+               "constraints", "power_mw", {"max": 1.0})
+    with pytest.raises(ConfigError) as exc:
+        spec_from_dict(doc)
+    reason = (r"energy is unavailable: the unit-cost table for osu018_stdcells\.lib \(flow \d+\) has power "
+              r"figures for 0 calibration cores, at least 8 are needed; .*")
+    assert re.fullmatch(rf"study: \[objectives\] energy_uj_per_token: {reason}", exc.value.problems[0])
+    assert re.fullmatch(rf"study: \[constraints\] power_mw: {reason}", exc.value.problems[1])
+
+
+def test_energy_metrics_add_dynamic_energy_per_cycle_and_leakage_over_the_token():
+    from costmodel import load_unit_costs
+    from costmodel.energy import EnergyUnavailable, energy_fit
+
+    try:
+        energy_fit(load_unit_costs())
+    except EnergyUnavailable:
+        pytest.skip("the committed unit-cost table has no power data")
+    wl = WORKLOAD
+    designs = pd.DataFrame([{"act": "int8", "mu": 2, "luts": 4, "keys": 8, "max_n": 4096, "max_m": 8192,
+                             "cores": cores, "bandwidth_gbps": 1e4} for cores in (1, 2)])
+    out = evaluate(designs, wl)
+    row = out.iloc[0]
+    dyn = row.energy_pj_per_cycle - row.leakage_mw * row.critical_path_ns
+    time_s = 1 / row.tokens_per_s
+    expected_pj = dyn * row.cycles_per_token + row.leakage_mw * time_s * 1e9
+    assert row.energy_uj_per_token == pytest.approx(expected_pj / 1e6)
+    assert row.energy_pj_per_mac == pytest.approx(expected_pj / wl.total_macs)
+    assert row.power_mw == pytest.approx(expected_pj * 1e-9 / time_s)
+    two = out.iloc[1]  # two cores: half the cycles each, twice the cores
+    assert two.energy_uj_per_token == pytest.approx(row.energy_uj_per_token, rel=0.2)
 
 
 def test_spec_refuses_an_exhaustive_space_too_large():

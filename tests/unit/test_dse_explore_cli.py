@@ -284,9 +284,8 @@ def test_run_refuses_a_missing_study_file(tmp_path):
     ({"sampler": "cmaes"},
      r"\[study\] sampler: unknown sampler 'cmaes' \(allowed: tpe, nsga2, gp, random, qmc, exhaustive\)"),
     ({"objectives": 'speed = "maximize"'}, r"\[objectives\] speed: unknown metric \(allowed: area_mm2, .*\)"),
-    ({"objectives": 'energy_uj_per_token = "minimize"'},
-     (r"\[objectives\] energy_uj_per_token: energy is not modelled yet \(the cost model has area, clock and "
-     r"cycles\)")),
+    ({"objectives": 'energy_pj = "minimize"'},
+     r"\[objectives\] energy_pj: unknown metric \(allowed: area_mm2, .*\)"),
 ])
 def test_run_refuses_a_bad_study_file(tmp_path, change, line):
     path = write_study(tmp_path, **change)

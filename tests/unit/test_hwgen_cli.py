@@ -231,3 +231,78 @@ def test_cost_refuses_a_mu_the_table_cannot_price(tmp_path):
     assert re.fullmatch(r"hwgen cost: error: --mu: `mu` must be in \[1, 6\] for the cost model "
                         r"\(the unit-cost table prices fetchers up to mu=6; `costmodel calibrate` makes a "
                         r"larger one\), got mu=7\n", err)
+
+
+
+def test_emit_and_cost_close_timing_with_clock_mhz(tmp_path, capsys):
+    from costmodel import resolve_design
+
+    os.chdir(tmp_path)
+    argv = ["--act", "fp16", "--core", "4", "--max-n", "16", "--max-m", "16", "--clock-mhz", "200"]
+    resolved = resolve_design({"act": "fp16", "core": 4, "max_n": 16, "max_m": 16}, clock_mhz=200,
+                              option_names={"clock_mhz": "--clock-mhz"})
+    choice = resolved.clock_choice
+    assert main(["emit", *argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["config"] == resolved.config.to_dict() and (tmp_path / doc["output"]).exists()
+    assert doc["clock"] == {**choice.to_dict(), "target_mhz": 200.0, "target_ns": 5.0, "met": True}
+    assert set(doc["clock"]["chosen"]) == {"adder_stages", "pipeline", "reuse", "mu"}
+    assert doc["clock"]["predicted_critical_path_ns"] <= 5.0
+    assert doc["summary"]["mu_source"] == resolved.mu_source
+    assert re.fullmatch(r"cost model's best for --clock-mhz 200: [\d,]+ um\^2 per useful GMAC/s, the least "
+                        r"of the \d+ of \d+ candidates that meet 5\.000 ns", resolved.mu_source)
+    assert main(["emit", *argv]) == 0
+    out = capsys.readouterr().out
+    assert f"  clock target  : {choice.describe()}\n" in out
+    assert re.search(r"^  clock target  : 200 MHz: chose adder_stages=\d, pipeline=\d, reuse=\d, mu=\d "
+                     r"\(model: \d+\.\d\d ns, slack \+\d+\.\d\d ns; \d+ of \d+ candidates meet it\)$",
+                     out, re.M)
+    assert main(["cost", *argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["clock"] == choice.to_dict() and doc["critical_path_ns"] == choice.critical_path_ns
+    assert doc["config"] == resolved.config.to_dict() and doc["mu_choice"] is None
+    assert main(["cost", *argv]) == 0
+    assert f"  clock target  : {choice.describe()}\n" in capsys.readouterr().out
+
+
+def test_clock_mhz_keeps_the_options_given(capsys):
+    given = ["cost", "--act", "fp16", "--core", "8", "--pipeline", "1", "--reuse", "1", "--json"]
+    assert main([*given, "--clock-mhz", "100"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["config"]["pipeline"], doc["config"]["reuse"]) == (1, 1)
+    assert set(doc["clock"]["chosen"]) == {"adder_stages", "mu"}
+    assert main(given) == 0
+    assert "clock" not in json.loads(capsys.readouterr().out)
+
+
+_POSITIVE = r"--clock-mhz: must be a positive number of MHz, got "
+
+
+@pytest.mark.parametrize("args,pattern", [
+    (["--clock-mhz", "0"], _POSITIVE + "'0'"),
+    (["--clock-mhz", "-5"], _POSITIVE + "'-5'"),
+    (["--clock-mhz", "fast"], _POSITIVE + "'fast'"),
+    (["--act", "int8", "--core", "64", "--clock-mhz", "900"],
+     (r"--clock-mhz 900: no design meets 1\.111 ns; the fastest with the given parameters reaches "
+      r"\d+\.\d MHz \(pipeline=\d, reuse=1, mu=\d\)")),
+    (["--act", "fp16", "--core", "8", "--adder-stages", "0", "--pipeline", "0", "--mu", "2", "--reuse", "1",
+      "--clock-mhz", "1000"],
+     (r"--clock-mhz 1000: no design meets 1\.000 ns; the fastest with the given parameters reaches "
+      r"\d+\.\d MHz")),
+])
+def test_bad_clock_one_line_nonzero_no_file(tmp_path, args, pattern):
+    status, out, err = run(["emit", *args], tmp_path)
+    assert status == 1 and out == "" and "Traceback" not in err
+    assert re.fullmatch(r"hwgen emit: error: " + pattern + r"\n", err), err
+    assert list(tmp_path.iterdir()) == []
+    status, out, err = run(["cost", *args, "--json"], tmp_path)
+    assert status == 1 and re.fullmatch(r"hwgen cost: error: " + pattern + r"\n", err), err
+    errors = json.loads(out)["errors"]
+    assert len(errors) == 1 and re.fullmatch(pattern, errors[0])
+
+
+def test_clock_mhz_does_not_apply_to_a_unit(tmp_path):
+    status, _, err = run(["emit", "--unit", "fp-add", "--act", "fp16", "--clock-mhz", "100"], tmp_path)
+    assert status == 1 and list(tmp_path.iterdir()) == []
+    assert err == ("hwgen emit: error: --unit: --clock-mhz do(es) not apply to a single unit (allowed: "
+                   "--act, --adder-stages, --name, -o)\n")
