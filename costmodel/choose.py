@@ -412,17 +412,11 @@ def resolve_design(params: Mapping[str, object], *, design_file: str | Path | No
     merged.update(given)
     if "core" not in merged and not {"luts", "keys"} <= merged.keys():
         merged["core"] = DEFAULT_CORE
-    arch = merged.get("arch", "lut")
     if clock_mhz is not None:
         return _resolve_for_clock(merged, given, design_file, costs, names, clock_mhz)
     choice = None
-    if "mu" in given:
-        source = names.get("mu", "given")
-    elif arch != "lut":
-        source = f"fixed at 1 for {names.get('arch', 'arch')} {arch}"
-    elif merged.get("mu") is not None:
-        source = f"design file {design_file}"
-    else:
+    source = _fixed_mu_source(given, merged, design_file, names)
+    if source is None:
         try:
             choice = choose_mu({k: v for k, v in merged.items() if k != "mu"}, costs=costs)
         except UnpricedError as exc:  # the cost model cannot price it: say how to do without it
@@ -432,6 +426,20 @@ def resolve_design(params: Mapping[str, object], *, design_file: str | Path | No
         merged["mu"] = choice.mu
         source = choice.describe()
     return ResolvedDesign(config=core_config(**merged), mu_source=source, mu_choice=choice)
+
+
+def _fixed_mu_source(given: Mapping[str, object], merged: Mapping[str, object], design_file,
+                     names: Mapping[str, str]) -> str | None:
+    """Where ``mu`` comes from when nothing chooses it (given, fixed by the arch, the design file),
+    or ``None`` when the cost model is to choose it."""
+    arch = merged.get("arch", "lut")
+    if "mu" in given:
+        return names.get("mu", "given")
+    if arch != "lut":
+        return f"fixed at 1 for {names.get('arch', 'arch')} {arch}"
+    if merged.get("mu") is not None:
+        return f"design file {design_file}"
+    return None
 
 
 def _resolve_for_clock(merged: dict[str, object], given: Mapping[str, object], design_file, costs,
@@ -447,13 +455,8 @@ def _resolve_for_clock(merged: dict[str, object], given: Mapping[str, object], d
         also_mu = f" and give {names.get('mu', '`mu`')}" if arch == "lut" and merged.get("mu") is None else ""
         hint = f"leave out {clock}{also_mu} to build it without the cost model's choice"
         raise UnpricedError([f"{line} ({hint})" for line in exc.problems]) from None
-    if "mu" in given:
-        source = names.get("mu", "given")
-    elif arch != "lut":
-        source = f"fixed at 1 for {names.get('arch', 'arch')} {arch}"
-    elif merged.get("mu") is not None:
-        source = f"design file {design_file}"
-    else:
+    source = _fixed_mu_source(given, merged, design_file, names)
+    if source is None:
         source = (f"cost model's best for {clock} {choice.clock_mhz:g}: "
                   f"{choice.area_per_gmacs_um2:,.0f} um^2 per useful GMAC/s, the least of the "
                   f"{choice.meeting} of {choice.candidates} candidates that meet {choice.target_ns:.3f} ns")

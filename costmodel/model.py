@@ -354,30 +354,32 @@ def critical_path_ns(cfg: CoreConfig, c: UnitCosts) -> float:
 
 
 #: Coefficients of a segment delay: ``[ns, pipelined FP segments entered, pipelined FP segments
-#: left, chained integer adder delays, control constant, control log2 fanout]``; :class:`DelayFit`
-#: gives their values.
-_COEFS = 6
+#: left, chained integer adder delays (tree, accumulate), chained LUT-build adder delays, control
+#: constant, control log2 fanout]``; :class:`DelayFit` gives their values.
+_COEFS = 7
 _NONE = -1e9  # a segment a design does not have
 
 
-def _seg(const=0.0, piped_in=0.0, piped_out=0.0, chained=0.0) -> np.ndarray:
+def _seg(const=0.0, piped_in=0.0, piped_out=0.0, chained=0.0, build_chained=0.0) -> np.ndarray:
     """Coefficient rows (n x :data:`_COEFS`) of a sum of delays."""
-    parts = np.broadcast_arrays(*(np.asarray(x, float) for x in (const, piped_in, piped_out, chained)))
+    parts = np.broadcast_arrays(*(np.asarray(x, float)
+                                  for x in (const, piped_in, piped_out, chained, build_chained)))
     zero = np.zeros_like(parts[0])
     return np.stack([*parts, zero, zero], axis=-1)
 
 
 def critical_path_segments(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
     """Every register-to-register segment of every design of ``v``, as coefficient rows
-    (designs x segments x :data:`_COEFS`) over ``[1, piped_in, piped_out, chain, control_ns,
-    control_per_log2_ns]``; a segment a design lacks is :data:`_NONE`.
+    (designs x segments x :data:`_COEFS`) over ``[1, piped_in, piped_out, chain, build_chain,
+    control_ns, control_per_log2_ns]``; a segment a design lacks is :data:`_NONE`.
 
     Segments: the LUT build (the plan's depth of chained adders, or one stage of pipelined FP
     adders); fetch and reduction levels up to each pipeline cut; conversion and accumulate; the
     block-FP aligner; the control logic (stall enables and counters: a constant plus the depth of
     the buffer tree that reaches every accumulator bit, ``log2(tile_n * keys * acc_width)``).
     Delays are the units' as synthesised alone. Integer adders chained within a segment overlap
-    their carries: every adder after the first counts ``chain`` of its delay. A pipelined FP
+    their carries: every adder after the first counts ``chain`` of its delay (``build_chain``
+    in the LUT build, whose add/subtract pairs chain differently). A pipelined FP
     adder's slowest segment as synthesised counts whole where it is a segment alone,
     ``piped_in`` of it where a path continues into it and ``piped_out`` where a path leaves it
     (the registers of an s-stage adder cut it unevenly). The free terms are :class:`DelayFit`'s.
@@ -397,7 +399,7 @@ def critical_path_segments(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
     lut_add = np.asarray(c.int_add_delay(v.lut_width), float)
     segs = []
     # LUT build
-    int_build = _seg(lut_add, chained=np.maximum(v.plan_depth - 1, 0) * lut_add)
+    int_build = _seg(lut_add, build_chained=np.maximum(v.plan_depth - 1, 0) * lut_add)
     int_build = np.where((v.plan_depth > 0)[:, None], int_build, _seg(0.0))
     fp_build = np.where((s == 0)[:, None], _seg(v.plan_depth * add_d), _seg(part_d))
     segs.append(np.where(fp[:, None], fp_build, int_build))
@@ -454,8 +456,8 @@ def critical_path_segments(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
         segs.append(np.where((fused & (s > 0))[:, None], _seg(part + acc_c), _NONE))
         segs.append(np.where(fused[:, None], np.where(fp[:, None], fp_build, int_build), _NONE))
     control = np.zeros((n, _COEFS))
-    control[:, 4] = 1.0
-    control[:, 5] = np.log2(np.maximum(v.tile_n * v.keys * v.acc_width, 1))
+    control[:, 5] = 1.0
+    control[:, 6] = np.log2(np.maximum(v.tile_n * v.keys * v.acc_width, 1))
     segs.append(control)
     return np.stack(segs, axis=1)
 
@@ -469,13 +471,16 @@ class DelayFit:
     piped_in, piped_out : float
         Shares of a pipelined FP adder's slowest segment counted where a path continues into it,
         and where a path leaves it.
-    chain : float
-        Share of an integer adder's delay counted for every adder after the first in a segment.
+    chain, build_chain : float
+        Share of an integer adder's delay counted for every adder after the first in a segment
+        (of the tree and accumulate; of the LUT build).
     overhead_ns : float
         Added to every segment (clock-to-output and setup of its registers, not in the unit
         figures), ns.
     control_ns, control_per_log2_ns : float
-        The control segment: ``control_ns + control_per_log2_ns * log2(tile_n * keys * acc_width)``, ns.
+        The control segment: ``control_ns + control_per_log2_ns * log2(tile_n * keys * acc_width)``,
+        ns; ``control_per_log2_ns`` is not fitted on cores but measured: the delay a buffer tree
+        adds per doubling of a register's fanout (:attr:`UnitCosts.fanout_delay_per_log2_ns`).
     cores : int
         Calibration cores the fit used (0: the defaults).
     mape_pct : float
@@ -485,6 +490,7 @@ class DelayFit:
     piped_in: float = 1.0
     piped_out: float = 1.0
     chain: float = 1.0
+    build_chain: float = 1.0
     overhead_ns: float = 0.0
     control_ns: float = 0.0
     control_per_log2_ns: float = 0.0
@@ -492,13 +498,12 @@ class DelayFit:
     mape_pct: float = float("nan")
 
     def vector(self) -> np.ndarray:
-        return np.array([1.0, self.piped_in, self.piped_out, self.chain, self.control_ns,
+        return np.array([1.0, self.piped_in, self.piped_out, self.chain, self.build_chain, self.control_ns,
                          self.control_per_log2_ns])
 
 
-#: Bounds of the fitted delay terms (piped_in, piped_out, chain, overhead_ns, control_ns,
-#: control_per_log2_ns).
-DELAY_BOUNDS = ((0.2, 1.0), (0.2, 1.0), (0.2, 1.0), (0.0, 1.0), (0.0, 20.0), (0.0, 1.0))
+#: Bounds of the fitted delay terms (piped_in, piped_out, chain, build_chain, overhead_ns, control_ns).
+DELAY_BOUNDS = ((0.2, 1.0), (0.2, 1.0), (0.2, 1.0), (0.2, 1.0), (0.0, 1.0), (0.0, 20.0))
 
 
 def delay_fit(costs: UnitCosts) -> DelayFit:
@@ -510,32 +515,35 @@ def delay_fit(costs: UnitCosts) -> DelayFit:
     return memo("delay_fit", lambda: _fit_delay(costs))
 
 
-def _paths(segments: np.ndarray, x) -> np.ndarray:
-    piped_in, piped_out, chain, overhead, c0, c1 = x
-    return (segments @ np.array([1.0, piped_in, piped_out, chain, c0, c1])).max(axis=1) + overhead
+def _paths(segments: np.ndarray, x, per_log2: float) -> np.ndarray:
+    piped_in, piped_out, chain, build_chain, overhead, c0 = x
+    coefs = np.array([1.0, piped_in, piped_out, chain, build_chain, c0, per_log2])
+    return (segments @ coefs).max(axis=1) + overhead
 
 
 def _fit_delay(costs: UnitCosts) -> DelayFit:
     from scipy.optimize import minimize
 
     cores = [s for s in costs.cores() if s.get("critical_path_ns")]
+    per_log2 = costs.fanout_delay_per_log2_ns
     if len(cores) < 8:
-        return DelayFit()
+        return DelayFit(control_per_log2_ns=per_log2)
     v = ConfigArrays.of(*(CoreConfig(**s["config"]) for s in cores))
     segments = critical_path_segments(v, costs)
     y = np.array([s["critical_path_ns"] for s in cores])
 
     def loss(x):
-        return float(np.mean(np.abs(_paths(segments, x) / y - 1)))
+        return float(np.mean(np.abs(_paths(segments, x, per_log2) / y - 1)))
 
     best = None
-    starts = ((1.0, 1.0, 1.0, 0.0, 0.0, 0.0), (0.6, 0.6, 0.6, 0.2, 1.0, 0.1), (0.8, 0.4, 0.4, 0.4, 2.0, 0.2))
+    starts = ((1.0, 1.0, 1.0, 1.0, 0.0, 0.0), (0.6, 0.6, 0.6, 0.6, 0.2, 1.0), (0.8, 0.4, 0.4, 0.4, 0.4, 2.0))
     for start in starts:
         res = minimize(loss, np.array(start), method="Powell", bounds=DELAY_BOUNDS)
         if best is None or res.fun < best.fun:
             best = res
-    piped_in, piped_out, chain, overhead, c0, c1 = (float(x) for x in best.x)
-    return DelayFit(piped_in, piped_out, chain, overhead, c0, c1, len(cores), 100 * float(best.fun))
+    piped_in, piped_out, chain, build_chain, overhead, c0 = (float(x) for x in best.x)
+    return DelayFit(piped_in, piped_out, chain, build_chain, overhead, c0, per_log2, len(cores),
+                    100 * float(best.fun))
 
 
 def critical_path_array(v: ConfigArrays, c: UnitCosts) -> np.ndarray:

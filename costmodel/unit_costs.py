@@ -291,6 +291,17 @@ class UnitCosts:
         return float(np.interp(width, [r["width"] for r in rows], delays))
 
     @cached_property
+    def fanout_delay_per_log2_ns(self) -> float:
+        """Delay a buffered net adds per doubling of its fanout (ns): the slope of the
+        register-fanout units' critical path over log2(loads); 0 for a table without them."""
+        rows = self._by_kind.get("reg_fanout", [])
+        if len(rows) < 2:
+            return 0.0
+        x = np.log2([r["loads"] for r in rows])
+        y = np.array([r["critical_path_ns"] or 0.0 for r in rows])
+        return float(np.polyfit(x, y, 1)[0])
+
+    @cached_property
     def max_mu(self) -> int:
         """The largest LUT group size the table prices: fetchers are calibrated for ``mu`` in
         ``1..max_mu`` (both number kinds); the one range every mu search of the cost model uses."""

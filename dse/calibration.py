@@ -29,9 +29,10 @@ __all__ = ["CALIBRATION_CORES", "calibrate", "table_text"]
 #: Sample fields that are measurements, not parameters.
 _MEASURED = ("area_um2", "critical_path_ns", "seconds", "power")
 
-#: Calibration cores: tiny ones that pin down the control logic (FSM, counters, lane masks), and
+#: Calibration cores: tiny ones that pin down the control logic (FSM, counters, lane masks),
 #: mid-size ones (L, K up to 16) from which the model learns how much whole-design synthesis
-#: saves on each component group by optimising across component boundaries.
+#: saves on each component group by optimising across component boundaries, and three large
+#: integer tiles (32 x 32 to 48 x 48) so that no fitted term is only seen on small cores.
 CALIBRATION_CORES: tuple[dict[str, object], ...] = tuple(
     {"act": act, "mu": mu, "luts": luts, "keys": keys, "reuse": reuse, "max_n": max_n, "max_m": max_m,
      "adder_stages": stages if act.startswith(("fp", "bf")) else 0}
@@ -56,6 +57,10 @@ CALIBRATION_CORES: tuple[dict[str, object], ...] = tuple(
         ("fp16", "", 3, 2, 8, 1, 0, 0),
         ("bf16", "", 2, 10, 1, 3, 3, 2),
         ("bf16", "fp32", 3, 1, 10, 1, 0, 1),
+        # large tiles (the model's delay terms must not be extrapolated from small cores alone)
+        ("int8", "", 2, 16, 32, 1, 3, 0),
+        ("int4", "", 1, 40, 40, 1, 6, 0),
+        ("int8", "", 3, 16, 48, 2, 0, 0),
     )
 ) + tuple(
     {"arch": "mac", "act": act, "mu": 1, "luts": luts, "keys": keys, "adder_stages": stages, "max_n": 1024,

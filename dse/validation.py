@@ -36,14 +36,19 @@ BLOCKFP_ACTS = ("fp16", "bf16")
 BLOCKFP_WIDTHS = (8, 32)
 
 
-#: Activation formats and tile sides of the large designs of a draw (``large=``).
+#: Activation formats, tile sides, group sizes and the area cap (um^2, model) of the large designs
+#: of a draw (``large=``): the group sizes the model picks for integer cores, and at most the size of
+#: the 64 x 64 int8 headline core (larger ones exhaust the WebAssembly Yosys' memory).
 LARGE_ACTS = ("int4", "int8")
 LARGE_TILE = (32, 64)
+LARGE_MU = (1, 3)
+LARGE_MAX_AREA_UM2 = 15e6
 
 
 def draw_large(count: int, *, seed: int = 0, exclude: set[str] = frozenset()) -> list[CoreConfig]:
-    """``count`` distinct random integer cores with both tile sides in :data:`LARGE_TILE`
-    (the shapes beyond the area cap of the standard draw, where the model used to drift).
+    """``count`` distinct random integer cores with both tile sides in :data:`LARGE_TILE`, mu in
+    :data:`LARGE_MU` and a predicted area under :data:`LARGE_MAX_AREA_UM2` (the shapes beyond the
+    area cap of the standard draw, where the model used to drift).
 
     A separate random stream (seeded ``seed + 1_000_003``), so adding large designs leaves the
     standard draw of the same seed unchanged; ``exclude``: config keys already drawn."""
@@ -53,7 +58,7 @@ def draw_large(count: int, *, seed: int = 0, exclude: set[str] = frozenset()) ->
     lo, hi = LARGE_TILE
     while len(out) < count:
         act = LARGE_ACTS[rng.integers(len(LARGE_ACTS))]
-        mu = int(rng.integers(1, costs.max_mu + 1))
+        mu = int(rng.integers(LARGE_MU[0], LARGE_MU[1] + 1))
         luts = int(rng.integers(-(-lo // mu), hi // mu + 1))
         keys = int(rng.integers(lo, hi + 1))
         reuse = int(rng.integers(1, 5))
@@ -61,7 +66,7 @@ def draw_large(count: int, *, seed: int = 0, exclude: set[str] = frozenset()) ->
                          pipeline=int(rng.integers(0, 2 + tree_depth(luts))),
                          max_n=max(4096, luts * mu), max_m=max(4096, keys * reuse))
         key = json.dumps(cfg.to_dict(), sort_keys=True)
-        if key not in seen:
+        if key not in seen and estimate(cfg, costs=costs).area_um2 <= LARGE_MAX_AREA_UM2:
             seen.add(key)
             out.append(cfg)
     return out
@@ -197,7 +202,10 @@ def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0
                      "adder_stages": cfg.adder_stages, "pipeline": cfg.pipeline, "reuse": cfg.reuse,
                      "fp_reduce": cfg.fp_reduce, "fp_width": cfg.fp_width, "fp_round": cfg.fp_round,
                      "max_n": cfg.max_n, "max_m": cfg.max_m, "model_area_um2": rep.area_um2,
-                     "model_critical_path_ns": rep.critical_path_ns, "config": json.dumps(cfg.to_dict())})
+                     "model_critical_path_ns": rep.critical_path_ns,
+                     "model_energy_pj_per_cycle": (math.nan if rep.energy_pj_per_cycle is None
+                                                   else rep.energy_pj_per_cycle),
+                     "config": json.dumps(cfg.to_dict())})
     out_dir.mkdir(parents=True, exist_ok=True)
     bar = progress_bar(len(designs), "synthesising validation designs", enabled=progress)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -210,12 +218,15 @@ def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0
             bar.update(1)
     bar.close()
     table = pd.DataFrame(rows)
-    for column in ("synth_area_um2", "synth_critical_path_ns", "synth_seconds", "synth_error"):
+    for column in ("synth_area_um2", "synth_critical_path_ns", "synth_seconds", "synth_energy_pj_per_cycle",
+                   "synth_error"):
         if column not in table:
             table[column] = math.nan if column != "synth_error" else ""
     table["area_error_pct"] = 100 * (table.model_area_um2 - table.synth_area_um2) / table.synth_area_um2
     table["cp_error_pct"] = (100 * (table.model_critical_path_ns - table.synth_critical_path_ns)
                              / table.synth_critical_path_ns)
+    table["energy_error_pct"] = (100 * (table.model_energy_pj_per_cycle - table.synth_energy_pj_per_cycle)
+                                 / table.synth_energy_pj_per_cycle)
     table["cycles_checked"] = 0
     table["cycles_match"] = pd.NA
     if simulate:
@@ -235,9 +246,10 @@ def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0
 
 
 def summarise(table) -> dict[str, float]:
-    """MAPE and worst absolute error of area and critical path (percent)."""
+    """MAPE and worst absolute error of area, critical path and energy per cycle (percent)."""
     err = table.area_error_pct.abs().dropna()
     cp = table.cp_error_pct.abs().dropna()
+    energy = table.energy_error_pct.abs().dropna() if "energy_error_pct" in table else err.iloc[:0]
     checked = table[table.cycles_checked > 0]
     return {
         "designs": len(err),
@@ -247,6 +259,8 @@ def summarise(table) -> dict[str, float]:
         "area_within_5pct": int((err <= 5).sum()),
         "cp_mape_pct": float(cp.mean()) if len(cp) else math.nan,
         "cp_worst_pct": float(cp.max()) if len(cp) else math.nan,
+        "energy_mape_pct": float(energy.mean()) if len(energy) else math.nan,
+        "energy_worst_pct": float(energy.max()) if len(energy) else math.nan,
         "simulated_designs": len(checked),
         "simulated_jobs": int(checked.cycles_checked.sum()) if len(checked) else 0,
         "cycles_all_match": bool(checked.cycles_match.all()) if len(checked) else None,
@@ -254,30 +268,44 @@ def summarise(table) -> dict[str, float]:
 
 
 def _plot(table, path: Path) -> None:
+    """Predicted vs synthesised area, critical path and energy per cycle, one panel each."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    fig, ax = plt.subplots(figsize=(6, 5.5))
     table = table.dropna(subset=["synth_area_um2"])
-    for act, part in table.groupby("act"):
-        ax.scatter(part.synth_area_um2 / 1e6, part.model_area_um2 / 1e6, label=act, s=28)
-    lo = min(table.synth_area_um2.min(), table.model_area_um2.min()) / 1e6 * 0.8
-    hi = max(table.synth_area_um2.max(), table.model_area_um2.max()) / 1e6 * 1.25
-    xs = np.geomspace(lo, hi, 50)
-    ax.plot(xs, xs, "k-", lw=1, label="exact")
-    ax.fill_between(xs, xs * 0.95, xs * 1.05, color="grey", alpha=0.25, label="±5 %")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("synthesised area (mm², OSU 0.18 µm)")
-    ax.set_ylabel("predicted area (mm²)")
     s = summarise(table)
-    ax.set_title(f"Cost model, {s['designs']} unseen designs: MAPE {s['area_mape_pct']:.1f} %, "
-                 f"worst {s['area_worst_pct']:.1f} %", fontsize=9)
-    ax.legend(fontsize=8)
+    panels = [("area", "synth_area_um2", "model_area_um2", 1e-6, "area (mm², OSU 0.18 µm)",
+               s["area_mape_pct"], s["area_worst_pct"]),
+              ("critical path", "synth_critical_path_ns", "model_critical_path_ns", 1.0, "critical path (ns)",
+               s["cp_mape_pct"], s["cp_worst_pct"]),
+              ("energy", "synth_energy_pj_per_cycle", "model_energy_pj_per_cycle", 1.0,
+               "energy per cycle at fmax (pJ)", s["energy_mape_pct"], s["energy_worst_pct"])]
+    panels = [p for p in panels if p[1] in table and table[p[1]].notna().any()]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 5), squeeze=False)
+    for ax, (what, synth, model, scale, label, mape, worst) in zip(axes[0], panels, strict=True):
+        part = table.dropna(subset=[synth, model])
+        for act, rows in part.groupby("act"):
+            ax.scatter(rows[synth] * scale, rows[model] * scale, label=act, s=28)
+        lo = min(part[synth].min(), part[model].min()) * scale * 0.8
+        hi = max(part[synth].max(), part[model].max()) * scale * 1.25
+        xs = np.geomspace(lo, hi, 50)
+        ax.plot(xs, xs, "k-", lw=1, label="exact")
+        band = 0.05 if what == "area" else 0.10
+        ax.fill_between(xs, xs * (1 - band), xs * (1 + band), color="grey", alpha=0.25,
+                        label=f"±{100 * band:.0f} %")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):  # plain numbers, not 10^x, and no crowded minor labels
+            axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+            axis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(f"synthesised {label}")
+        ax.set_ylabel(f"predicted {label}")
+        ax.set_title(f"{what}, {len(part)} unseen designs: MAPE {mape:.1f} %, worst {worst:.1f} %",
+                     fontsize=9)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
-
-

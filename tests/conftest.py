@@ -97,3 +97,18 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(reason)
     with postgres_server(tmp_path_factory.mktemp("postgres")) as url:
         yield url
+
+
+@pytest.fixture()
+def synth_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private synthesis cache for one test (``$TERNLUT_CACHE``), with the default liberty copied
+    in from the shared cache (fetching it is slow)."""
+    import shutil
+
+    from costmodel.liberty import resolve_liberty
+
+    lib = resolve_liberty(None)
+    monkeypatch.setenv("TERNLUT_CACHE", str(tmp_path))
+    (tmp_path / "liberty").mkdir()
+    shutil.copyfile(lib, tmp_path / "liberty" / lib.name)
+    return tmp_path

@@ -141,7 +141,8 @@ class ValidateCommand(Command):
                              "exit_status": status})
             return status
         cols = ["name", "adder_stages", "pipeline", "reuse", "model_area_um2", "synth_area_um2",
-                "area_error_pct", "model_critical_path_ns", "synth_critical_path_ns"]
+                "area_error_pct", "model_critical_path_ns", "synth_critical_path_ns", "cp_error_pct",
+                "model_energy_pj_per_cycle", "synth_energy_pj_per_cycle", "energy_error_pct"]
         if args.simulate:
             cols += ["cycles_checked", "cycles_match"]
         import pandas as pd
@@ -154,7 +155,8 @@ class ValidateCommand(Command):
             print(f"\n{s['failed_syntheses']} syntheses failed or timed out (see synth_error in the CSV)")
         print(f"\n{s['designs']} designs: area MAPE {s['area_mape_pct']:.2f} %, "
               f"worst {s['area_worst_pct']:.2f} %, {s['area_within_5pct']} within 5 %; "
-              f"critical path MAPE {s['cp_mape_pct']:.1f} %, worst {s['cp_worst_pct']:.1f} %")
+              f"critical path MAPE {s['cp_mape_pct']:.1f} %, worst {s['cp_worst_pct']:.1f} %; "
+              f"energy per cycle MAPE {s['energy_mape_pct']:.1f} %, worst {s['energy_worst_pct']:.1f} %")
         if args.simulate:
             print(f"cycles: {s['simulated_jobs']} cocotb jobs on {s['simulated_designs']} designs, "
                   f"{'all equal to the model' if s['cycles_all_match'] else 'MISMATCH'}")

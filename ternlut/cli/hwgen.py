@@ -386,7 +386,7 @@ class SynthCommand(Command):
         try:
             report = synthesize(verilog, top=args.top, liberty=args.liberty, use_cache=not args.no_cache,
                                 timeout_s=args.timeout, keep_dir=Path(args.keep) if args.keep else None,
-                                clock_ns=clock_ns)
+                                clock_ns=clock_ns, power=True)
         except LibertyError as exc:
             raise CommandError(str(exc)) from None
         except SynthError as exc:
@@ -405,6 +405,8 @@ class SynthCommand(Command):
             else:
                 doc["model_area_um2"] = predicted.area_um2
                 doc["model_error_pct"] = 100 * (predicted.area_um2 - report.area_um2) / report.area_um2
+                doc["model_critical_path_ns"] = predicted.critical_path_ns
+                doc["model_energy_pj_per_cycle"] = predicted.energy_pj_per_cycle
         if clock_ns is not None:
             doc["clock"] = _synth_clock(args.clock_mhz, choice, report.critical_path_ns)
         if args.json:
@@ -423,8 +425,19 @@ class SynthCommand(Command):
                   f"{report.fmax_mhz:.0f} MHz ({report.delay_source})" + _slack_note(doc.get("clock")))
         else:
             print("  timing        : not available (install OpenSTA: apt-get install opensta)")
+        power = report.power or {}
+        if "unavailable" in power:
+            print(f"  power         : unavailable ({power['unavailable']})")
+        elif power:
+            print(f"  power         : {power['total_mw']:,.2f} mW at a {power['clock_ns']:.2f} ns clock "
+                  f"(leakage {1000 * power['leakage_mw']:,.3f} uW), "
+                  f"{power['energy_pj_per_cycle']:,.1f} pJ/cycle (OpenSTA, stated activity: "
+                  "costmodel.power.Activity)")
         if cfg is not None and doc["model_area_um2"] is not None:
-            print(f"  cost model    : {doc['model_area_um2']:,.0f} um^2 ({doc['model_error_pct']:+.1f} %)")
+            energy = doc["model_energy_pj_per_cycle"]
+            print(f"  cost model    : {doc['model_area_um2']:,.0f} um^2 ({doc['model_error_pct']:+.1f} %), "
+                  f"critical path {doc['model_critical_path_ns']:.2f} ns"
+                  + (f", {energy:,.1f} pJ/cycle" if energy is not None else ""))
         elif cfg is not None:
             print(f"  cost model    : not available ({model_note})")
         cells = sorted(report.cells.items(), key=lambda kv: -kv[1])

@@ -205,15 +205,6 @@ needs_synthesis = pytest.mark.skipif(
 TINY = {"act": "int4", "core": 2, "max_n": 16, "max_m": 8}
 
 
-@pytest.fixture()
-def synth_cache(tmp_path, monkeypatch):
-    """A private synthesis cache (the liberty copied from the shared one: fetching it is slow)."""
-    lib = liberty_mod.resolve_liberty(None)
-    monkeypatch.setenv("TERNLUT_CACHE", str(tmp_path))
-    (tmp_path / "liberty").mkdir()
-    shutil.copyfile(lib, tmp_path / "liberty" / lib.name)
-    return tmp_path
-
 
 @needs_synthesis
 def test_model_and_synthesis_agree_on_met_and_missed(synth_cache):
@@ -257,3 +248,8 @@ def test_synth_cli_reports_the_synthesised_slack(synth_cache, capsys):
                      re.M)
     assert re.search(r"^  timing        : critical path \d+\.\d\d ns -> \d+ MHz \(opensta\); slack "
                      r"\+\d+\.\d\d ns at 150 MHz: met \(model \+\d+\.\d\d ns\)$", out, re.M)
+    # the flow's power at the target clock, beside the model's energy
+    assert doc["power"]["clock_ns"] == pytest.approx(1000 / 150) and doc["power"]["total_mw"] > 0
+    assert doc["model_energy_pj_per_cycle"] > 0 and doc["model_critical_path_ns"] > 0
+    assert re.search(r"^  power         : [\d,]+\.\d\d mW at a 6\.67 ns clock \(leakage [\d.]+ uW\), "
+                     r"[\d,.]+ pJ/cycle \(OpenSTA, stated activity: costmodel\.power\.Activity\)$", out, re.M)

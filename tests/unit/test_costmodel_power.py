@@ -53,15 +53,6 @@ Total                6.492190e-04 3.368939e-05 7.409509e-09 6.829158e-04 100.0%
 """
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    """A private synthesis cache (the liberty stays in the shared one: fetching it is slow)."""
-    lib = resolve_liberty(None)
-    monkeypatch.setenv("TERNLUT_CACHE", str(tmp_path))
-    (tmp_path / "liberty").mkdir()
-    shutil.copyfile(lib, tmp_path / "liberty" / lib.name)
-    return tmp_path
-
 
 def test_the_report_is_parsed_in_mw():
     report = parse_power_report(CAPTURED, clock_ns=10.0, activity=Activity())
@@ -155,7 +146,7 @@ def _strip_power(lib, target):
 
 
 @needs_sta
-def test_a_registered_adder_draws_internal_switching_and_leakage_power(cache):
+def test_a_registered_adder_draws_internal_switching_and_leakage_power(synth_cache):
     report = synthesize(RADD8, power=True)
     power = report.power
     assert power["clock_ns"] == report.critical_path_ns  # the power at fmax
@@ -166,7 +157,7 @@ def test_a_registered_adder_draws_internal_switching_and_leakage_power(cache):
 
 
 @needs_sta
-def test_more_input_activity_raises_dynamic_power_in_proportion(cache):
+def test_more_input_activity_raises_dynamic_power_in_proportion(synth_cache):
     """OpenSTA propagates the input activity through the adder and the registers: the data part of the
     dynamic power (above what the clock alone draws, at zero input activity) is linear in it."""
     dynamic, leakage = {}, set()
@@ -182,7 +173,7 @@ def test_more_input_activity_raises_dynamic_power_in_proportion(cache):
 
 
 @needs_sta
-def test_half_the_period_doubles_dynamic_power_at_the_same_energy_per_cycle(cache):
+def test_half_the_period_doubles_dynamic_power_at_the_same_energy_per_cycle(synth_cache):
     slow = synthesize(RADD8, clock_ns=8.0, power=True)
     fast = synthesize(RADD8, clock_ns=4.0, power=True)
     assert fast.cells == slow.cells  # both targets are loose: the same netlist
@@ -194,7 +185,7 @@ def test_half_the_period_doubles_dynamic_power_at_the_same_energy_per_cycle(cach
 
 
 @needs_sta
-def test_a_liberty_without_power_data_gives_unavailable_not_zero(cache, tmp_path):
+def test_a_liberty_without_power_data_gives_unavailable_not_zero(synth_cache, tmp_path):
     lib = _strip_power(resolve_liberty(None), tmp_path / "nopower.lib")
     report = synthesize(RADD8, liberty=lib, power=True)
     assert report.critical_path_ns > 0  # timing still works
@@ -203,7 +194,7 @@ def test_a_liberty_without_power_data_gives_unavailable_not_zero(cache, tmp_path
 
 
 @needs_sta
-def test_the_cache_keeps_power_and_no_power_apart(cache):
+def test_the_cache_keeps_power_and_no_power_apart(synth_cache):
     plain = synthesize(RADD8)
     assert plain.power is None
     with_power = synthesize(RADD8, power=True)
@@ -213,10 +204,10 @@ def test_the_cache_keeps_power_and_no_power_apart(cache):
     assert not other.cached and other.power["dynamic_mw"] > with_power.power["dynamic_mw"]
     again = synthesize(RADD8)
     assert again.cached and again.power is None
-    assert len(list((cache / "synth").glob("*.json"))) == 3
+    assert len(list((synth_cache / "synth").glob("*.json"))) == 3
 
 
-def test_an_entry_without_power_keeps_its_key_and_loads(cache):
+def test_an_entry_without_power_keeps_its_key_and_loads(synth_cache):
     """Entries written before the power field: the key without power is the one they were stored
     under, and their JSON (no ``power``) still loads."""
     parts = (FLOW_VERSION, "opensta", "radd8", "0" * 64, repr(None), RADD8)
@@ -227,7 +218,7 @@ def test_an_entry_without_power_keeps_its_key_and_loads(cache):
     assert _cache_key(RADD8, "radd8", "0" * 64, "opensta", None) == h.hexdigest()
     assert _cache_key(RADD8, "radd8", "0" * 64, "opensta", None, Activity()) != h.hexdigest()
     first = synthesize(RADD8)
-    (entry,) = (cache / "synth").glob("*.json")
+    (entry,) = (synth_cache / "synth").glob("*.json")
     data = json.loads(entry.read_text())
     del data["power"]
     entry.write_text(json.dumps(data))

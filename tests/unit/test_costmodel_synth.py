@@ -19,15 +19,6 @@ pytestmark = pytest.mark.skipif(shutil.which("apt-get") is None and not liberty_
 ADD8 = to_verilog(IntAdd(8, 7, 7), "add8")
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    """A private synthesis cache (the liberty stays in the shared one: fetching it is slow)."""
-    lib = resolve_liberty(None)
-    monkeypatch.setenv("TERNLUT_CACHE", str(tmp_path))
-    (tmp_path / "liberty").mkdir()
-    shutil.copyfile(lib, tmp_path / "liberty" / lib.name)
-    return tmp_path
-
 
 def test_default_liberty_has_the_osu_cells():
     areas = cell_areas(resolve_liberty(None))
@@ -35,7 +26,7 @@ def test_default_liberty_has_the_osu_cells():
     assert nand2_area_um2(resolve_liberty(None)) == areas["NAND2X1"] == 24.0
 
 
-def test_synthesis_reports_area_cells_and_timing(cache):
+def test_synthesis_reports_area_cells_and_timing(synth_cache):
     report = synthesize(ADD8)
     assert report.top == "add8" and not report.cached
     areas = cell_areas(report.liberty)
@@ -48,27 +39,27 @@ def test_synthesis_reports_area_cells_and_timing(cache):
     assert again.cached and again.area_um2 == report.area_um2
 
 
-def test_registers_are_sequential_area(cache):
+def test_registers_are_sequential_area(synth_cache):
     report = synthesize(to_verilog(RegisterBits(16), "regs16"))
     assert report.cells.get("DFFPOSX1") == 16
     assert report.sequential_area_um2 == 16 * cell_areas(report.liberty)["DFFPOSX1"]
 
 
-def test_a_corrupt_cache_entry_is_replaced(cache):
+def test_a_corrupt_cache_entry_is_replaced(synth_cache):
     first = synthesize(ADD8)
-    (entry,) = (cache / "synth").glob("*.json")
+    (entry,) = (synth_cache / "synth").glob("*.json")
     entry.write_text("{not json")
     second = synthesize(ADD8)
     assert not second.cached and second.area_um2 == first.area_um2
     assert json.loads(entry.read_text())["area_um2"] == first.area_um2
 
 
-def test_a_failed_synthesis_leaves_no_cache_entry(cache):
+def test_a_failed_synthesis_leaves_no_cache_entry(synth_cache):
     with pytest.raises(SynthError, match="yosys failed"):
         synthesize("module broken(input a, output b); assign b = ; endmodule\n")
     with pytest.raises(SynthError, match="ran past"):
         synthesize(to_verilog(IntAdd(40, 39, 39), "add40"), timeout_s=0.01)
-    assert not list((cache / "synth").glob("*.json")) if (cache / "synth").exists() else True
+    assert not list((synth_cache / "synth").glob("*.json")) if (synth_cache / "synth").exists() else True
 
 
 def test_bad_liberty_path_is_reported():
@@ -85,7 +76,7 @@ def test_top_is_the_module_nobody_instantiates():
 
 
 @pytest.mark.skipif(shutil.which("sta") is None, reason="needs OpenSTA")
-def test_register_fanout_is_buffered_delay_grows_with_log_of_loads(cache):
+def test_register_fanout_is_buffered_delay_grows_with_log_of_loads(synth_cache):
     """One register driving 1, 16, 256, 4096 gates: each 16x more loads adds about the same delay
     (a buffer tree one level deeper), never the linear growth of an unbuffered flip-flop output
     (flow 3: 0.48, 0.91, 8.2, 125 ns)."""

@@ -97,7 +97,7 @@ def test_large_draws_have_tiles_of_32_and_more_and_leave_the_standard_draw_alone
     assert len({c.name for c in large}) == 6
     assert all(LARGE_TILE[0] <= c.tile_n <= LARGE_TILE[1] and LARGE_TILE[0] <= c.tile_m <= LARGE_TILE[1]
                for c in large)
-    assert all(c.act in ("int4", "int8") for c in large)
+    assert all(c.act in ("int4", "int8") and 1 <= c.mu <= 3 for c in large)
     assert [c.name for c in draw_large(6, seed=2)] == [c.name for c in large]  # reproducible
     standard = draw_designs(5, seed=2, max_area_um2=4e6)
     assert not {c.name for c in standard} & {c.name for c in large}
