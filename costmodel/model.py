@@ -353,45 +353,61 @@ def critical_path_ns(cfg: CoreConfig, c: UnitCosts) -> float:
     return float(critical_path_array(ConfigArrays.of(cfg), c)[0])
 
 
-#: Coefficients of a segment delay: ``[ns, pipelined FP segments entered, pipelined FP segments
-#: left, chained integer adder delays (tree, accumulate), chained LUT-build adder delays, control
-#: constant, control log2 fanout]``; :class:`DelayFit` gives their values.
-_COEFS = 7
+#: Coefficients of a segment delay: ``[ns, chained integer adder delays (tree, accumulate),
+#: chained LUT-build adder delays, control constant, control log2 fanout]``; :class:`DelayFit`
+#: gives their values.
+_COEFS = 5
 _NONE = -1e9  # a segment a design does not have
 
 
-def _seg(const=0.0, piped_in=0.0, piped_out=0.0, chained=0.0, build_chained=0.0) -> np.ndarray:
+def _seg(const=0.0, chained=0.0, build_chained=0.0) -> np.ndarray:
     """Coefficient rows (n x :data:`_COEFS`) of a sum of delays."""
-    parts = np.broadcast_arrays(*(np.asarray(x, float)
-                                  for x in (const, piped_in, piped_out, chained, build_chained)))
+    parts = np.broadcast_arrays(*(np.asarray(x, float) for x in (const, chained, build_chained)))
     zero = np.zeros_like(parts[0])
     return np.stack([*parts, zero, zero], axis=-1)
 
 
-def critical_path_segments(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
-    """Every register-to-register segment of every design of ``v``, as coefficient rows
-    (designs x segments x :data:`_COEFS`) over ``[1, piped_in, piped_out, chain, build_chain,
-    control_ns, control_per_log2_ns]``; a segment a design lacks is :data:`_NONE`.
+def _piped(c: UnitCosts, kind: str, where, fmt, stages) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A pipelined FP unit's slowest segment, its input-to-first-register and last-register-to-output
+    paths (ns, as synthesised alone; the whole delay in all three without stages)."""
+    unit = c.fp_add if kind == "add" else c.fp_mul
+    part = _each(lambda a, st: unit(FORMATS[a], st)["critical_path_ns"], where, fmt, stages)
+    into = _each(lambda a, st: unit(FORMATS[a], st).get("input_to_register_ns")
+                 or unit(FORMATS[a], st)["critical_path_ns"], where, fmt, stages)
+    out = _each(lambda a, st: unit(FORMATS[a], st).get("register_to_output_ns")
+                or unit(FORMATS[a], st)["critical_path_ns"], where, fmt, stages)
+    return part, into, out
 
-    Segments: the LUT build (the plan's depth of chained adders, or one stage of pipelined FP
+
+def critical_path_segments(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
+    """:func:`_segment_list` stacked: designs x segments x :data:`_COEFS`."""
+    return np.stack(_segment_list(v, c), axis=1)
+
+
+def _segment_list(v: ConfigArrays, c: UnitCosts) -> list[np.ndarray]:
+    """Every register-to-register segment of every design of ``v``, as coefficient rows
+    (designs x segments x :data:`_COEFS`) over ``[1, chain, build_chain, control_ns,
+    control_per_log2_ns]``; a segment a design lacks is :data:`_NONE`.
+
+    Segments: the LUT build (the plan's depth of chained adders, or the stages of pipelined FP
     adders); fetch and reduction levels up to each pipeline cut; conversion and accumulate; the
     block-FP aligner; the control logic (stall enables and counters: a constant plus the depth of
     the buffer tree that reaches every accumulator bit, ``log2(tile_n * keys * acc_width)``).
     Delays are the units' as synthesised alone. Integer adders chained within a segment overlap
     their carries: every adder after the first counts ``chain`` of its delay (``build_chain``
-    in the LUT build, whose add/subtract pairs chain differently). A pipelined FP
-    adder's slowest segment as synthesised counts whole where it is a segment alone,
-    ``piped_in`` of it where a path continues into it and ``piped_out`` where a path leaves it
-    (the registers of an s-stage adder cut it unevenly). The free terms are :class:`DelayFit`'s.
+    in the LUT build, whose add/subtract pairs chain differently). A pipelined FP unit is its
+    slowest segment where that stands alone, its input-to-register path where a path enters it
+    and its register-to-output path where one leaves it: its registers cut it unevenly (an fp16
+    adder with 2 stages: 5.2 ns in, 0.2 ns out), and the calibration times both.
     """
     n = len(v)
     fp, mac, bfp = ~v.int_lanes, v.is_mac, v.is_blockfp
     s = np.where(fp, v.adder_stages, 0)
     add_d = _each(lambda a: c.fp_add(FORMATS[a], 0)["critical_path_ns"], fp, v.act)
-    part_d = _each(lambda a, st: c.fp_add(FORMATS[a], st)["critical_path_ns"], fp, v.act, s)
+    part_d, in_d, out_d = _piped(c, "add", fp, v.act, s)
     acc_fp = v.is_fp
     acc_s = np.where(acc_fp, v.adder_stages, 0)
-    acc_part = _each(lambda a, st: c.fp_add(FORMATS[a], st)["critical_path_ns"], acc_fp, v.acc, acc_s)
+    acc_part, acc_in, _ = _piped(c, "add", acc_fp, v.acc, acc_s)
     conv = _each(lambda a, b: c.fp_convert(FORMATS[a], FORMATS[b])["critical_path_ns"],
                  fp & ~v.is_fused & (v.acc != v.act), v.act, v.acc)
     conv = conv + _each(lambda sw, a, r: c.fp_from_int(sw, FORMATS[a], FP_ROUNDINGS[r])["critical_path_ns"],
@@ -405,13 +421,15 @@ def critical_path_segments(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
     segs.append(np.where(fp[:, None], fp_build, int_build))
     # chained pipelined adders of the build: the end of one and the start of the next
     chained_fp = fp & (s > 0) & (v.plan_depth > 1)
-    segs.append(np.where(chained_fp[:, None], _seg(piped_in=part_d, piped_out=part_d), _NONE))
+    segs.append(np.where(chained_fp[:, None], _seg(out_d + in_d), _NONE))
     if bfp.any():
         align = np.where(bfp, c.block_align_delay(v.act_exp_bits, v.act_man_bits, v.fp_width, v.tile_n),
                          _NONE)
         segs.append(_seg(align))
-    fetch = (_each(lambda a, lat: c.fp_mul(FORMATS[a], lat)["critical_path_ns"], mac & fp, v.act,
-                   v.mul_latency)
+    mul_fp = mac & fp
+    mul_part, _, mul_out = _piped(c, "mul", mul_fp, v.act, v.mul_latency)
+    segs.append(np.where((mul_fp & (v.mul_latency > 0))[:, None], _seg(mul_part), _NONE))
+    fetch = (np.where(mul_fp, mul_out, 0.0)
              + _each(lambda w: c.int_mul_delay(w), mac & ~fp, v.act_width)
              + _each(lambda f, mu: c.fetch_delay("fetch_fp" if f else "fetch_int", mu), ~mac, fp, v.mu))
     cuts, depth = v.pipeline_cuts, v.tree_depth
@@ -426,11 +444,10 @@ def critical_path_segments(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
         int_d = np.asarray(c.int_add_delay(v.tree_width(1 << d)), float)
         int_level = np.where(has_adder[:, None], _seg(chained=int_d), _seg(int_d))
         piped = on & (s > 0)  # a pipelined adder ends the segment inside it
-        segs.append(np.where(piped[:, None], current + _seg(piped_in=part_d), _NONE))
+        segs.append(np.where(piped[:, None], current + _seg(in_d), _NONE))
         segs.append(np.where(piped[:, None], _seg(part_d), _NONE))
         level = np.where(fp[:, None], _seg(add_d), int_level)
-        current = np.where(piped[:, None], _seg(piped_out=part_d),
-                           np.where(on[:, None], current + level, current))
+        current = np.where(piped[:, None], _seg(out_d), np.where(on[:, None], current + level, current))
         has_adder = np.where(on & ~fp, True, np.where(piped, False, has_adder))
     last = cuts[np.arange(n), depth]  # after the last level
     segs.append(np.where(last[:, None], current, _NONE))
@@ -438,7 +455,7 @@ def critical_path_segments(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
     has_adder = has_adder & ~last
     int_acc = np.asarray(c.int_add_delay(v.acc_width), float)
     acc = np.where(acc_fp[:, None],
-                   np.where((acc_s > 0)[:, None], _seg(conv, piped_in=acc_part), _seg(conv + acc_part)),
+                   np.where((acc_s > 0)[:, None], _seg(conv + acc_in), _seg(conv + acc_part)),
                    np.where(has_adder[:, None], _seg(chained=int_acc), _seg(int_acc)))
     segs.append(current + acc)
     if acc_fp.any():  # the rest of a pipelined accumulate adder
@@ -456,10 +473,10 @@ def critical_path_segments(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
         segs.append(np.where((fused & (s > 0))[:, None], _seg(part + acc_c), _NONE))
         segs.append(np.where(fused[:, None], np.where(fp[:, None], fp_build, int_build), _NONE))
     control = np.zeros((n, _COEFS))
-    control[:, 5] = 1.0
-    control[:, 6] = np.log2(np.maximum(v.tile_n * v.keys * v.acc_width, 1))
+    control[:, 3] = 1.0
+    control[:, 4] = np.log2(np.maximum(v.tile_n * v.keys * v.acc_width, 1))
     segs.append(control)
-    return np.stack(segs, axis=1)
+    return segs
 
 
 @dataclass(frozen=True)
@@ -468,9 +485,6 @@ class DelayFit:
 
     Attributes
     ----------
-    piped_in, piped_out : float
-        Shares of a pipelined FP adder's slowest segment counted where a path continues into it,
-        and where a path leaves it.
     chain, build_chain : float
         Share of an integer adder's delay counted for every adder after the first in a segment
         (of the tree and accumulate; of the LUT build).
@@ -487,8 +501,6 @@ class DelayFit:
         The fit's mean absolute error on those cores, percent.
     """
 
-    piped_in: float = 1.0
-    piped_out: float = 1.0
     chain: float = 1.0
     build_chain: float = 1.0
     overhead_ns: float = 0.0
@@ -498,12 +510,11 @@ class DelayFit:
     mape_pct: float = float("nan")
 
     def vector(self) -> np.ndarray:
-        return np.array([1.0, self.piped_in, self.piped_out, self.chain, self.build_chain, self.control_ns,
-                         self.control_per_log2_ns])
+        return np.array([1.0, self.chain, self.build_chain, self.control_ns, self.control_per_log2_ns])
 
 
-#: Bounds of the fitted delay terms (piped_in, piped_out, chain, build_chain, overhead_ns, control_ns).
-DELAY_BOUNDS = ((0.2, 1.0), (0.2, 1.0), (0.2, 1.0), (0.2, 1.0), (0.0, 1.0), (0.0, 20.0))
+#: Bounds of the fitted delay terms (chain, build_chain, overhead_ns, control_ns).
+DELAY_BOUNDS = ((0.2, 1.0), (0.2, 1.0), (0.0, 1.0), (0.0, 20.0))
 
 
 def delay_fit(costs: UnitCosts) -> DelayFit:
@@ -516,9 +527,8 @@ def delay_fit(costs: UnitCosts) -> DelayFit:
 
 
 def _paths(segments: np.ndarray, x, per_log2: float) -> np.ndarray:
-    piped_in, piped_out, chain, build_chain, overhead, c0 = x
-    coefs = np.array([1.0, piped_in, piped_out, chain, build_chain, c0, per_log2])
-    return (segments @ coefs).max(axis=1) + overhead
+    chain, build_chain, overhead, c0 = x
+    return (segments @ np.array([1.0, chain, build_chain, c0, per_log2])).max(axis=1) + overhead
 
 
 def _fit_delay(costs: UnitCosts) -> DelayFit:
@@ -536,21 +546,20 @@ def _fit_delay(costs: UnitCosts) -> DelayFit:
         return float(np.mean(np.abs(_paths(segments, x, per_log2) / y - 1)))
 
     best = None
-    starts = ((1.0, 1.0, 1.0, 1.0, 0.0, 0.0), (0.6, 0.6, 0.6, 0.6, 0.2, 1.0), (0.8, 0.4, 0.4, 0.4, 0.4, 2.0))
-    for start in starts:
+    for start in ((1.0, 1.0, 0.0, 0.0), (0.6, 0.6, 0.2, 1.0), (0.4, 0.4, 0.4, 2.0)):
         res = minimize(loss, np.array(start), method="Powell", bounds=DELAY_BOUNDS)
         if best is None or res.fun < best.fun:
             best = res
-    piped_in, piped_out, chain, build_chain, overhead, c0 = (float(x) for x in best.x)
-    return DelayFit(piped_in, piped_out, chain, build_chain, overhead, c0, per_log2, len(cores),
-                    100 * float(best.fun))
+    chain, build_chain, overhead, c0 = (float(x) for x in best.x)
+    return DelayFit(chain, build_chain, overhead, c0, per_log2, len(cores), 100 * float(best.fun))
 
 
 def critical_path_array(v: ConfigArrays, c: UnitCosts) -> np.ndarray:
     """Estimated minimum clock period (ns) of every design of ``v``: the slowest of
     :func:`critical_path_segments` under :func:`delay_fit`."""
     fit = delay_fit(c)
-    return (critical_path_segments(v, c) @ fit.vector()).max(axis=1) + fit.overhead_ns
+    vector = fit.vector()
+    return np.maximum.reduce([segment @ vector for segment in _segment_list(v, c)]) + fit.overhead_ns
 
 
 # ------------------------------------------------------------------------------------------------

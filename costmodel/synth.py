@@ -168,7 +168,12 @@ def abc_constraints(env: TimingEnvironment) -> str:
     return f"set_driving_cell {env.driving_cell}\nset_load {env.load_pf}\n"
 
 
-def _sta_tcl(top: str, liberty_name: str, has_clock: bool, env: TimingEnvironment) -> str:
+#: Markers between the reports of :func:`_sta_tcl` with ``io_paths``.
+_IO_MARKERS = ("### input-to-register", "### register-to-output")
+
+
+def _sta_tcl(top: str, liberty_name: str, has_clock: bool, env: TimingEnvironment,
+             io_paths: bool = False) -> str:
     clock = ("create_clock -name clk -period 1000 [get_ports clk]" if has_clock
              else "create_clock -name clk -period 1000")
     inputs = "[delete_from_list [all_inputs] [get_ports clk]]" if has_clock else "[all_inputs]"
@@ -182,8 +187,24 @@ def _sta_tcl(top: str, liberty_name: str, has_clock: bool, env: TimingEnvironmen
         "set_output_delay 0 -clock clk [all_outputs]",
         f"set_load {env.load_pf} [all_outputs]",
         "report_checks -path_delay max -digits 4",
+        *((f'puts "{_IO_MARKERS[0]}"',
+           ("if {[llength [all_registers]]} {report_checks -path_delay max -digits 4 -from [all_inputs] "
+           "-to [all_registers -data_pins]}"),
+           f'puts "{_IO_MARKERS[1]}"',
+           ("if {[llength [all_registers]]} {report_checks -path_delay max -digits 4 "
+           "-from [all_registers -clock_pins] -to [all_outputs]}"))
+          if io_paths else ()),
         "exit",
     ]) + "\n"
+
+
+def _io_paths_ns(report: str) -> dict[str, float | None]:
+    """The longest input-to-register and register-to-output paths (ns, setup included; ``None``
+    when the design has none) from the reports after :data:`_IO_MARKERS`."""
+    _, after_in = report.split(_IO_MARKERS[0], 1)
+    to_regs, from_regs = after_in.split(_IO_MARKERS[1], 1)
+    return {"input_to_register_ns": _sta_critical_ns(to_regs),
+            "register_to_output_ns": _sta_critical_ns(from_regs)}
 
 
 def _timing_tool() -> str:
@@ -191,11 +212,11 @@ def _timing_tool() -> str:
 
 
 def _cache_key(verilog: str, top: str, lib_digest: str, tool: str, clock_ns: float | None,
-               power: Activity | None = None) -> str:
+               power: Activity | None = None, io_paths: bool = False) -> str:
     h = hashlib.sha256()
-    # without power the key is the one of earlier entries
+    # without power and I/O paths the key is the one of earlier entries
     for part in (FLOW_VERSION, tool, top, lib_digest, repr(clock_ns), verilog,
-                 *(() if power is None else ("power", repr(power)))):
+                 *(() if power is None else ("power", repr(power))), *(("io_paths",) if io_paths else ())):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
@@ -211,14 +232,17 @@ def _run(cmd: list[str], cwd: Path, timeout_s: float | None, what: str) -> subpr
 def synthesize(verilog: str, *, top: str | None = None, liberty: str | Path | None = None,
                use_cache: bool = True, timeout_s: float | None = None,
                keep_dir: Path | None = None, clock_ns: float | None = None,
-               power: bool = False, power_activity: Activity | None = None) -> SynthReport:
+               power: bool = False, power_activity: Activity | None = None,
+               io_paths: bool = False) -> SynthReport:
     """Synthesise ``verilog`` onto ``liberty`` (default: OSU 0.18 um) and time it.
 
     ``keep_dir``: also copy the run folder (log, netlist, reports) there. ``clock_ns``: the clock
     period the mapper and the gate sizer aim at (``None``: fastest, then area recovery); the
     report's critical path is measured the same way either way. ``power``: also report the power
     at ``clock_ns``, or at the critical path when it is ``None``, under ``power_activity``
-    (default :class:`costmodel.power.Activity()`).
+    (default :class:`costmodel.power.Activity()`). ``io_paths``: also time the longest path from an
+    input port to a register and from a register to an output port (``extra``:
+    ``input_to_register_ns``, ``register_to_output_ns``; how a pipelined unit's registers cut it).
     """
     if clock_ns is not None and not clock_ns > 0:
         raise ValueError(f"clock_ns must be > 0, got {clock_ns!r}")
@@ -229,7 +253,7 @@ def synthesize(verilog: str, *, top: str | None = None, liberty: str | Path | No
     env = timing_environment(lib)
     top = top or verilog_top(verilog)
     tool = _timing_tool()
-    key = _cache_key(verilog, top, liberty_digest(lib), tool, clock_ns, activity)
+    key = _cache_key(verilog, top, liberty_digest(lib), tool, clock_ns, activity, io_paths)
     entry = cache_root() / "synth" / f"{key}.json"
     if use_cache and entry.is_file() and keep_dir is None:
         try:
@@ -256,14 +280,16 @@ def synthesize(verilog: str, *, top: str | None = None, liberty: str | Path | No
         cells = {k: int(v) for k, v in module.get("num_cells_by_type", {}).items()
                  if not k.startswith("$scopeinfo")}
         memory_bits = _memory_bits(run_dir / "netlist.v")
+        extra: dict[str, object] = {}
         if tool == "opensta":
             netlist, _ = sta_netlist((run_dir / "netlist.v").read_text(errors="replace"))
             (run_dir / "sta_netlist.v").write_text(netlist)
             has_clock = "clk" in netlist_input_ports(netlist)
-            (run_dir / "sta.tcl").write_text(_sta_tcl(top, "cells.lib", has_clock, env))
+            (run_dir / "sta.tcl").write_text(_sta_tcl(top, "cells.lib", has_clock, env, io_paths))
             sta = _run(["sta", "-no_splash", "-exit", "sta.tcl"], run_dir, timeout_s, "OpenSTA")
             (run_dir / "sta.log").write_text(sta.stdout + sta.stderr)
-            critical = _sta_critical_ns(sta.stdout)
+            critical = _sta_critical_ns(sta.stdout.split(_IO_MARKERS[0])[0])
+            extra = _io_paths_ns(sta.stdout) if io_paths else {}
             errors = re.findall(r"^Error: .*", sta.stdout + sta.stderr, re.M)
             if errors:  # OpenSTA skips what it cannot parse and times the rest: never trust that
                 if keep_dir is not None:
@@ -313,6 +339,7 @@ def synthesize(verilog: str, *, top: str | None = None, liberty: str | Path | No
         seconds=round(time.monotonic() - start, 2),
         clock_target_ns=clock_ns,
         power=power_report,
+        extra=extra,
     )
     if use_cache:
         entry.parent.mkdir(parents=True, exist_ok=True)

@@ -340,7 +340,8 @@ class UnitCosts:
 
 
 #: Sample fields that are measurements, not unit parameters.
-_MEASURED = ("kind", "area_um2", "critical_path_ns", "seconds", "power")
+_MEASURED = ("kind", "area_um2", "critical_path_ns", "seconds", "power", "input_to_register_ns",
+             "register_to_output_ns")
 
 
 @lru_cache(maxsize=8)

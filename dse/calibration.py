@@ -27,7 +27,8 @@ from .progress import progress_bar
 __all__ = ["CALIBRATION_CORES", "calibrate", "table_text"]
 
 #: Sample fields that are measurements, not parameters.
-_MEASURED = ("area_um2", "critical_path_ns", "seconds", "power")
+_MEASURED = ("area_um2", "critical_path_ns", "seconds", "power", "input_to_register_ns",
+             "register_to_output_ns")
 
 #: Calibration cores: tiny ones that pin down the control logic (FSM, counters, lane masks),
 #: mid-size ones (L, K up to 16) from which the model learns how much whole-design synthesis
@@ -71,11 +72,19 @@ CALIBRATION_CORES: tuple[dict[str, object], ...] = tuple(
 )
 
 
+#: Units whose input-to-register and register-to-output paths are timed too (where a pipelined
+#: unit's registers cut it: the delay model adds what comes before and after).
+IO_PATH_KINDS = ("fp_add", "fp_mul")
+
+
 def _unit_job(args):
     kind, params, verilog, liberty = args
-    report = synthesize(verilog, liberty=liberty, power=kind == "core")
+    io_paths = kind in IO_PATH_KINDS and params.get("stages", 0) > 0
+    report = synthesize(verilog, liberty=liberty, power=kind == "core", io_paths=io_paths)
     sample = {"kind": kind, **params, "area_um2": report.area_um2,
               "critical_path_ns": report.critical_path_ns, "seconds": report.seconds}
+    if io_paths:
+        sample.update(report.extra)
     if report.power is not None:  # cores: the power at fmax under the flow's stated activity
         sample["power"] = report.power
     return sample

@@ -105,3 +105,30 @@ def test_missing_table_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="costmodel calibrate"):
         load_unit_costs(tmp_path / "none.json")
     assert not math.isnan(load_unit_costs().nand2_area_um2)
+
+
+def test_delay_fit_is_in_its_bounds_and_fits_the_calibration_cores():
+    from costmodel.model import DELAY_BOUNDS, delay_fit
+
+    c = load_unit_costs()
+    fit = delay_fit(c)
+    values = (fit.chain, fit.build_chain, fit.overhead_ns, fit.control_ns)
+    assert all(lo <= x <= hi for x, (lo, hi) in zip(values, DELAY_BOUNDS, strict=True))
+    assert fit.cores == len(c.cores()) and fit.mape_pct < 10
+    # the control segment's slope is the register-fanout units' buffer-tree delay per doubling
+    assert fit.control_per_log2_ns == c.fanout_delay_per_log2_ns and 0.02 < fit.control_per_log2_ns < 0.2
+
+
+def test_a_pipelined_adder_is_entered_by_its_input_path_and_left_by_its_output_path():
+    """An fp16 adder of 2 stages is cut unevenly (its first register sits deep inside): a path
+    into it costs its input-to-register delay, not the half of its delay an even split gives."""
+    from costmodel.model import critical_path_segments, delay_fit
+    from hwgen.description.arrays import ConfigArrays
+
+    c = load_unit_costs()
+    add = c.fp_add("fp16", 2)
+    assert add["input_to_register_ns"] > 0.8 * add["critical_path_ns"] > add["register_to_output_ns"]
+    cfg = CoreConfig(act="fp16", mu=2, luts=4, keys=2, adder_stages=2)
+    segments = critical_path_segments(ConfigArrays.of(cfg), c)[0] @ delay_fit(c).vector()
+    assert segments.max() >= add["input_to_register_ns"]
+    assert estimate(cfg).critical_path_ns > 8.19 / 3 + 1  # more than the even split and a fetch

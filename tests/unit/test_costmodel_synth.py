@@ -86,3 +86,17 @@ def test_register_fanout_is_buffered_delay_grows_with_log_of_loads(synth_cache):
     assert all(0.05 < step < 0.6 for step in steps), paths
     assert max(steps) < 2.5 * min(steps), paths
     assert paths[-1] < 3 * paths[0], paths
+
+
+@pytest.mark.skipif(shutil.which("sta") is None, reason="needs OpenSTA")
+def test_io_paths_time_where_a_units_registers_cut_it(synth_cache):
+    from hwgen.description.config import FP_FORMATS
+    from hwgen.gateware.arith import FPAdd
+    from hwgen.gateware.components.lane_arith import EnabledUnit
+
+    piped = synthesize(to_verilog(EnabledUnit(FPAdd(FP_FORMATS["fp16"], 2)), "add2"), io_paths=True)
+    into, out = piped.extra["input_to_register_ns"], piped.extra["register_to_output_ns"]
+    assert max(into, out) == pytest.approx(piped.critical_path_ns, abs=1e-3) and into > 4 * out
+    plain = synthesize(ADD8, io_paths=True)  # no registers: no such paths
+    assert plain.extra == {"input_to_register_ns": None, "register_to_output_ns": None}
+    assert not synthesize(ADD8).extra  # not asked: not timed, and a key of its own
