@@ -75,8 +75,8 @@ class Activity:
     Parameters
     ----------
     input_toggle : float
-        Toggles per clock cycle of every data input port (all inputs but the clock and
-        ``reset_ports``), in [0, 2]. Default 0.1: OpenSTA's own default and the usual vectorless
+        Toggles per clock cycle of every other data input port (all inputs but the clock,
+        ``reset_ports`` and ``ports``), in [0, 2]. Default 0.1: OpenSTA's own default and the usual vectorless
         convention, so a figure compares with a bare ``report_power``. Independent random bits
         toggle 0.5 times per cycle; the data part of the dynamic power is linear in this value
         (the clock part is not), so it scales to other assumptions.
@@ -100,14 +100,9 @@ class Activity:
     input_toggle: float = 0.1
     input_duty: float = 0.5
     reset_ports: tuple[str, ...] = ("rst",)
-    ports: tuple[tuple[str, float, float], ...] = ()
+    ports: tuple[tuple[str, float, float], ...] = GEMV_PORTS
 
     def __post_init__(self):
-        if self.ports == ():
-            object.__setattr__(self, "ports", GEMV_PORTS)
-        self._check()
-
-    def _check(self):
         problems = []
         for name, toggle, duty in self.ports:
             if not (0 <= toggle <= 2 and 0 <= duty <= 1):
