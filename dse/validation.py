@@ -45,6 +45,11 @@ LARGE_MU = (1, 3)
 LARGE_MAX_AREA_UM2 = 15e6
 
 
+def _calibration_keys() -> set[str]:
+    """The calibration cores as config keys (a validation draw never takes one)."""
+    return {json.dumps(CoreConfig(**p).to_dict(), sort_keys=True) for p in CALIBRATION_CORES}
+
+
 def draw_large(count: int, *, seed: int = 0, exclude: set[str] = frozenset()) -> list[CoreConfig]:
     """``count`` distinct random integer cores with both tile sides in :data:`LARGE_TILE`, mu in
     :data:`LARGE_MU` and a predicted area under :data:`LARGE_MAX_AREA_UM2` (the shapes beyond the
@@ -91,7 +96,7 @@ def draw_designs(count: int, *, seed: int = 0, max_area_um2: float | None = None
     """
     rng = np.random.default_rng(seed)
     costs = load_unit_costs()
-    calibration = {json.dumps(CoreConfig(**p).to_dict(), sort_keys=True) for p in CALIBRATION_CORES}
+    calibration = _calibration_keys()
     seen, out = set(), []
     attempts = 0
     while len(out) < count:
@@ -191,8 +196,7 @@ def validate(count: int = 30, *, seed: int = 0, jobs: int = 1, simulate: int = 0
     costs = load_unit_costs()
     designs = draw_designs(count, seed=seed, max_area_um2=max_area_um2, fp_reduce=fp_reduce)
     if large:
-        calibration = {json.dumps(CoreConfig(**p).to_dict(), sort_keys=True) for p in CALIBRATION_CORES}
-        designs += draw_large(large, seed=seed, exclude=calibration
+        designs += draw_large(large, seed=seed, exclude=_calibration_keys()
                               | {json.dumps(c.to_dict(), sort_keys=True) for c in designs})
     rows = []
     for i, cfg in enumerate(designs):
