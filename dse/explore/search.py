@@ -24,7 +24,9 @@ Crashes lose nothing
     kept, for the record) and enqueues the slot again (:func:`recover_stale`): at once when the
     dead worker ran on the same host (its pid is gone), after :data:`GRACE_S` without a heartbeat
     otherwise, and after :data:`CLAIM_GRACE_S` when it died between claiming and naming itself
-    (host and pid, system attribute ``ternlut_worker``). Marking ``FAIL`` is a compare-and-set too,
+    (host and pid, system attribute ``ternlut_worker``); a study trial still running when the queue
+    has nothing waiting or running is one whose worker died before naming itself: the last worker
+    marks it ``FAIL`` before it stops (:func:`_fail_orphans`). Marking ``FAIL`` is a compare-and-set too,
     so exactly one process re-enqueues a slot; a worker that finds its slot's trial already
     finished (its holder died just before closing the entry) only closes the entry.
 
@@ -332,6 +334,22 @@ def recover_stale(study) -> int:
     return recovered + len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,))) - before
 
 
+def _fail_orphans(study) -> int:
+    """Mark ``FAIL`` the study's trials still ``RUNNING`` once its queue has no entry waiting or
+    running; returns how many. A study trial runs only while its worker holds the slot's queue entry
+    (``RUNNING``), so with none held no worker is alive for them: these are trials whose worker died
+    after :meth:`optuna.Study.ask` and before naming itself, which :func:`recover_stale` would only
+    fail after :data:`CLAIM_GRACE_S` (their slots came back through the queue and ran again)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    failed = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            failed += bool(study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL))
+    return failed
+
+
 def _claim(study) -> int | None:
     """The id of a waiting trial this process moved to ``RUNNING``, or ``None``."""
     import optuna
@@ -492,6 +510,8 @@ def work(study, spec: StudySpec, *, on_trial: Callable[[], None] | None = None,
             busy = storage.get_all_trials(queue._study_id, deepcopy=False,
                                           states=(TrialState.RUNNING, TrialState.WAITING))
             if not busy:
+                if not jobs:
+                    _fail_orphans(study)
                 break
             time.sleep(_POLL_S)
             last_recover = 0.0

@@ -156,6 +156,12 @@ if sys.argv[3] == "named":  # a slot claimed and named, its trial started: kille
     study._storage.set_trial_system_attr(trial._trial_id, "ternlut_worker", search._this_host() + ":"
                                          + str(os.getpid()))
     print(trial._trial_id, flush=True)
+elif sys.argv[3] == "asked":  # a slot claimed and named, its trial asked but not yet named: killed
+    job_id = search._claim(queue)
+    slot = study._storage.get_trial(job_id).user_attrs["ternlut_slot"]
+    trial = study.ask()
+    study._storage.set_trial_user_attr(trial._trial_id, "ternlut_slot", slot)
+    print(trial._trial_id, flush=True)
 else:  # killed between the claim's compare-and-set and the writes after it
     job_id = queue.get_trials(deepcopy=False, states=(TrialState.WAITING,))[0]._trial_id
     assert study._storage.set_trial_state_values(job_id, state=TrialState.RUNNING)
@@ -164,7 +170,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-@pytest.mark.parametrize("moment", ["named", "unnamed"])
+@pytest.mark.parametrize("moment", ["named", "asked", "unnamed"])
 def test_worker_killed_holding_a_trial_is_recovered(tmp_path: Path, moment: str) -> None:
     from dse.explore import search
     from dse.explore.spec import load_study
@@ -189,7 +195,7 @@ def test_worker_killed_holding_a_trial_is_recovered(tmp_path: Path, moment: str)
     study = _load("held", url)
     _assert_exact(study, budget)
     failed = [t for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL"]
-    if moment == "named":
+    if moment in ("named", "asked"):
         assert [t._trial_id for t in failed] == [held_id], "the dead worker's trial is kept, as FAIL"
         slot = failed[0].user_attrs["ternlut_slot"]
     else:
