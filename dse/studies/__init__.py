@@ -18,7 +18,8 @@ import importlib.util
 __all__ = ["STUDIES", "study_module", "study_summary"]
 
 #: Registered studies, by command-line name, in listing order (the one place to add a study).
-STUDIES = ("lut-vs-baselines", "best-mu", "tile-shape", "core-size", "published", "fp-accuracy", "fp-reduce")
+STUDIES = ("lut-vs-baselines", "best-mu", "tile-shape", "core-size", "published", "fp-accuracy", "fp-reduce",
+           "adapter-overhead")
 
 
 def study_module(name: str) -> str:

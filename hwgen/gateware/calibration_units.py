@@ -174,6 +174,9 @@ def _aligner_cfg(act: str, width: int, tile_n: int) -> CoreConfig:
                       max_m=1)
 
 
+#: Narrowing format conversions (rounding) that adapter units use: the accumulator back to the
+#: adapter format, and activations between the 16-bit formats.
+NARROWING_CONVERTS = (("fp32", "fp16"), ("fp32", "bf16"), ("fp16", "bf16"), ("bf16", "fp16"))
 #: Block-FP units: activation formats, aligned widths and row lengths of the aligner samples, and
 #: tile-sum widths of the integer-to-FP converters (the widths a 2..4096-activation tile sum of
 #: 8..32-bit lanes spans).
@@ -238,7 +241,8 @@ def calibration_units(*, max_mu: int = 6, max_stages: int = 8,
     for src in fp_formats:
         for dst in fp_formats:
             a, b = FP_FORMATS[src], FP_FORMATS[dst]
-            if src != dst and b.exp_bits >= a.exp_bits and b.man_bits >= a.man_bits:
+            widening = b.exp_bits >= a.exp_bits and b.man_bits >= a.man_bits
+            if src != dst and (widening or (src, dst) in NARROWING_CONVERTS):
                 add("fp_convert", lambda x=a, y=b: EnabledUnit(FPConvert(x, y)), src=src, dst=dst)
     for act in BLOCKFP_ACTS:
         for width in BLOCKFP_WIDTHS:

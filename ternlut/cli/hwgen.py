@@ -14,6 +14,7 @@ from pathlib import Path
 from hwgen.description.config import UNIT_KINDS, ConfigError, CoreConfig, UnitConfig
 
 from . import _design_options as design
+from ._adapter_options import ADAPTER_FLAGS, adapter_targets, add_adapter_arguments, resolve_adapter
 from ._base import (
     Command,
     CommandError,
@@ -262,6 +263,7 @@ class CostCommand(Command):
         p.add_argument("--table", default=None, metavar="JSON",
                        help="unit-cost table, also used to choose mu (default: the committed OSU 0.18 um "
                             "table, designs/costs/osu018.json)")
+        add_adapter_arguments(p)
 
     def run(self, args: argparse.Namespace) -> int:
         from costmodel import estimate
@@ -271,6 +273,7 @@ class CostCommand(Command):
         cfg = resolved.config
         workload, gemvs = _gemvs(args)
         _check_fits(cfg, gemvs)
+        adapter = resolve_adapter(args, cfg)
         try:
             report = estimate(cfg, gemvs=gemvs, costs=costs)
         except ConfigError as exc:  # e.g. a mu the table does not price
@@ -285,6 +288,8 @@ class CostCommand(Command):
             doc["clock"] = resolved.clock_choice.to_dict()
         doc["unit_costs"] = {"liberty": costs.liberty, "flow_version": costs.flow_version}
         doc["energy_uj_per_token"] = doc["energy_uj"] if args.workload else None
+        adapter_cost = _adapter_cost(args, adapter, gemvs, costs) if adapter is not None else None
+        doc["adapter"] = adapter_cost.to_dict() if adapter_cost is not None else None
         if args.json:
             self.print_json(doc)
             return 0
@@ -327,7 +332,70 @@ class CostCommand(Command):
             if report.energy_uj is not None:
                 per = "per token" if args.workload else "for the GEMV"
                 print(f"  energy        : {report.energy_uj:,.1f} uJ {per} (at fmax)")
+        if adapter_cost is not None:
+            _print_adapter(adapter_cost, bool(gemvs))
         return 0
+
+
+def _adapter_cost(args: argparse.Namespace, adapter, gemvs: list[tuple[str, int, int, int]], costs):
+    """The cost model's :class:`~costmodel.adapter.AdapterCost` of ``adapter`` on the GEMVs asked
+    (``--lanes auto``: the fewest lanes that hide it); with no GEMVs, its area and clock only."""
+    from costmodel.adapter import estimate_adapter, smallest_hiding_lanes
+    from hwgen.description.adapter import AdapterJob
+
+    targets = adapter_targets(args)
+    groups: list = []
+    if args.workload:
+        from hwgen.description.workload import load_workload
+
+        wl = load_workload(args.workload)
+        rank = wl.adapter_rank or adapter.max_rank
+        if rank > adapter.max_rank:
+            raise CommandError(f"--rank: the workload's adapter has rank {rank}, above --rank "
+                               f"{adapter.max_rank}")
+        present = {g.projection for g in wl.gemvs}
+        missing = [t for t in targets or () if t not in present]
+        if missing:
+            raise CommandError(f"--targets: {', '.join(missing)} name no GEMV of {wl.name} (its [[gemv]] "
+                               "tables need `projection`)")
+        raw = wl.adapter_groups(rank, targets if targets is not None else (wl.adapter_targets or None))
+        groups = [(count, [AdapterJob(*job) for job in jobs]) for count, jobs in raw]
+    elif gemvs:
+        groups = [(count, [AdapterJob(n, m, adapter.max_rank)]) for _, n, m, count in gemvs]
+    elif targets is not None:
+        raise CommandError("--targets: needs --workload (the projections are named there)")
+    try:
+        if args.lanes == "auto":
+            if not groups:
+                raise CommandError("--lanes: auto needs --workload or --n/--m (the lanes that hide it there)")
+            adapter = smallest_hiding_lanes(adapter, groups) or adapter
+        if adapter.share < max((len(jobs) for _, jobs in groups), default=1):
+            need = max(len(jobs) for _, jobs in groups)
+            raise CommandError(f"--share: the workload has {need} projections reading one input; "
+                               f"give --share {need} or more (got {adapter.share})")
+        return estimate_adapter(adapter, groups, costs=costs)
+    except ConfigError as exc:
+        raise config_problems(exc, ADAPTER_FLAGS) from None
+
+
+def _print_adapter(cost, with_cycles: bool) -> None:
+    a = cost.adapter
+    print(f"  adapter       : {a['variant']}, rank <= {a['max_rank']}, {a['lanes']} lanes"
+          + (f" ({a['lanes'] // a['chunk']} trees of {a['chunk']})" if a["chunk"] else "")
+          + f", {a['fmt']}, {a['resident']} resident, {a['storage']}")
+    print(f"    area        : {cost.area_um2:,.0f} um^2 = {100 * cost.area_ratio:.1f} % of the core; "
+          f"SRAM {cost.sram_bits:,} bits (x {cost.x_bits:,}, hold {cost.hold_bits:,}, store "
+          f"{cost.store_bits:,}; "
+          "not included)")
+    for group, area in cost.area_breakdown_um2.items():
+        if area:
+            print(f"      {group:<13}: {area:>12,.0f} um^2")
+    print(f"    clock       : lane path {cost.critical_path_ns:.2f} ns (core "
+          f"{cost.core_critical_path_ns:.2f} ns)")
+    if with_cycles:
+        pct = 100 * cost.added_cycles / cost.core_cycles if cost.core_cycles else 0.0
+        print(f"    cycles      : {cost.cycles:,} (+{cost.added_cycles:,} = +{pct:.2f} %); "
+              + ("hides" if cost.hides else "does not hide") + f"; weight traffic {cost.traffic_bits:,} bits")
 
 
 class SynthCommand(Command):

@@ -1,0 +1,363 @@
+"""Cost of the adapter unit (:mod:`hwgen.description.adapter`): area, clock, cycles, weight traffic.
+
+Area is priced from the calibrated units of the unit-cost table, counted from the description:
+
+* ``lanes``: ``lanes`` multiply-accumulate lanes, each a multiplier of ``fmt`` (integer: 8 x 8), an
+  adder and a register of the lane accumulator (``acc``; integer: the exact width), and the two
+  2:1 multiplexers per adder input that let the adders form the down-projection's tree;
+* ``tree``: when ``fmt`` differs from ``acc`` the trees' ``lanes - trees`` adders are ``fmt``
+  adders of their own (the lanes' adders are ``acc``) and a converter ``fmt -> acc`` per tree;
+* ``operands``: the operand registers (A/B words of ``fmt`` per lane, the ``x`` chunk); the chunk
+  select from a row of ``x`` (a ``tile_n / chunk``-way multiplexer per chunk lane); when
+  the core's ``act`` differs from ``fmt``, ``tile_n`` converters on the copy's write side;
+* ``scale``: one ``acc`` multiplier and adder and an ``acc -> fmt`` converter (integer: a 16-bit
+  scale multiplier and a rounding shifter) and the ``u`` buffer (``u_entries`` values of
+  ``u_width`` and of ``fmt``);
+* ``vera_scale`` (``vera``): with ``fmt != acc`` an ``acc`` multiplier per lane for ``b``; integer:
+  the rounding adder per lane that brings ``v`` to int8 for the lane's multiplier;
+* ``generator`` (``vera``): the counter-based generators of :mod:`hwgen.description.vera`, one per
+  ``32 // field bits`` lanes (a word's fields; five 32-bit adders and two 32-bit registers each),
+  and one shared row-key unit (``fmix32``: its two
+  constant multipliers priced as shift-and-add, one 32-bit adder per set bit beyond the first);
+  not calibrated as units;
+* ``control``: counters of ``max_n``, ``u_entries``, ``max_m`` and ``max_rank``, the job fields and
+  the adapter table (``resident`` scales, integer shifts), priced as registers and adders.
+
+The lanes' copy of ``x``, the hold buffer and the adapters of an ``onchip`` store are SRAM: reported
+in bits (``sram_bits``), like the core's activation buffer, not in the standard-cell area.
+``ternary-a`` adds no down-projection hardware (the core computes ``u`` in more output tiles: cycles,
+not area).
+
+Clock: a lane's multiplier and adder in one cycle (``fp_mul(fmt) + fp_add(acc)`` of the table, plus
+a 2:1 multiplexer); the design runs at the slower of the core and the adapter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hwgen.description.adapter import (
+    INT_SHIFT_BITS,
+    MAX_LANES,
+    AdapterConfig,
+    AdapterJob,
+    adapter_group_cycles,
+    adapter_storage_bits,
+    adapter_traffic_bits,
+)
+from hwgen.description.config import ConfigError
+from hwgen.description.tree_plan import bit_length
+from hwgen.description.vera import MIX_CONSTANTS, field_bits
+
+from .model import area_terms, critical_path_ns
+from .unit_costs import UnitCosts, load_unit_costs
+
+__all__ = [
+    "ADAPTER_GROUPS",
+    "AdapterCost",
+    "adapter_area_terms",
+    "adapter_critical_path_ns",
+    "estimate_adapter",
+    "groups_of",
+    "lane_choices",
+    "smallest_hiding_lanes",
+    "fastest_lanes",
+]
+
+ADAPTER_GROUPS = ("lanes", "tree", "operands", "scale", "vera_scale", "generator", "control")
+#: 32-bit adders of one lane's VeRA generator: the running column sum, the row key add, ``mix32``'s three.
+GENERATOR_ADDERS = 5
+
+
+def _fp_area(c: UnitCosts, kind: str, fmt: str) -> float:
+    unit = c.fp_add(fmt, 0) if kind == "add" else c.fp_mul(fmt, 0)
+    return float(unit["area_um2"])
+
+
+def _convert_area(c: UnitCosts, src: str, dst: str) -> float:
+    return 0.0 if src == dst else float(c.fp_convert(src, dst)["area_um2"])
+
+
+def _int_add(c: UnitCosts, width: int) -> float:
+    return float(c.int_add_area(width, width, width))
+
+
+def adapter_area_terms(adapter: AdapterConfig, costs: UnitCosts | None = None) -> dict[str, float]:
+    """Standard-cell area of the adapter unit by :data:`ADAPTER_GROUPS`, um^2 (see the module
+    docstring).
+
+    Raises
+    ------
+    ConfigError
+        If the unit-cost table has no unit the adapter needs (one line, naming it).
+    """
+    c = costs or load_unit_costs()
+    try:
+        return _area(adapter, c)
+    except KeyError as exc:
+        raise ConfigError([f"cannot price the adapter of {adapter.core.name}: {exc.args[0]}"]) from None
+
+
+def _area(ad: AdapterConfig, c: UnitCosts) -> dict[str, float]:
+    core, p = ad.core, ad.lanes
+    reg, mux = c.per_bit("reg"), c.per_bit("mux2")
+    acc, fmt = core.acc_type.name, ad.fmt
+    area = dict.fromkeys(ADAPTER_GROUPS, 0.0)
+    width = ad.lane_acc_width
+    if ad.is_int:
+        lane = c.int_mul_area(8) + _int_add(c, width) + width * (reg + 2 * mux)
+    else:
+        lane = _fp_area(c, "mul", fmt) + _fp_area(c, "add", acc) + width * (reg + 2 * mux)
+    area["lanes"] = p * lane
+    if not ad.is_int and fmt != acc and ad.variant != "ternary-a":
+        adds = p - ad.trees  # trees of chunk leaves
+        area["tree"] = adds * (_fp_area(c, "add", fmt) + ad.fmt_bits * reg) + ad.trees * _convert_area(
+            c, fmt, acc
+        )
+    x_bits = 8 if ad.is_int else 16
+    area["operands"] = (p + (ad.chunk or 0)) * x_bits * reg  # A/B words, x chunk (broadcast to the trees)
+    if ad.variant != "ternary-a" and ad.chunk < core.tile_n:  # the chunk of an x row
+        area["operands"] += float(c.index_mux_area(core.tile_n // ad.chunk, x_bits)) * ad.chunk
+    if ad.variant != "ternary-a" and not ad.is_int and core.act != fmt:  # x converted as it is written
+        area["operands"] += core.tile_n * _convert_area(c, core.act, fmt)
+    if ad.is_int:
+        scale_unit = c.int_mul_area(max(16, min(ad.u_width, 16))) + _int_add(c, ad.u_width + 16)
+    else:
+        scale_unit = _fp_area(c, "mul", acc) + _fp_area(c, "add", acc) + _convert_area(c, acc, fmt)
+    area["scale"] = scale_unit + ad.u_entries * (ad.u_width + ad.fmt_bits) * reg
+    if ad.variant == "vera":
+        if ad.is_int:  # v rounded to int8 for the lane's multiplier: a rounding adder per lane
+            area["vera_scale"] = p * _int_add(c, ad.v_width)
+        elif fmt != acc:
+            area["vera_scale"] = p * _fp_area(c, "mul", acc)
+        row_key = sum(bin(k).count("1") - 1 for k in MIX_CONSTANTS) + 2
+        generators = -(-p // (32 // field_bits(fmt)))  # one word serves 32 // field bits lanes
+        area["generator"] = generators * (
+            GENERATOR_ADDERS * _int_add(c, 32) + 2 * 32 * reg
+        ) + row_key * _int_add(c, 32)
+    counters = int(
+        bit_length(core.max_n) + bit_length(ad.u_entries) + bit_length(core.max_m) + bit_length(ad.max_rank)
+    )
+    table = ad.resident * (ad.scale_bits + (2 * INT_SHIFT_BITS if ad.is_int else 0))
+    area["control"] = (
+        counters * reg
+        + sum(_int_add(c, int(bit_length(v))) for v in (core.max_n, ad.u_entries, core.max_m, ad.max_rank))
+        + table * reg
+    )
+    return {g: float(a) for g, a in area.items()}
+
+
+def adapter_critical_path_ns(adapter: AdapterConfig, costs: UnitCosts | None = None) -> float:
+    """A lane's register-to-register path, ns: the multiplier and the adder of the table (the
+    tree's 2:1 input multiplexers are not added; integer: 8 x 8 multiplier and the lane adder)."""
+    c = costs or load_unit_costs()
+    acc = adapter.core.acc_type.name
+    if adapter.is_int:
+        return float(c.int_mul_delay(8) + c.int_add_delay(adapter.lane_acc_width))
+    mul = c.fp_mul(adapter.fmt, 0)["critical_path_ns"]
+    add = c.fp_add(acc, 0)["critical_path_ns"]
+    return float(mul + add)
+
+
+def groups_of(gemvs: list[tuple[str, int, int, int]], rank: int) -> list[tuple[int, list[AdapterJob]]]:
+    """``gemvs`` ((name, n, m, count)) as groups of their own, every one adapted at ``rank``."""
+    return [(count, [AdapterJob(n, m, rank)]) for _, n, m, count in gemvs]
+
+
+@dataclass(frozen=True)
+class AdapterCost:
+    """Predicted cost of an adapter unit running a workload's groups.
+
+    ``area_um2``: standard cells of the adapter (``area_breakdown_um2`` by :data:`ADAPTER_GROUPS`);
+    ``core_area_um2``: the core's, for the ratio; ``sram_bits``: the copy of ``x``, the hold buffer
+    and the ``onchip`` store (``x_bits``, ``hold_bits``, ``store_bits``); ``critical_path_ns``: the
+    adapter's lane path;
+    ``core_cycles`` / ``cycles``: per token without and with the adapter (groups x count);
+    ``traffic_bits``: adapter weight bits read per token; ``groups``: per group its jobs
+    ((n, m, rank)), count, and cycles without and with the adapter.
+    """
+
+    adapter: dict
+    area_um2: float
+    area_breakdown_um2: dict[str, float]
+    core_area_um2: float
+    x_bits: int
+    hold_bits: int
+    store_bits: int
+    critical_path_ns: float
+    core_critical_path_ns: float
+    core_cycles: int
+    cycles: int
+    traffic_bits: int
+    groups: list[dict] = field(default_factory=list)
+
+    @property
+    def sram_bits(self) -> int:
+        return self.x_bits + self.hold_bits + self.store_bits
+
+    @property
+    def added_cycles(self) -> int:
+        return self.cycles - self.core_cycles
+
+    @property
+    def hides(self) -> bool:
+        """Whether every group takes at most its last tile's add latency more than the core."""
+        return all(g["added_cycles"] <= g["add_latency"] for g in self.groups)
+
+    @property
+    def area_ratio(self) -> float:
+        """Adapter standard-cell area over the core's."""
+        return self.area_um2 / self.core_area_um2
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "adapter": self.adapter,
+            "area_um2": self.area_um2,
+            "area_breakdown_um2": self.area_breakdown_um2,
+            "core_area_um2": self.core_area_um2,
+            "area_ratio": self.area_ratio,
+            "x_bits": self.x_bits,
+            "hold_bits": self.hold_bits,
+            "store_bits": self.store_bits,
+            "sram_bits": self.sram_bits,
+            "critical_path_ns": self.critical_path_ns,
+            "core_critical_path_ns": self.core_critical_path_ns,
+            "core_cycles": self.core_cycles,
+            "cycles": self.cycles,
+            "added_cycles": self.added_cycles,
+            "hides": self.hides,
+            "traffic_bits": self.traffic_bits,
+            "groups": self.groups,
+        }
+
+
+def estimate_adapter(
+    adapter: AdapterConfig, groups: list[tuple[int, list[AdapterJob]]], *, costs: UnitCosts | None = None
+) -> AdapterCost:
+    """Area, clock, cycles and traffic of ``adapter`` on ``groups`` ((count, jobs) each: a
+    workload's shared-input groups, :meth:`~hwgen.description.workload.Workload.adapter_groups`).
+
+    Raises
+    ------
+    ConfigError
+        If a group needs more ``share`` or ``max_rank`` than the adapter has, or a unit is unpriced.
+    """
+    c = costs or load_unit_costs()
+    area = adapter_area_terms(adapter, c)
+    core_area = sum(area_terms(adapter.core, c).values())
+    rows, core_total, total, traffic, jobs = [], 0, 0, 0, []
+    for count, group in groups:
+        base, with_adapter = adapter_group_cycles(adapter, group)
+        last = group[-1]
+        rows.append(
+            {
+                "jobs": [(j.n, j.m, j.rank) for j in group],
+                "count": count,
+                "core_cycles": base,
+                "cycles": with_adapter,
+                "added_cycles": with_adapter - base,
+                "add_latency": adapter.add_latency(last.m) if any(j.rank for j in group) else 0,
+            }
+        )
+        core_total += count * base
+        total += count * with_adapter
+        traffic += count * sum(adapter_traffic_bits(adapter, j.n, j.m, j.rank) for j in group)
+        jobs.extend((j.n, j.m, j.rank, count) for j in group if j.rank)
+    return AdapterCost(
+        adapter=adapter.params(),
+        area_um2=round(sum(area.values()), 1),
+        area_breakdown_um2={g: round(a, 1) for g, a in area.items()},
+        core_area_um2=round(core_area, 1),
+        x_bits=adapter.x_bits,
+        hold_bits=adapter.hold_bits,
+        store_bits=adapter_storage_bits(adapter, jobs),
+        critical_path_ns=round(adapter_critical_path_ns(adapter, c), 3),
+        core_critical_path_ns=round(critical_path_ns(adapter.core, c), 3),
+        core_cycles=core_total,
+        cycles=total,
+        traffic_bits=traffic,
+        groups=rows,
+    )
+
+
+def lane_choices(adapter: AdapterConfig) -> list[tuple[int, int]]:
+    """The ``(chunk, lanes)`` pairs ``adapter`` may take, by lanes then chunk: ``(0, 1 .. keys)`` for
+    ``ternary-a``; else every chunk (a divisor or multiple of ``tile_n`` up to ``max_n``) with every
+    multiple of it up to 4096 lanes."""
+    core = adapter.core
+    if adapter.variant == "ternary-a":
+        return [(0, p) for p in range(1, core.keys + 1)]
+    top = max(core.max_n, core.tile_n)
+    chunks = [d for d in range(1, core.tile_n + 1) if core.tile_n % d == 0]
+    chunks += list(range(2 * core.tile_n, top + 1, core.tile_n))
+    return sorted(((c, p) for c in chunks for p in range(c, MAX_LANES + 1, c)), key=lambda cp: (cp[1], cp[0]))
+
+
+def _hides(adapter: AdapterConfig, groups) -> bool:
+    for _, group in groups:
+        base, cyc = adapter_group_cycles(adapter, group)
+        if cyc - base > adapter.add_latency(group[-1].m):
+            return False
+    return True
+
+
+def smallest_hiding_lanes(
+    adapter: AdapterConfig, groups: list[tuple[int, list[AdapterJob]]]
+) -> AdapterConfig | None:
+    """``adapter`` with the fewest lanes that hide it on ``groups`` (every group within its add
+    latency of the core alone; :attr:`AdapterCost.hides`), and among those the largest chunk (the
+    fewest trees), or ``None`` when no lane count does. For each chunk cycles fall as lanes grow,
+    so a bisection over its multiples finds its fewest; the best chunk wins."""
+    by_chunk: dict[int, list[int]] = {}
+    for chunk, lanes in lane_choices(adapter):
+        by_chunk.setdefault(chunk, []).append(lanes)
+    best: AdapterConfig | None = None
+    for chunk, options in by_chunk.items():
+        if best is not None:
+            options = [p for p in options if p <= best.lanes]
+        if not options:
+            continue
+        last = adapter.replace(chunk=chunk, lanes=options[-1])
+        if not _hides(last, groups):
+            continue
+        lo, hi = 0, len(options) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _hides(adapter.replace(chunk=chunk, lanes=options[mid]), groups):
+                hi = mid
+            else:
+                lo = mid + 1
+        found = adapter.replace(chunk=chunk, lanes=options[lo])
+        if best is None or (found.lanes, -found.chunk) < (best.lanes, -best.chunk):
+            best = found
+    return best
+
+
+def _total_cycles(adapter: AdapterConfig, groups) -> int:
+    return sum(count * adapter_group_cycles(adapter, jobs)[1] for count, jobs in groups)
+
+
+def fastest_lanes(adapter: AdapterConfig, groups: list[tuple[int, list[AdapterJob]]], *,
+                  slack: float = 0.01) -> AdapterConfig:
+    """``adapter`` with the fewest lanes whose cycles on ``groups`` are within ``slack`` (a fraction)
+    of the fewest any lane count reaches: for an adapter that no lane count hides, lanes past that
+    only add area. For each chunk cycles fall as lanes grow, so a bisection finds its fewest."""
+    by_chunk: dict[int, list[int]] = {}
+    for chunk, lanes in lane_choices(adapter):
+        by_chunk.setdefault(chunk, []).append(lanes)
+    floor = min(_total_cycles(adapter.replace(chunk=c, lanes=options[-1]), groups) for c, options in by_chunk.items())
+    target = floor * (1 + slack)
+    best = None
+    for chunk, options in by_chunk.items():
+        if _total_cycles(adapter.replace(chunk=chunk, lanes=options[-1]), groups) > target:
+            continue
+        lo, hi = 0, len(options) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _total_cycles(adapter.replace(chunk=chunk, lanes=options[mid]), groups) <= target:
+                hi = mid
+            else:
+                lo = mid + 1
+        if best is None or (options[lo], -chunk) < (best.lanes, -best.chunk):
+            best = adapter.replace(chunk=chunk, lanes=options[lo])
+    return best
