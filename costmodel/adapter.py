@@ -15,9 +15,8 @@ Area is priced from the calibrated units of the unit-cost table, counted from th
   ``u_width`` and of ``fmt``);
 * ``vera_scale`` (``vera``): with ``fmt != acc`` an ``acc`` multiplier per lane for ``b``; integer:
   the rounding adder per lane that brings ``v`` to int8 for the lane's multiplier;
-* ``generator`` (``vera``): the counter-based generators of :mod:`hwgen.description.vera`, one per
-  ``32 // field bits`` lanes (a word's fields; five 32-bit adders and two 32-bit registers each),
-  and one shared row-key unit (``fmix32``: its two
+* ``generator`` (``vera``): the counter-based generator of :mod:`hwgen.description.vera` in every
+  lane (five 32-bit adders and two 32-bit registers), and one shared row-key unit (``fmix32``: its two
   constant multipliers priced as shift-and-add, one 32-bit adder per set bit beyond the first);
   not calibrated as units;
 * ``control``: counters of ``max_n``, ``u_entries``, ``max_m`` and ``max_rank``, the job fields and
@@ -42,12 +41,13 @@ from hwgen.description.adapter import (
     AdapterConfig,
     AdapterJob,
     adapter_group_cycles,
+    adapter_hides,
     adapter_storage_bits,
     adapter_traffic_bits,
 )
 from hwgen.description.config import ConfigError
 from hwgen.description.tree_plan import bit_length
-from hwgen.description.vera import MIX_CONSTANTS, field_bits
+from hwgen.description.vera import MIX_CONSTANTS
 
 from .model import area_terms, critical_path_ns
 from .unit_costs import UnitCosts, load_unit_costs
@@ -60,6 +60,7 @@ __all__ = [
     "estimate_adapter",
     "groups_of",
     "lane_choices",
+    "hides",
     "smallest_hiding_lanes",
     "fastest_lanes",
 ]
@@ -131,10 +132,9 @@ def _area(ad: AdapterConfig, c: UnitCosts) -> dict[str, float]:
         elif fmt != acc:
             area["vera_scale"] = p * _fp_area(c, "mul", acc)
         row_key = sum(bin(k).count("1") - 1 for k in MIX_CONSTANTS) + 2
-        generators = -(-p // (32 // field_bits(fmt)))  # one word serves 32 // field bits lanes
-        area["generator"] = generators * (
-            GENERATOR_ADDERS * _int_add(c, 32) + 2 * 32 * reg
-        ) + row_key * _int_add(c, 32)
+        area["generator"] = p * (GENERATOR_ADDERS * _int_add(c, 32) + 2 * 32 * reg) + row_key * _int_add(
+            c, 32
+        )
     counters = int(
         bit_length(core.max_n) + bit_length(ad.u_entries) + bit_length(core.max_m) + bit_length(ad.max_rank)
     )
@@ -202,7 +202,7 @@ class AdapterCost:
     @property
     def hides(self) -> bool:
         """Whether every group takes at most its last tile's add latency more than the core."""
-        return all(g["added_cycles"] <= g["add_latency"] for g in self.groups)
+        return all(g["hides"] for g in self.groups)
 
     @property
     def area_ratio(self) -> float:
@@ -248,7 +248,6 @@ def estimate_adapter(
     rows, core_total, total, traffic, jobs = [], 0, 0, 0, []
     for count, group in groups:
         base, with_adapter = adapter_group_cycles(adapter, group)
-        last = group[-1]
         rows.append(
             {
                 "jobs": [(j.n, j.m, j.rank) for j in group],
@@ -256,7 +255,7 @@ def estimate_adapter(
                 "core_cycles": base,
                 "cycles": with_adapter,
                 "added_cycles": with_adapter - base,
-                "add_latency": adapter.add_latency(last.m) if any(j.rank for j in group) else 0,
+                "hides": adapter_hides(adapter, group),
             }
         )
         core_total += count * base
@@ -293,12 +292,9 @@ def lane_choices(adapter: AdapterConfig) -> list[tuple[int, int]]:
     return sorted(((c, p) for c in chunks for p in range(c, MAX_LANES + 1, c)), key=lambda cp: (cp[1], cp[0]))
 
 
-def _hides(adapter: AdapterConfig, groups) -> bool:
-    for _, group in groups:
-        base, cyc = adapter_group_cycles(adapter, group)
-        if cyc - base > adapter.add_latency(group[-1].m):
-            return False
-    return True
+def hides(adapter: AdapterConfig, groups: list[tuple[int, list[AdapterJob]]]) -> bool:
+    """Whether ``adapter`` hides on every group (:func:`~hwgen.description.adapter.adapter_hides`)."""
+    return all(adapter_hides(adapter, jobs) for _, jobs in groups)
 
 
 def smallest_hiding_lanes(
@@ -318,12 +314,12 @@ def smallest_hiding_lanes(
         if not options:
             continue
         last = adapter.replace(chunk=chunk, lanes=options[-1])
-        if not _hides(last, groups):
+        if not hides(last, groups):
             continue
         lo, hi = 0, len(options) - 1
         while lo < hi:
             mid = (lo + hi) // 2
-            if _hides(adapter.replace(chunk=chunk, lanes=options[mid]), groups):
+            if hides(adapter.replace(chunk=chunk, lanes=options[mid]), groups):
                 hi = mid
             else:
                 lo = mid + 1
@@ -337,15 +333,18 @@ def _total_cycles(adapter: AdapterConfig, groups) -> int:
     return sum(count * adapter_group_cycles(adapter, jobs)[1] for count, jobs in groups)
 
 
-def fastest_lanes(adapter: AdapterConfig, groups: list[tuple[int, list[AdapterJob]]], *,
-                  slack: float = 0.01) -> AdapterConfig:
+def fastest_lanes(
+    adapter: AdapterConfig, groups: list[tuple[int, list[AdapterJob]]], *, slack: float = 0.01
+) -> AdapterConfig:
     """``adapter`` with the fewest lanes whose cycles on ``groups`` are within ``slack`` (a fraction)
     of the fewest any lane count reaches: for an adapter that no lane count hides, lanes past that
     only add area. For each chunk cycles fall as lanes grow, so a bisection finds its fewest."""
     by_chunk: dict[int, list[int]] = {}
     for chunk, lanes in lane_choices(adapter):
         by_chunk.setdefault(chunk, []).append(lanes)
-    floor = min(_total_cycles(adapter.replace(chunk=c, lanes=options[-1]), groups) for c, options in by_chunk.items())
+    floor = min(
+        _total_cycles(adapter.replace(chunk=c, lanes=options[-1]), groups) for c, options in by_chunk.items()
+    )
     target = floor * (1 + slack)
     best = None
     for chunk, options in by_chunk.items():

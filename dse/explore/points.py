@@ -6,7 +6,8 @@ every point of the space. :func:`design_table` fills in the fixed parameters and
 (:func:`hwgen.description.validity.check_columns`, the rules the generator enforces), prices the
 valid rows (:func:`dse.explore.metrics.evaluate`) and adds one column per constraint, ``<= 0``
 where met (Optuna's convention), scaled by the bound so that violations of different metrics are
-comparable.
+comparable. A design with an adapter (:data:`dse.explore.metrics.ADAPTER_PARAMS`) is valid only when
+its adapter can be built beside its core (:func:`dse.explore.metrics.adapter_row_problems`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from costmodel.table import CONFIG_COLUMNS
 from hwgen.description.arrays import FORMATS
 from hwgen.description.validity import check_columns
 
-from .metrics import evaluate, needed_max_m
+from .metrics import ADAPTER_DEFAULTS, NO_ADAPTER, adapter_row_problems, evaluate, needed_max_m
 from .spec import StudySpec
 
 __all__ = ["design_table", "Scored", "score", "constraint_columns", "DESIGN_COLUMNS"]
@@ -37,7 +38,9 @@ def design_table(spec: StudySpec, params: pd.DataFrame) -> pd.DataFrame:
     Parameters that do not apply to a point take their "not applicable" value, so that a space
     mixing reduction modes stays valid: ``fp_reduce`` is ``"ieee"`` for integer activations,
     ``fp_width`` 0 and ``fp_round`` ``"rne"`` in ``"ieee"``, ``fp_sticky`` false unless ``"fused"``,
-    and ``pipeline`` 0 in ``"fused"`` (the fused adder is pipelined by ``adder_stages``)."""
+    and ``pipeline`` 0 in ``"fused"`` (the fused adder is pipelined by ``adder_stages``); without an
+    adapter (``adapter = "none"``) the other adapter parameters take their defaults, and
+    ``adapter_chunk`` is 0 for ``"ternary-a"`` (no down-projection trees)."""
     table = params.reset_index(drop=True).copy()
     for key, value in spec.fixed.items():
         if key not in table:
@@ -55,6 +58,17 @@ def design_table(spec: StudySpec, params: pd.DataFrame) -> pd.DataFrame:
         table["fp_width"] = np.where(blockfp, table["fp_width"], 0)
     if "fp_round" in table:
         table["fp_round"] = np.where(blockfp, table["fp_round"].astype(object), "rne")
+    if "adapter" in table:
+        variant = table["adapter"].to_numpy(object)
+        off = (variant == NO_ADAPTER) | (variant == "")
+        for key, default in ADAPTER_DEFAULTS.items():
+            if key != "adapter" and key in table and off.any():
+                table[key] = np.where(off, default, table[key].to_numpy(object))
+                if not isinstance(default, str):
+                    table[key] = table[key].astype(np.int64)
+        if "adapter_chunk" in table:
+            chunk = np.where(variant == "ternary-a", 0, table["adapter_chunk"])
+            table["adapter_chunk"] = chunk.astype(np.int64)
     wl = spec.workload
     if "max_n" not in table:
         tile_n = np.asarray(table["luts"], np.int64) * np.asarray(table["mu"], np.int64)
@@ -132,11 +146,15 @@ def score(spec: StudySpec, table: pd.DataFrame) -> Scored:
             if lines:
                 problems.setdefault(i, []).extend(lines)
                 valid[i] = False
+    if "adapter" in table:  # the adapter beside each core: buildable, per row
+        for i, lines in adapter_row_problems(table, wl, rows=np.flatnonzero(valid).tolist()).items():
+            problems.setdefault(i, []).extend(lines)
+            valid[i] = False
     rows = table[valid].reset_index(drop=True)
     if len(rows):
         metrics = evaluate(rows, spec.workload)  # ``clock_mhz``: the clock run at, not the target
     else:
-        metrics = pd.DataFrame(columns=list(DESIGN_COLUMNS))
+        metrics = pd.DataFrame(columns=list(DESIGN_COLUMNS) + [k for k in ADAPTER_DEFAULTS if k in table])
     cons = constraint_columns(spec, metrics) if len(rows) else {f"constraint_{c.name}": np.zeros(0)
                                                                  for c in spec.constraints}
     for name, values in cons.items():

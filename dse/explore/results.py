@@ -24,13 +24,13 @@ import pandas as pd
 from costmodel.table import CONFIG_COLUMNS
 from hwgen.description.config import ConfigError, load_design, luts_for
 
-from .metrics import METRICS
+from .metrics import ADAPTER_PARAMS, METRICS, NO_ADAPTER
 from .pareto import pareto_mask
 from .points import design_table, score
 from .spec import StudySpec
 
 __all__ = ["trials_frame", "pareto_rows", "write_results", "reference_designs", "plot_pareto",
-           "export_design", "core_fields", "atomic_write", "pick_trial", "PAPER_CORES"]
+           "export_design", "core_fields", "adapter_fields", "atomic_write", "pick_trial", "PAPER_CORES"]
 
 #: Square tile edges the seed paper synthesised.
 PAPER_CORES = (8, 32, 64, 96)
@@ -279,9 +279,25 @@ def core_fields(row: pd.Series) -> dict:
     return core
 
 
+def adapter_fields(row: pd.Series) -> dict:
+    """The :class:`~hwgen.description.adapter.AdapterConfig` arguments (but ``core``) of a trial's
+    row as built (lanes, chunk, hold and fmt resolved), or ``{}`` when the design has no adapter."""
+    variant = row.get("adapter") if "adapter" in row else None
+    if not isinstance(variant, str) or variant in (NO_ADAPTER, ""):
+        return {}
+    out = {}
+    for name, field in ADAPTER_PARAMS.items():
+        value = row.get(name)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        out[field] = str(value) if field in ("variant", "fmt", "storage") else int(value)
+    return out
+
+
 def export_design(row: pd.Series, spec: StudySpec, path: Path) -> Path:
     """Write trial ``row``'s core as a design file (``[core]`` table) that ``hwgen emit --design``
-    reads; its system parameters and metrics go in as comments and a ``[study]`` provenance table."""
+    reads, with its adapter as built (``[adapter]``) when it has one; its system parameters and
+    metrics go in as comments and a ``[study]`` provenance table."""
     core = core_fields(row)
     lines = [f"# Trial {int(row['number'])} of study {spec.name!r} (workload {spec.workload.name}).",
              f"# Written by `dse export`; emit with `hwgen emit --design {Path(path).name}`.",
@@ -301,6 +317,10 @@ def export_design(row: pd.Series, spec: StudySpec, path: Path) -> Path:
             lines.append(f"{key} = {'true' if value else 'false'}")
         else:
             lines.append(f'{key} = "{value}"' if isinstance(value, str) else f"{key} = {value}")
+    adapter = adapter_fields(row)
+    if adapter:  # the adapter as built beside the core (hwgen.description.adapter.load_adapter reads it)
+        lines += ["", "[adapter]"] + [f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}"
+                                      for k, v in adapter.items()]
     lines += ["", "[study]", f'name = "{spec.name}"', f"trial = {int(row['number'])}"]
     for key in ("cores", "bandwidth_gbps", "clock_mhz", "sram_bits_per_um2"):
         if key in row:

@@ -30,6 +30,26 @@ Parameters are the :class:`~hwgen.description.config.CoreConfig` fields (``max_n
 :data:`dse.explore.metrics.SYSTEM_PARAMS`; metrics are :data:`dse.explore.metrics.METRICS`.
 A fixed ``clock_mhz`` above 0 adds the constraint ``fmax_mhz >= clock_mhz`` (named ``clock``).
 
+Optionally an adapter beside each core (:data:`dse.explore.metrics.ADAPTER_PARAMS`, fixed or in
+``[space]`` like the others)::
+
+    [fixed]
+    adapter = "lora"            # lora, vera, ternary-a, or none (no key: no adapter)
+    adapter_rank = 16           # the rank the workload runs at (the unit's max_rank); 0: the
+                                # workload's [adapter] rank
+    [space]
+    adapter_lanes = [0, 66, 132]   # 0: the fewest lanes that hide the adapter (picks the chunk too)
+    adapter_chunk = [0, 6, 22]     # 0: the core's tile_n (with adapter_lanes = 0: any chunk)
+    # also adapter_fmt ("": the core's default), adapter_storage (stream, onchip),
+    # adapter_hold (0: one job's output tiles) and adapter_share (1..4)
+
+The adapted projections are the workload's ``[adapter] targets``, else every GEMV it tags with a
+``projection``. Naming any adapter parameter needs ``adapter``; the others then take their
+defaults (:data:`dse.explore.metrics.ADAPTER_DEFAULTS`). A design whose adapter cannot be built
+beside its core is invalid (pruned) with the adapter's own problem lines, prefixed by the
+parameter. The adapter has no energy model yet: a study that may place one cannot ask for the
+energy metrics. The adapter's figures are in :mod:`dse.explore.metrics`.
+
 :func:`load_study` reads and checks a file; :meth:`StudySpec.to_dict` / :func:`spec_from_dict` give
 the JSON-able form that the study's storage keeps, so a worker needs only the storage URL.
 Every problem is one line naming the key, its value and what is allowed (:class:`ConfigError`).
@@ -42,6 +62,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from costmodel import load_unit_costs
+from hwgen.description.adapter import (
+    ADAPTER_FORMATS,
+    ADAPTER_STORAGE,
+    ADAPTER_VARIANTS,
+    MAX_LANES,
+    MAX_RANK,
+    MAX_SHARE,
+)
 from hwgen.description.config import (
     ARCHS,
     FP_REDUCE_MODES,
@@ -55,7 +83,17 @@ from hwgen.description.config import (
 )
 from hwgen.description.workload import Gemv, Workload, load_workload
 
-from .metrics import METRICS, SYSTEM_DEFAULTS, SYSTEM_PARAMS, unavailable
+from .metrics import (
+    ADAPTER_DEFAULTS,
+    ADAPTER_METRICS,
+    ADAPTER_PARAMS,
+    METRICS,
+    NO_ADAPTER,
+    SYSTEM_DEFAULTS,
+    SYSTEM_PARAMS,
+    adapter_targets,
+    unavailable,
+)
 
 __all__ = ["Param", "Constraint", "StudySpec", "load_study", "spec_from_dict", "SAMPLERS", "DEFAULT_SAMPLER",
            "PARAMS", "MAX_TRIALS", "MAX_EXHAUSTIVE"]
@@ -79,7 +117,14 @@ PARAMS: dict[str, tuple[str, float | None, float | None]] = {
     "fp_reduce": ("str", None, None), "fp_width": ("int", 0, MAX_FP_WIDTH), "fp_round": ("str", None, None),
     "fp_sticky": ("bool", None, None),
     **{name: (kind, lo, hi) for name, (kind, lo, hi, _) in SYSTEM_PARAMS.items()},
+    "adapter": ("str", None, None), "adapter_rank": ("int", 0, MAX_RANK),
+    "adapter_lanes": ("int", 0, MAX_LANES), "adapter_chunk": ("int", 0, 1 << 24),
+    "adapter_fmt": ("str", None, None), "adapter_storage": ("str", None, None),
+    "adapter_hold": ("int", 0, 1 << 24), "adapter_share": ("int", 1, MAX_SHARE),
 }
+#: Values of the text adapter parameters.
+_ADAPTER_CHOICES = {"adapter": (NO_ADAPTER, *ADAPTER_VARIANTS), "adapter_fmt": ("", *ADAPTER_FORMATS),
+                    "adapter_storage": ADAPTER_STORAGE}
 _DEFAULTS = {"arch": "lut", "act": "int8", "acc": "", "adder_stages": 0, "reuse": 1, "pipeline": 0,
              "fp_reduce": "ieee", "fp_width": 0, "fp_round": "rne", "fp_sticky": False,
              **SYSTEM_DEFAULTS}
@@ -221,6 +266,19 @@ class StudySpec:
         return tuple(p.name for p in self.space)
 
     @property
+    def adapters(self) -> tuple[str, ...]:
+        """The adapter variants the study's designs may place (``()``: no adapter parameters;
+        ``"none"`` among them: designs without adapter)."""
+        if "adapter" in self.fixed:
+            return (self.fixed["adapter"],)
+        return next((tuple(p.choices) for p in self.space if p.name == "adapter"), ())
+
+    @property
+    def may_adapt(self) -> bool:
+        """Whether some design of the study places an adapter."""
+        return any(v != NO_ADAPTER for v in self.adapters)
+
+    @property
     def directions(self) -> list[str]:
         return [d for _, d in self.objectives]
 
@@ -230,6 +288,11 @@ class StudySpec:
     def to_dict(self) -> dict:
         """The JSON-able form (with the workload's GEMVs inline); :func:`spec_from_dict` reads it."""
         wl = self.workload
+        workload = {"name": wl.name, "source": wl.source,
+                    "gemv": [{"name": g.name, "n": g.n, "m": g.m, "count": g.count,
+                              **({"projection": g.projection} if g.projection else {})} for g in wl.gemvs]}
+        if wl.adapter_rank:
+            workload["adapter"] = {"rank": wl.adapter_rank, "targets": list(wl.adapter_targets)}
         constraints = {}
         for c in self.constraints:
             if c.name == "clock":
@@ -237,9 +300,7 @@ class StudySpec:
             constraints[c.metric] = {k: v for k, v in (("min", c.min), ("max", c.max)) if v is not None}
         return {
             "study": {"name": self.name, "trials": self.trials, "sampler": self.sampler, "seed": self.seed,
-                      "workload": {"name": wl.name, "source": wl.source,
-                                   "gemv": [{"name": g.name, "n": g.n, "m": g.m, "count": g.count}
-                                            for g in wl.gemvs]}},
+                      "workload": workload},
             "fixed": dict(self.fixed),
             "space": {p.name: p.to_dict() for p in self.space},
             "objectives": dict(self.objectives),
@@ -247,9 +308,15 @@ class StudySpec:
         }
 
     def search_key(self) -> dict:
-        """What must match for two specs to be the same study (everything but budget, sampler and seed)."""
+        """What must match for two specs to be the same study (everything but budget, sampler and seed;
+        the workload's projections and adapter only when the study has adapter parameters: they
+        change no metric of a study without, which keeps the key of studies stored before)."""
         d = self.to_dict()
         d["study"] = {k: v for k, v in d["study"].items() if k in ("name", "workload")}
+        if not self.adapters:
+            wl = d["study"]["workload"]
+            gemvs = [{k: v for k, v in g.items() if k != "projection"} for g in wl["gemv"]]
+            d["study"]["workload"] = {"name": wl["name"], "source": wl["source"], "gemv": gemvs}
         return d
 
 
@@ -315,6 +382,13 @@ def _param(name: str, value: object, problems: list[str]) -> Param | None:
 
 def _allowed(name: str) -> str:
     kind, lo, hi = PARAMS[name]
+    if name in _ADAPTER_CHOICES:
+        listed = ", ".join(v for v in _ADAPTER_CHOICES[name] if v)
+        return f'one of {listed} or "" (the core\'s default)' if name == "adapter_fmt" else f"one of {listed}"
+    if name == "adapter_rank":
+        return f"an integer in [0, {MAX_RANK}] (0: the workload's [adapter] rank)"
+    if name == "adapter_lanes":
+        return f"an integer in [0, {MAX_LANES}] (0: the fewest lanes that hide the adapter)"
     if name == "arch":
         return f"one of {', '.join(ARCHS)}"
     if name == "fp_reduce":
@@ -338,6 +412,8 @@ def _value_ok(name: str, x: object) -> bool:
     if kind == "str":
         if not isinstance(x, str):
             return False
+        if name in _ADAPTER_CHOICES:
+            return x in _ADAPTER_CHOICES[name]
         if name == "arch":
             return x in ARCHS
         if name == "fp_reduce":
@@ -360,6 +436,20 @@ def _value_ok(name: str, x: object) -> bool:
     return _is_number(x) and lo <= x <= hi
 
 
+def _values_of(name: str, fixed: dict, space_in: dict) -> list:
+    """The values a parameter may take: its fixed value, its list, or its integer range (``[]`` for
+    anything else)."""
+    if name in fixed:
+        return [fixed[name]]
+    value = space_in.get(name)
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict) and _is_int(value.get("low")) and _is_int(value.get("high")):
+        step = value.get("step", 1)
+        return list(range(value["low"], value["high"] + 1, step if _is_int(step) and step > 0 else 1))
+    return []
+
+
 def _workload(value: object, base: Path | None, problems: list[str]) -> Workload | None:
     if isinstance(value, str):
         path = Path(value)
@@ -373,7 +463,10 @@ def _workload(value: object, base: Path | None, problems: list[str]) -> Workload
     if isinstance(value, dict):  # inline (the storage's copy)
         try:
             gemvs = tuple(Gemv(**g) for g in value.get("gemv", []))
-            return Workload(name=value.get("name", ""), gemvs=gemvs, source=value.get("source", ""))
+            adapter = value.get("adapter") if isinstance(value.get("adapter"), dict) else {}
+            return Workload(name=value.get("name", ""), gemvs=gemvs, source=value.get("source", ""),
+                            adapter_rank=adapter.get("rank", 0),
+                            adapter_targets=tuple(adapter.get("targets", ())))
         except (ConfigError, TypeError) as exc:
             problems.append(f"[study] workload: {exc}")
             return None
@@ -441,6 +534,27 @@ def spec_from_dict(doc: dict, *, base: Path | None = None, where: str = "study")
     for key, default in _DEFAULTS.items():
         if key not in fixed and key not in space_in:
             fixed[key] = default
+    named = [k for k in ADAPTER_PARAMS if k in fixed_in or k in space_in]
+    if named and "adapter" not in named:
+        problems.append(f"{', '.join(named)}: adapter parameters need `adapter` "
+                        f"({', '.join(ADAPTER_VARIANTS)} or {NO_ADAPTER}) in [fixed] or [space]")
+    elif named:
+        for key, default in ADAPTER_DEFAULTS.items():
+            if key not in fixed and key not in space_in:
+                fixed[key] = default
+    variants = ((fixed_in["adapter"],) if "adapter" in fixed_in else
+                tuple(space_in["adapter"]) if isinstance(space_in.get("adapter"), list) else ())
+    may_adapt = any(v != NO_ADAPTER for v in variants)
+    if may_adapt and workload is not None:
+        targets = adapter_targets(workload)
+        if not any(g.projection in targets for g in workload.gemvs):
+            problems.append(f"adapter: the workload {workload.name!r} tags no GEMV with a `projection` it "
+                            f"adapts ({', '.join(targets)}): nothing to adapt (set `projection` on its "
+                            "[[gemv]])")
+        ranks = _values_of("adapter_rank", fixed, space_in)
+        if workload.adapter_rank == 0 and 0 in ranks:
+            problems.append(f"adapter_rank: required with an adapter, an integer in [1, {MAX_RANK}] (the "
+                            f"workload {workload.name!r} names no [adapter] rank for adapter_rank = 0)")
     if workload is not None:
         for key, need, what in (("max_n", workload.max_n, "input"),):
             if _is_int(fixed.get(key)) and fixed[key] < need:
@@ -451,7 +565,10 @@ def spec_from_dict(doc: dict, *, base: Path | None = None, where: str = "study")
             problems.append("[fixed] max_m: must be positive")
 
     objectives = []
-    missing = unavailable()
+    missing = unavailable(adapter=may_adapt)
+    if not named:
+        missing.update(dict.fromkeys(ADAPTER_METRICS,
+                                     "an adapter metric needs `adapter` in [fixed] or [space]"))
     if not objectives_in:
         problems.append(f"[objectives]: give at least one metric = \"minimize\" or \"maximize\" (metrics: "
                         f"{', '.join(METRICS)})")

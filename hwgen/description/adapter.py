@@ -86,13 +86,13 @@ from pathlib import Path
 import numpy as np
 
 from .config import FP_FORMATS, ConfigError, CoreConfig, _is_int, int_product_sum_width, read_toml
-from .schedule import job_cycles, tiles
+from .schedule import job_cycles, job_interval, tiles
 from .tree_plan import tree_depth
 
 __all__ = [
     "ADAPTER_VARIANTS", "ADAPTER_FORMATS", "ADAPTER_STORAGE", "MAX_RANK", "MAX_RESIDENT", "MAX_SHARE",
     "MAX_LANES", "AdapterConfig", "adapter_problems", "default_adapter_fmt", "AdapterJob",
-    "adapter_group_cycles", "tile_done_cycles", "load_adapter", "adapter_traffic_bits",
+    "adapter_group_cycles", "adapter_hides", "tile_done_cycles", "load_adapter", "adapter_traffic_bits",
     "adapter_storage_bits",
     "PROJECTIONS", "SHARED_INPUT_GROUPS", "INT_SCALE_BITS", "INT_B_BITS", "INT_SHIFT_BITS",
 ]
@@ -114,6 +114,8 @@ MAX_SHARE = 4
 PROJECTIONS = ("q", "k", "v", "o", "gate", "up", "down")
 #: Projections that read the same input vector (one down-projection pass serves the group).
 SHARED_INPUT_GROUPS = (("q", "k", "v"), ("gate", "up"))
+#: Cycles from a tile leaving the core to the unit reading it from the hold buffer.
+HOLD_LATENCY = 1
 #: Integer adapters: bits of the scales ``d`` (and ``s``) and ``b`` (signed), and of a shift.
 INT_SCALE_BITS, INT_B_BITS, INT_SHIFT_BITS = 16, 8, 6
 
@@ -266,11 +268,18 @@ class AdapterConfig:
 
     @property
     def job_fields(self) -> tuple[tuple[str, int], ...]:
-        """Fields the job descriptor gains, after ``n`` and ``m``: ``adapter`` (0 = off, 1 ..
-        resident), ``rank`` (1 .. max_rank) and ``shared`` (1: the group's stacked ``u`` is in the
-        buffer, skip the down-projection)."""
-        return (("adapter", int(self.resident).bit_length()), ("rank", int(self.max_rank).bit_length()),
-                ("shared", 1))
+        """``(name, bits)`` of the fields the job descriptor gains, after ``n`` and ``m``:
+        ``adapter`` (0: off, 1 .. resident), ``rank`` (1 .. max_rank), ``down`` (the rank rows of the
+        shared-input group's down-projection, stacked in job order, on the group's first job; 0 on
+        the others, which use the next ``rank`` rows of the last one) and, for integer adapters,
+        the shifts ``shift_u``, ``shift_s`` (and ``vera``'s ``shift_v``)."""
+        out = [("adapter", int(self.resident).bit_length()), ("rank", int(self.max_rank).bit_length()),
+               ("down", int(self.u_entries).bit_length())]
+        if self.is_int:
+            out += [("shift_u", INT_SHIFT_BITS), ("shift_s", INT_SHIFT_BITS)]
+            if self.variant == "vera":
+                out.append(("shift_v", INT_SHIFT_BITS))
+        return tuple(out)
 
     @property
     def down_engine(self) -> CoreConfig | None:
@@ -294,41 +303,42 @@ class AdapterConfig:
         return CoreConfig(arch="mac", act=act, acc=acc, luts=luts, keys=keys, max_n=max_n,
                           max_m=max(max_m, keys), name=f"{core.name}_adapter_{part}")
 
+    def down_rows(self, ranks: list[int]) -> int:
+        """Rank rows of a group's down-projection for its jobs' ``ranks``: their sum (``vera``: the
+        largest, its A being shared by every projection)."""
+        return max(ranks, default=0) if self.variant == "vera" else sum(ranks)
+
     def down_cycles(self, n: int, rows: int) -> int:
-        """Cycles of the down-projection of ``rows`` rank rows over ``n`` inputs, ready to use:
-        ``lora``/``vera`` ``ceil(rows / trees)`` passes of ``ceil(n / chunk)`` steps and
-        ``ceil(log2(chunk))`` reduction cycles (``vera``: and ``trees`` key cycles), then ``rows``
-        cycles of scaling into ``fmt``; ``ternary-a`` the scaling only (the core computes ``u``,
-        :meth:`ternary_tiles`)."""
-        if rows == 0:
+        """Cycles of the ``lora``/``vera`` down-projection of ``rows`` rank rows over ``n`` inputs,
+        until ``u`` is stored: ``ceil(rows / trees)`` passes of one cycle to read the first row of
+        ``x``, ``ceil(n / chunk)`` steps, ``ceil(log2(chunk))`` reduction levels and one cycle to
+        store the trees' sums (``vera``: and ``trees`` cycles of A's row keys first); 0 for
+        ``ternary-a`` (the core computes ``u``, :meth:`ternary_tiles`)."""
+        if rows == 0 or self.variant == "ternary-a":
             return 0
-        if self.variant == "ternary-a":
-            return rows
         passes = -(-rows // self.trees)
         keys = self.trees if self.variant == "vera" else 0
-        return passes * (keys + -(-n // self.chunk) + int(tree_depth(self.chunk))) + rows
+        return passes * (keys + 1 + -(-n // self.chunk) + int(tree_depth(self.chunk)) + 1)
 
     @property
     def trees(self) -> int:
         """Rank rows the down-projection works on at once, ``lanes // chunk`` (``ternary-a``: 0)."""
         return self.lanes // self.chunk if self.chunk else 0
 
-    def up_key_cycles(self, rank: int) -> int:
-        """Cycles a job spends on B's generator keys before its up-projection: ``rank`` for
-        ``vera``, else 0."""
-        return rank if self.variant == "vera" else 0
+    def prep_cycles(self, rank: int) -> int:
+        """Cycles a job spends before its up-projection: one to start and ``rank`` to scale its rows
+        of ``u`` into ``fmt`` (``vera``: with B's row keys alongside)."""
+        return 1 + rank
 
-    @property
-    def add_cycles(self) -> int:
-        """Lane cycles per output group of the add into the core's tile (needs the tile): 1, plus 1
-        for ``vera``'s scale ``b``."""
-        return 1 + (self.variant == "vera")
-
-    def add_latency(self, m: int) -> int:
-        """Cycles after a tile leaves the core until it leaves the unit when the lanes wait for it:
-        ``ceil(width / up_width) * add_cycles`` for the ``width = min(keys, m)`` outputs of a tile.
-        A group *hides* the adapter when it takes at most this many cycles more than the core."""
-        return -(-min(self.core.keys, m) // self.up_width) * self.add_cycles
+    def add_latency(self, m: int, rank: int) -> int:
+        """The fewest cycles a job of ``m`` outputs and rank ``rank`` can add to its last tile when
+        the lanes are idle before it leaves the core: its read from the hold buffer, the first
+        group's add (its ``v`` made ahead), each further group's ``rank`` cycles and add, and the
+        cycle the tile leaves. A group *hides*
+        the adapter when it takes at most this many cycles more than the core alone."""
+        groups = -(-min(self.core.keys, m) // self.up_width)
+        add = 1 + (self.variant == "vera")
+        return HOLD_LATENCY + groups * add + (groups - 1) * rank + 1
 
     def ternary_tiles(self, rows: int) -> int:
         """``ternary-a``: output tiles the core computes for ``rows`` rank columns of ``u``,
@@ -503,48 +513,61 @@ def adapter_group_cycles(adapter: AdapterConfig, group: list[AdapterJob]) -> tup
     ends with its last tile.
     """
     core = adapter.core
-    base = sum(job_cycles(core, j.n, j.m) for j in group)
-    rows = sum(j.rank for j in group)
+    base = _back_to_back(core, [(j.n, j.m) for j in group])
+    rows = adapter.down_rows([j.rank for j in group])
     if rows == 0:
         return base, base
     if len(group) > adapter.share or any(j.rank > adapter.max_rank for j in group):
-        raise ConfigError([f"a group of {len(group)} projections of ranks {[j.rank for j in group]} needs "
-                           f"share >= {len(group)} and max_rank >= {max(j.rank for j in group)}"])
-    first = group[0]
-    extra = adapter.ternary_tiles(rows)  # ternary-a: u as the first job's first output tiles
-    natural, groups_of_tile, rank_of_tile, key_cycles = [], [], [], []
-    offset, ready = 0, 0
+        raise ConfigError([(f"a group of {len(group)} projections of ranks {[j.rank for j in group]} needs "
+                           f"share >= {len(group)} and max_rank >= {max(j.rank for j in group)}")])
+    extra = adapter.ternary_tiles(rows)  # ternary-a: u as the lead job's first output tiles
+    lead = next(k for k, j in enumerate(group) if j.rank)  # the job that computes u
+    natural, job_of_tile, offset, ready = [], [], 0, 0
     for k, job in enumerate(group):
-        skip = extra if k == 0 else 0
+        skip = extra if k == lead else 0
         done = tile_done_cycles(core, job.n, job.m + skip * core.keys) + offset
         if skip:
-            ready = int(done[skip - 1]) + rows
-        done = done[skip:]
-        width = np.minimum(core.keys, job.m - core.keys * np.arange(len(done)))
-        natural.extend(done.tolist())
-        groups_of_tile.extend((-(-width // adapter.up_width) * (job.rank > 0)).tolist())
-        rank_of_tile.extend([job.rank] * len(done))
-        key_cycles.extend([adapter.up_key_cycles(job.rank)] + [0] * (len(done) - 1))
-        offset += job_cycles(core, job.n, job.m + skip * core.keys)
+            ready = int(done[skip - 1]) + HOLD_LATENCY + 1  # the last u tile stored
+        natural.extend(done[skip:].tolist())
+        job_of_tile.extend([k] * (len(done) - skip))
+        offset += job_interval(core, job.n, job.m + skip * core.keys)
     if not extra:
-        ready = tiles(core, first.n, first.m)[0] + adapter.down_cycles(first.n, rows)
-    hold = adapter.hold
-    shift = 0
+        ready = tiles(core, group[lead].n, group[lead].m)[0] + 1 + adapter.down_cycles(group[lead].n, rows)
+    hold, shift, now = adapter.hold, 0, ready
     finish: list[int] = []
-    lanes_free = ready
     for i, t in enumerate(natural):
         left = t + shift
         if i >= hold:  # the tile waits for a slot in the hold buffer
             left = max(left, finish[i - hold])
         shift = left - t
-        lanes_free += key_cycles[i]
-        if groups_of_tile[i] == 0:  # adapter off for this job: the tile passes through
-            finish.append(left)
+        left += HOLD_LATENCY
+        job = group[job_of_tile[i]]
+        if job.rank == 0:  # adapter off: the tile passes through
+            now = max(now, left) + 1
+            finish.append(now)
             continue
-        for _ in range(groups_of_tile[i]):  # v of a group, then its add once the tile is there
-            lanes_free = max(lanes_free + rank_of_tile[i], left) + adapter.add_cycles
-        finish.append(lanes_free)
+        if i == 0 or job_of_tile[i - 1] != job_of_tile[i]:
+            now += (1 if i else 0) + adapter.prep_cycles(job.rank)  # record, start, scale u
+        width = min(core.keys, job.m - core.keys * (i - job_of_tile.index(job_of_tile[i])))
+        for _ in range(-(-width // adapter.up_width)):  # v of a group, then its add once the tile is there
+            now = max(now + job.rank + (adapter.variant == "vera"), left) + 1
+        now += 1  # the finished tile leaves
+        finish.append(now)
     return base, max(finish[-1], natural[-1] + shift)
+
+
+def _back_to_back(core: CoreConfig, shapes: list[tuple[int, int]]) -> int:
+    """Cycles of back-to-back jobs on the core alone, from the first descriptor to the last tile:
+    each job starts :func:`~.schedule.job_interval` after the one before."""
+    return sum(job_interval(core, n, m) for n, m in shapes[:-1]) + job_cycles(core, *shapes[-1])
+
+
+def adapter_hides(adapter: AdapterConfig, group: list[AdapterJob]) -> bool:
+    """Whether the adapter hides on ``group``: at most :meth:`AdapterConfig.add_latency` of its last
+    job more cycles than the core alone (:func:`adapter_group_cycles`)."""
+    base, cycles = adapter_group_cycles(adapter, group)
+    last = group[-1]
+    return cycles - base <= (adapter.add_latency(last.m, last.rank) if last.rank else HOLD_LATENCY + 1)
 
 
 def adapter_traffic_bits(adapter: AdapterConfig, n: int, m: int, rank: int) -> int:
@@ -594,6 +617,6 @@ def load_adapter(path: str | Path) -> dict[str, object] | None:
         raise ConfigError([f"design file {str(path)!r}: `adapter` must be a table ([adapter])"])
     unknown = sorted(set(table) - set(allowed))
     if unknown:
-        raise ConfigError([f"design file {str(path)!r}: unknown key(s) {', '.join(unknown)} in [adapter] "
-                           f"(allowed: {', '.join(allowed)})"])
+        raise ConfigError([(f"design file {str(path)!r}: unknown key(s) {', '.join(unknown)} in [adapter] "
+                           f"(allowed: {', '.join(allowed)})")])
     return dict(table)

@@ -17,24 +17,23 @@ Generator (counter-based: any element in any order, so any lane count computes t
         word(t, row, col) = mix32(row_key(t, row) + 0x7FEB352D * (col + 1))
 
     The hardware computes ``row_key`` once per row (one shared unit) and one ``word`` per lane and
-    cycle: the lane's ``0x7FEB352D * (col + 1)`` is a running sum and ``mix32`` three adders, so a
-    lane's generator costs five 32-bit adders. (Checked in the tests: the values' columns and rows
+    cycle: the lane's ``0x7FEB352D * (col + 1)`` is a running sum, its add to the row key one adder
+    and ``mix32`` three, so a lane's generator costs five 32-bit adders. (Checked in the tests: the '
+                                  'values' columns and rows
     are uncorrelated and a 64 x 2560 matrix has the singular values of an i.i.d. uniform one.)
 
 Values
-    One word holds ``V = 32 // F`` fields of ``F`` bits, from the top (``F = M + 1`` for a
-    floating-point format with ``M`` fraction bits, 8 for ``int8``; fp16: two 11-bit fields, bf16
-    and int8: four). Element ``col`` of a row is field ``col % V`` of ``word(t, row, col // V)``:
-    A's rows are its rank rows (``A[j, i]``: row ``j``, col ``i``); B is generated transposed
-    (``B[k, j]``: row ``j``, col ``k``), so in both projections the lanes read consecutive fields
-    of the same row and one generator serves ``V`` lanes.
-    A floating-point field ``q`` gives the odd integer ``o = 2 q + 1 - 2**(M + 1)`` in
-    ``(-2**(M+1), 2**(M+1))`` and the value ``o * 2**-(M + 1) * 2**-e``: uniform over
-    ``(-2**-e, 2**-e)``, never zero, exact in the format. ``e = round(log2(fan_in) / 2)`` (half
-    up): the Kaiming-uniform bound ``1 / sqrt(fan_in)`` that VeRA uses, rounded to a power of two
-    (``fan_in``: A's is the largest input length of the model the matrices are shared by,
-    ``a_fan_in``; B's is the rank). ``int8``: the field as a signed byte (the bound is carried by
-    ``d`` and ``b`` and their shifts).
+    Element ``col`` of row ``row`` of matrix ``t`` is ``word(t, row, col)``. A's rows are its rank
+    rows (``A[j, i]``: row ``j``, col ``i``); B is generated transposed (``B[k, j]``: row ``j``, col
+    ``k``), so in both projections a lane keeps its column while the rows change, and its
+    ``0x7FEB352D * (col + 1)`` is a running sum over the steps.
+    Floating-point formats with ``M`` fraction bits: ``q = word >> (31 - M)`` (the top ``M + 1``
+    bits) gives the odd integer ``o = 2 q + 1 - 2**(M + 1)`` in ``(-2**(M+1), 2**(M+1))`` and the
+    value ``o * 2**-(M + 1) * 2**-e``: uniform over ``(-2**-e, 2**-e)``, never zero, exact in the
+    format. ``e = round(log2(fan_in) / 2)`` (half up): the Kaiming-uniform bound ``1 / sqrt(fan_in)``
+    that VeRA uses, rounded to a power of two (``fan_in``: A's is the largest input length of the
+    model the matrices are shared by, ``a_fan_in``; B's is the rank). ``int8``: ``word >> 24`` as a
+    signed byte (the bound is carried by ``d`` and ``b`` and their shifts).
 """
 
 from __future__ import annotations
@@ -106,14 +105,10 @@ def field_bits(fmt: str) -> int:
 
 
 def vera_fields(seed: int, matrix: int, rows: int, cols: int, fmt: str) -> np.ndarray:
-    """The ``rows x cols`` fields (int64, ``field_bits(fmt)`` bits each) of matrix ``matrix`` in
-    its generated orientation (A: rank rows x inputs; B: rank rows x outputs)."""
+    """The ``rows x cols`` fields (int64, the top ``field_bits(fmt)`` bits of each word) of matrix
+    ``matrix`` in its generated orientation (A: rank rows x inputs; B: rank rows x outputs)."""
     bits = field_bits(fmt)
-    per_word = 32 // bits
-    words = vera_words(seed, matrix, rows, -(-cols // per_word))
-    col = np.arange(cols)
-    shift = (32 - bits * (col % per_word + 1)).astype(np.uint64)
-    return ((words[:, col // per_word] >> shift) & np.uint64((1 << bits) - 1)).astype(np.int64)
+    return (vera_words(seed, matrix, rows, cols) >> np.uint64(32 - bits)).astype(np.int64)
 
 
 def vera_values(fields: np.ndarray, fmt: str, fan_in: int) -> np.ndarray:

@@ -202,13 +202,13 @@ class Workload:
             return [f"adapter `rank` and `targets` go together, got rank={rank} and targets={list(targets)}"]
         bad = [t for t in targets if t not in PROJECTIONS]
         if bad:
-            return [f"adapter `targets` must be among {', '.join(PROJECTIONS)}, got "
-                    f"{', '.join(map(repr, bad))}"]
+            return [(f"adapter `targets` must be among {', '.join(PROJECTIONS)}, got "
+                    f"{', '.join(map(repr, bad))}")]
         present = {g.projection for g in self.gemvs if isinstance(g, Gemv)}
         missing = [t for t in targets if t not in present]
         if missing:
-            return [f"adapter `targets` {', '.join(map(repr, missing))} name no GEMV of the workload "
-                    f"(set `projection` on its [[gemv]])"]
+            return [(f"adapter `targets` {', '.join(map(repr, missing))} name no GEMV of the workload "
+                    f"(set `projection` on its [[gemv]])")]
         return []
 
     def adapter_groups(self, rank: int | None = None, targets: tuple[str, ...] | None = None

@@ -405,11 +405,9 @@ def _py_word(seed, t, row, col):
 
 
 def _py_value(seed, t, row, col, fmt, fan_in):
-    """Element ``col`` of generated row ``row``: field ``col % V`` (from the top) of word ``col // V``."""
+    """Element ``col`` of generated row ``row``: the top bits of its word."""
     bits = 8 if fmt == "int8" else FP_FORMATS[fmt].man_bits + 1
-    per_word = 32 // bits
-    word = _py_word(seed, t, row, col // per_word)
-    field = (word >> (32 - bits * (col % per_word + 1))) & ((1 << bits) - 1)
+    field = _py_word(seed, t, row, col) >> (32 - bits)
     if fmt == "int8":
         return field - 256 if field >= 128 else field
     odd = 2 * field + 1 - (1 << bits)
@@ -428,15 +426,15 @@ def test_vera_golden_words_and_values_of_seed_7():
     assert vera_words(7, 0, 2, 2).tolist() == [[0x91EA54B1, 0x1DB5D730], [0x146E999B, 0xB12B9651]]
     assert vera_words(7, 1, 2, 2).tolist() == [[0x7EBF40DF, 0x4507E527], [0x989C8AF1, 0xF091B699]]
     a, b = vera_matrices(7, rank=2, n=3, m=3)
-    assert a[0].tolist() == [0.070068359375, -0.177001953125, -0.384033203125]  # e = 1: (-1/2, 1/2)
-    assert vera_bits(a, "fp16").ravel().tolist() == [0x2C7C, 0xB1AA, 0xB625, 0xB6B9, 0xA998, 0x3226]
-    assert vera_bits(b, "fp16").ravel().tolist() == [0x9D40, 0x2E24, 0x37A1, 0x3645, 0xB35E, 0x3709]
+    assert a[0].tolist() == [0.070068359375, -0.384033203125, 0.354248046875]  # e = 1: (-1/2, 1/2)
+    assert vera_bits(a, "fp16").ravel().tolist() == [0x2C7C, 0xB625, 0x35AB, 0xB6B9, 0x3226, 0x32EE]
+    assert vera_bits(b, "fp16").ravel().tolist() == [0x9D40, 0x2E24, 0xB35E, 0x3709, 0x31E2, 0xB2A2]
     a, _ = vera_matrices(7, rank=2, n=5, m=3, fmt="bf16")
-    assert vera_bits(a, "bf16").ravel().tolist() == [0x3D8C, 0x3ED5, 0xBE2E, 0x3E46, 0xBEC5,
-                                                     0xBED7, 0xBD8C, 0x3DCC, 0x3DDC, 0x3E46]
+    assert vera_bits(a, "bf16").ravel().tolist() == [0x3D8C, 0xBEC5, 0x3EB5, 0xBE91, 0xBEBB,
+                                                     0xBED7, 0x3E46, 0x3E5E, 0xBEC7, 0x3D84]
     a, b = vera_matrices(7, rank=2, n=5, m=3, fmt="int8")
-    assert a.tolist() == [[-111, -22, 84, -79, 29], [20, 110, -103, -101, -79]]  # 0x91 = -111, 0xEA = -22
-    assert b.tolist() == [[126, -104], [-65, -100], [64, -118]]
+    assert a.tolist() == [[-111, 29, -38, 55, 34], [20, -79, -73, 28, -112]]  # 0x91 = -111, 0x1D = 29
+    assert b.tolist() == [[126, -104], [69, -16], [-81, 74]]
 
 
 @pytest.mark.parametrize("fmt", ["fp16", "bf16", "int8"])
