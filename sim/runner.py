@@ -46,6 +46,8 @@ __all__ = [
 SIMULATORS = ("verilator", "icarus")
 #: The cocotb test module of the core (every ``arch``).
 BENCH_MODULE = "sim.cocotb_bench.lut_core_tb"
+#: The cocotb test module of the adapted core (:class:`hwgen.gateware.adapter.AdaptedCore`).
+ADAPTED_BENCH_MODULE = "sim.cocotb_bench.adapted_core_tb"
 
 #: Verilator build arguments (measured on the 64x64 int8 core, 2 cores):
 #:
@@ -65,7 +67,7 @@ VERILATOR_BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--no-public-fl
 #: 5 s instead of 9 s.
 VERILATOR_MAKE_OPT = ("OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0")
 #: The top-level ports the bench reads and writes (Verilator control-file wildcards).
-PORT_PATTERNS = ("clk", "rst", "job__*", "act__*", "keys__*", "out__*")
+PORT_PATTERNS = ("clk", "rst", "job__*", "act__*", "keys__*", "out__*", "scales__*", "weights__*", "bvec__*")
 
 
 class SimulatorMissing(RuntimeError):
@@ -258,8 +260,11 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 def run_cocotb(cfg: CoreConfig, *, sim: str = "verilator", seed: int = 0,
                build_root: str | os.PathLike | None = None, testcase: str | list[str] | None = None,
-               waves: bool = False, verilog: str | None = None, check: bool = True) -> CocotbResult:
-    """Emit ``cfg``'s Verilog, build it for ``sim`` and run the LUT-core cocotb bench on it.
+               waves: bool = False, verilog: str | None = None, check: bool = True,
+               adapter=None) -> CocotbResult:
+    """Emit ``cfg``'s Verilog, build it for ``sim`` and run the LUT-core cocotb bench on it (with
+    ``adapter``, an :class:`~hwgen.description.adapter.AdapterConfig` of ``cfg``: the adapted core and
+    :data:`ADAPTED_BENCH_MODULE`).
 
     Parameters
     ----------
@@ -298,14 +303,26 @@ def run_cocotb(cfg: CoreConfig, *, sim: str = "verilator", seed: int = 0,
         raise SimulatorMissing(f"simulator {sim!r} (or cocotb) is not installed")
     from cocotb_tools.runner import get_runner
 
+    top, module, env = cfg.name, BENCH_MODULE, {"TERNLUT_CFG": json.dumps(cfg.to_dict())}
+    dir_name = build_dir_name(cfg)
+    if adapter is not None:
+        from hwgen.gateware.adapter import AdaptedCore, adapted_name
+        from hwgen.gateware.emit import adapted_verilog
+
+        top, module = adapted_name(adapter), ADAPTED_BENCH_MODULE
+        env = {"TERNLUT_ADAPTER": json.dumps(adapter.to_dict())}
+        params = adapter.params()
+        dir_name += "__" + "_".join(f"{k}{params[k]}" for k in sorted(params))
+        if verilog is None:
+            verilog = adapted_verilog(AdaptedCore(adapter, shared_units=True))
     if verilog is None:
         from hwgen.gateware.emit import emit_verilog
 
         verilog = emit_verilog(cfg)
     root = Path("build/cocotb" if build_root is None else build_root).resolve()
-    build_dir = root / sim / build_dir_name(cfg)
+    build_dir = root / sim / dir_name
     build_dir.mkdir(parents=True, exist_ok=True)
-    source = build_dir / f"{cfg.name}.v"
+    source = build_dir / f"{top}.v"
     _write_if_changed(source, verilog)
     report = build_dir / "jobs.jsonl"
     report.unlink(missing_ok=True)
@@ -319,7 +336,7 @@ def run_cocotb(cfg: CoreConfig, *, sim: str = "verilator", seed: int = 0,
 
         control = build_dir / "ports.vlt"
         _write_if_changed(control, "`verilator_config\n" + "".join(
-            f'public_flat_rw -module "{cfg.name}" -var "{pattern}"\n' for pattern in PORT_PATTERNS))
+            f'public_flat_rw -module "{top}" -var "{pattern}"\n' for pattern in PORT_PATTERNS))
         sources.append(VerilatorControlFile(control))
 
     with _tool_path():
@@ -328,7 +345,7 @@ def run_cocotb(cfg: CoreConfig, *, sim: str = "verilator", seed: int = 0,
         try:
             runner.build(
                 sources=sources,
-                hdl_toplevel=cfg.name,
+                hdl_toplevel=top,
                 build_dir=build_dir,
                 build_args=list(VERILATOR_BUILD_ARGS) if sim == "verilator" else [],
                 timescale=("1ns", "1ps"),
@@ -342,13 +359,13 @@ def run_cocotb(cfg: CoreConfig, *, sim: str = "verilator", seed: int = 0,
         crashed = None
         try:
             runner.test(
-                test_module=BENCH_MODULE,
-                hdl_toplevel=cfg.name,
+                test_module=module,
+                hdl_toplevel=top,
                 hdl_toplevel_lang="verilog",
                 testcase=testcase,
                 seed=seed,
                 extra_env={
-                    "TERNLUT_CFG": json.dumps(cfg.to_dict()),
+                    **env,
                     "TERNLUT_SEED": str(seed),
                     "TERNLUT_REPORT": str(report),
                 },

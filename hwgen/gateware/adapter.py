@@ -32,6 +32,7 @@ __all__ = [
     "weights_layout",
     "bvec_layout",
     "adapter_emit_problems",
+    "adapted_name",
 ]
 
 _M32 = 0xFFFFFFFF
@@ -66,6 +67,12 @@ def bvec_layout(adapter: AdapterConfig) -> data.ArrayLayout:
     """One word of ``vera``'s ``bvec`` stream: the scales ``b`` of one output group (``up_width``
     values of ``acc``; integer: int8), one word per group of every tile."""
     return data.ArrayLayout(unsigned(adapter.b_bits), adapter.up_width)
+
+
+def adapted_name(adapter: AdapterConfig) -> str:
+    """Verilog module name of the adapted core: the core's, the variant, ``r<max_rank>`` and
+    ``p<lanes>``, e.g. ``lut_fp16_mu3_66x64_lora_r16p96``."""
+    return f"{adapter.core.name}_{adapter.variant.replace('-', '')}_r{adapter.max_rank}p{adapter.lanes}"
 
 
 def adapter_emit_problems(adapter: AdapterConfig) -> list[str]:
@@ -137,11 +144,12 @@ class AdaptedCore(wiring.Component):
         If the design cannot be generated (:func:`adapter_emit_problems`).
     """
 
-    def __init__(self, adapter: AdapterConfig):
+    def __init__(self, adapter: AdapterConfig, *, shared_units: bool = False):
         problems = adapter_emit_problems(adapter)
         if problems:
             raise ConfigError(problems)
         self._ad = adapter
+        self._core = LutCore(adapter.core, shared_units=shared_units)
         core = adapter.core
         ports = {
             "job": In(stream.Signature(adapted_job_layout(adapter))),
@@ -160,6 +168,11 @@ class AdaptedCore(wiring.Component):
     def adapter(self) -> AdapterConfig:
         return self._ad
 
+    @property
+    def core(self) -> LutCore:
+        """The core inside (its shared modules, with ``shared_units``: :attr:`LutCore.shared_units`)."""
+        return self._core
+
     def elaborate(self, platform):  # noqa: C901 - one state machine, read top to bottom
         m = Module()
         ad = self._ad
@@ -176,7 +189,7 @@ class AdaptedCore(wiring.Component):
         n_w, m_w = core_cfg.max_n.bit_length(), core_cfg.max_m.bit_length()
         rows_w = max(1, ad.u_entries.bit_length())
 
-        m.submodules.core = core = LutCore(core_cfg)
+        m.submodules.core = core = self._core
 
         # --- records of accepted jobs, front end -> back end ---
         rec_layout = data.StructLayout(

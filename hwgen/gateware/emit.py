@@ -11,7 +11,7 @@ from hwgen.description.config import CoreConfig, UnitConfig
 from .arith import FPAdd, FPMul
 from .core import LutCore
 
-__all__ = ["build", "build_unit", "to_verilog", "emit_verilog", "evaluate_at_time_zero"]
+__all__ = ["build", "build_unit", "to_verilog", "emit_verilog", "adapted_verilog", "evaluate_at_time_zero"]
 
 
 def build(cfg: CoreConfig, *, shared_units: bool = False) -> LutCore:
@@ -65,6 +65,20 @@ def core_verilog(core: LutCore) -> str:
     a shared module may itself instantiate others, e.g. the tree lane its FP adders)."""
     texts = [to_verilog(core, core.cfg.name)]
     modules = core.shared_units.modules if core.shared_units is not None else {}
+    written: dict[str, str] = {}
+    while len(written) < len(modules):
+        for name in sorted(modules.keys() - written.keys()):
+            written[name] = to_verilog(modules[name], name)
+    return "".join(texts + [written[name] for name in sorted(written)])
+
+
+def adapted_verilog(adapted) -> str:
+    """Verilog of an :class:`~hwgen.gateware.adapter.AdaptedCore` (built with ``shared_units``), top
+    module :func:`~hwgen.gateware.adapter.adapted_name`, and of each shared module of its core."""
+    from .adapter import adapted_name
+
+    texts = [to_verilog(adapted, adapted_name(adapted.adapter))]
+    modules = adapted.core.shared_units.modules if adapted.core.shared_units is not None else {}
     written: dict[str, str] = {}
     while len(written) < len(modules):
         for name in sorted(modules.keys() - written.keys()):

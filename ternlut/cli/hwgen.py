@@ -63,6 +63,7 @@ class EmitCommand(Command):
                             "instead of a core")
         p.add_argument("-o", "--output", default=None, metavar="PATH",
                        help="Verilog file to write (default: ./NAME.v)")
+        add_adapter_arguments(p)
 
     def unit_config(self, args: argparse.Namespace) -> UnitConfig:
         """The stand-alone unit of ``--unit``; core options are refused, not ignored."""
@@ -112,6 +113,38 @@ class EmitCommand(Command):
         _print_ports(ports)
         return 0
 
+    def run_adapted(self, args: argparse.Namespace, adapter) -> int:
+        """``--adapter``: the core with its adapter unit (:class:`hwgen.gateware.adapter.AdaptedCore`)."""
+        from hwgen.gateware.adapter import AdaptedCore, adapted_name, adapter_emit_problems
+        from hwgen.gateware.emit import adapted_verilog
+        from hwgen.gateware.ports import port_table
+
+        if args.lanes == "auto":
+            raise CommandError("--lanes: auto needs a workload: find the lanes with hwgen cost --workload "
+                               "FILE --lanes auto, then give them here")
+        problems = adapter_emit_problems(adapter)
+        if problems:
+            raise CommandError("\n".join(f"--adapter: {p}" for p in problems))
+        name = adapted_name(adapter)
+        path = Path(args.output) if args.output else Path(f"{name}.v")
+        check_writable(path, "-o")
+        adapted = AdaptedCore(adapter, shared_units=True)
+        ports = port_table(adapted)
+        text = adapted_verilog(adapted)
+        doc = {"config": adapter.core.to_dict(), "adapter": adapter.params(), "summary": adapter.summary(),
+               "ports": ports}
+        if self._write(args, path, text, name, doc):
+            return 0
+        cfg = adapter.core
+        print(f"  core          : {cfg.name} ({cfg.tile_n} x {cfg.tile_m} tile, {cfg.act})")
+        extra = (f" ({adapter.trees} trees of {adapter.chunk})" if adapter.chunk else
+                 " (u from the core's own tiles)")
+        print(f"  adapter       : {adapter.variant}, rank <= {adapter.max_rank}, {adapter.lanes} lanes"
+              f"{extra}, {adapter.fmt}, {adapter.resident} resident, hold {adapter.hold} tiles, "
+              f"share {adapter.share}")
+        _print_ports(ports)
+        return 0
+
     def run(self, args: argparse.Namespace) -> int:
         from hwgen.gateware.emit import build, core_verilog
         from hwgen.gateware.ports import port_table
@@ -120,6 +153,9 @@ class EmitCommand(Command):
             return self.run_unit(args)
         resolved = design.resolve(args)
         cfg = resolved.config
+        adapter = resolve_adapter(args, cfg)
+        if adapter is not None:
+            return self.run_adapted(args, adapter)
         path = Path(args.output) if args.output else Path(f"{cfg.name}.v")
         check_writable(path, "-o")
         try:
