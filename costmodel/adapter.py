@@ -1,26 +1,30 @@
 """Cost of the adapter unit (:mod:`hwgen.description.adapter`): area, clock, cycles, weight traffic.
 
-Area is priced from the calibrated units of the unit-cost table, counted from the description:
+Area is priced from the calibrated units of the unit-cost table, counted from the description as
+the generator builds it (:class:`hwgen.gateware.adapter.AdaptedCore`):
 
-* ``lanes``: ``lanes`` multiply-accumulate lanes, each a multiplier of ``fmt`` (integer: 8 x 8), an
-  adder and a register of the lane accumulator (``acc``; integer: the exact width), and the two
-  2:1 multiplexers per adder input that let the adders form the down-projection's tree;
-* ``tree``: when ``fmt`` differs from ``acc`` the trees' ``lanes - trees`` adders are ``fmt``
-  adders of their own (the lanes' adders are ``acc``) and a converter ``fmt -> acc`` per tree;
-* ``operands``: the operand registers (A/B words of ``fmt`` per lane, the ``x`` chunk); the chunk
-  select from a row of ``x`` (a ``tile_n / chunk``-way multiplexer per chunk lane); when
-  the core's ``act`` differs from ``fmt``, ``tile_n`` converters on the copy's write side;
-* ``scale``: one ``acc`` multiplier and adder and an ``acc -> fmt`` converter (integer: a 16-bit
-  scale multiplier and a rounding shifter) and the ``u`` buffer (``u_entries`` values of
-  ``u_width`` and of ``fmt``);
-* ``vera_scale`` (``vera``): with ``fmt != acc`` an ``acc`` multiplier per lane for ``b``; integer:
-  the rounding adder per lane that brings ``v`` to int8 for the lane's multiplier;
-* ``generator`` (``vera``): the counter-based generator of :mod:`hwgen.description.vera` in every
-  lane (five 32-bit adders and two 32-bit registers), and one shared row-key unit (``fmix32``: its two
-  constant multipliers priced as shift-and-add, one 32-bit adder per set bit beyond the first);
-  not calibrated as units;
-* ``control``: counters of ``max_n``, ``u_entries``, ``max_m`` and ``max_rank``, the job fields and
-  the adapter table (``resident`` scales, integer shifts), priced as registers and adders.
+* ``lanes``: ``lanes`` multiply-accumulate lanes, each a multiplier of ``fmt`` (integer: 8 x 8), its
+  widening converter to ``acc`` when the formats differ, an adder and a register of the lane
+  accumulator (``acc``; integer: the exact width) and the adder's input selects (accumulate,
+  reduce with a partner lane, add into the tile);
+* ``operands``: each multiplier input's select among its sources (A or B words, ``x``, ``u_f``,
+  ``b``); the chunk select from a row of ``x`` (a ``tile_n / chunk``-way multiplexer per chunk
+  lane); when the core's ``act`` differs from ``fmt``, ``tile_n`` converters on the copy's write side;
+* ``scale``: one ``acc`` multiplier and an ``acc -> fmt`` converter (integer: a 16-bit scale
+  multiplier, a rounding shifter and an adder), the group's ``u`` (``u_entries`` values of the lane
+  width) and the job's ``u_f`` (``max_rank`` values of ``fmt``) and their read selects;
+* ``output``: the assembled output tile and the hold buffer's output register, each up lane's
+  select of its output in the held tile, and for integer adapters the rounding shift, add and
+  saturation per lane;
+* ``vera_scale`` (``vera``): with ``fmt != acc`` an ``acc`` multiplier per up lane for ``b``;
+  integer: the rounding of ``v`` to int8 per up lane (the lane's multiplier then scales it);
+* ``generator`` (``vera``): in every lane the calibrated unit ``vera_lane``
+  (:class:`hwgen.gateware.adapter.GeneratorLane`: ``mix32`` and the value), the lane's running
+  column term (a 32-bit register, its adder and the select of its three updates); the row-key
+  tables (``trees + max_rank`` keys) and the calibrated row-key unit ``vera_row_key``
+  (:class:`hwgen.gateware.adapter.RowKeyUnit`, ``fmix32``) they share;
+* ``control``: the counters, compares and selects of the job front end and the back end (the queue
+  of job records is a memory, like the hold buffer).
 
 The lanes' copy of ``x``, the hold buffer and the adapters of an ``onchip`` store are SRAM: reported
 in bits (``sram_bits``), like the core's activation buffer, not in the standard-cell area.
@@ -47,7 +51,6 @@ from hwgen.description.adapter import (
 )
 from hwgen.description.config import ConfigError
 from hwgen.description.tree_plan import bit_length
-from hwgen.description.vera import MIX_CONSTANTS
 
 from .model import area_terms, critical_path_ns
 from .unit_costs import UnitCosts, load_unit_costs
@@ -65,9 +68,7 @@ __all__ = [
     "fastest_lanes",
 ]
 
-ADAPTER_GROUPS = ("lanes", "tree", "operands", "scale", "vera_scale", "generator", "control")
-#: 32-bit adders of one lane's VeRA generator: the running column sum, the row key add, ``mix32``'s three.
-GENERATOR_ADDERS = 5
+ADAPTER_GROUPS = ("lanes", "operands", "scale", "output", "vera_scale", "generator", "control")
 
 
 def _fp_area(c: UnitCosts, kind: str, fmt: str) -> float:
@@ -99,51 +100,64 @@ def adapter_area_terms(adapter: AdapterConfig, costs: UnitCosts | None = None) -
         raise ConfigError([f"cannot price the adapter of {adapter.core.name}: {exc.args[0]}"]) from None
 
 
+def _shifter(c: UnitCosts, width: int, stages: int) -> float:
+    """A barrel shifter of ``width`` bits by a ``stages``-bit amount: ``stages`` rows of 2:1 multiplexers."""
+    return width * stages * c.per_bit("mux2")
+
+
 def _area(ad: AdapterConfig, c: UnitCosts) -> dict[str, float]:
-    core, p = ad.core, ad.lanes
+    core, p, up_w = ad.core, ad.lanes, ad.up_width
     reg, mux = c.per_bit("reg"), c.per_bit("mux2")
     acc, fmt = core.acc_type.name, ad.fmt
+    tern, vera = ad.variant == "ternary-a", ad.variant == "vera"
     area = dict.fromkeys(ADAPTER_GROUPS, 0.0)
-    width = ad.lane_acc_width
+    lane_w, acc_w, fbits = ad.lane_acc_width, core.acc_width, ad.fmt_bits
+    # lanes: multiplier (and its widening converter), adder, register and the adder's input selects
+    # (accumulate, reduce with a partner lane, add into the tile)
     if ad.is_int:
-        lane = c.int_mul_area(8) + _int_add(c, width) + width * (reg + 2 * mux)
+        lane = c.int_mul_area(8) + _int_add(c, lane_w) + lane_w * (reg + 2 * mux)
     else:
-        lane = _fp_area(c, "mul", fmt) + _fp_area(c, "add", acc) + width * (reg + 2 * mux)
+        lane = (_fp_area(c, "mul", fmt) + _convert_area(c, fmt, acc) + _fp_area(c, "add", acc)
+                + lane_w * (reg + 2 * mux))
     area["lanes"] = p * lane
-    if not ad.is_int and fmt != acc and ad.variant != "ternary-a":
-        adds = p - ad.trees  # trees of chunk leaves
-        area["tree"] = adds * (_fp_area(c, "add", fmt) + ad.fmt_bits * reg) + ad.trees * _convert_area(
-            c, fmt, acc
-        )
-    x_bits = 8 if ad.is_int else 16
-    area["operands"] = (p + (ad.chunk or 0)) * x_bits * reg  # A/B words, x chunk (broadcast to the trees)
-    if ad.variant != "ternary-a" and ad.chunk < core.tile_n:  # the chunk of an x row
-        area["operands"] += float(c.index_mux_area(core.tile_n // ad.chunk, x_bits)) * ad.chunk
-    if ad.variant != "ternary-a" and not ad.is_int and core.act != fmt:  # x converted as it is written
+    # operands: each multiplier input selects among its sources; the chunk of an x row; x converted
+    # into fmt as the copy is written
+    area["operands"] = p * 2 * 2 * fbits * mux
+    if not tern and ad.chunk < core.tile_n:
+        area["operands"] += float(c.index_mux_area(core.tile_n // ad.chunk, fbits)) * ad.chunk
+    if not tern and not ad.is_int and core.act != fmt:
         area["operands"] += core.tile_n * _convert_area(c, core.act, fmt)
+    # scale unit and buffers: u (acc) for the group, u_f (fmt) for the job, and their read selects
     if ad.is_int:
-        scale_unit = c.int_mul_area(max(16, min(ad.u_width, 16))) + _int_add(c, ad.u_width + 16)
+        scale_unit = (c.int_mul_area(max(16, lane_w)) * (16 / max(16, lane_w))
+                      + _shifter(c, lane_w + 16, INT_SHIFT_BITS) + _int_add(c, lane_w + 16))
     else:
-        scale_unit = _fp_area(c, "mul", acc) + _fp_area(c, "add", acc) + _convert_area(c, acc, fmt)
-    area["scale"] = scale_unit + ad.u_entries * (ad.u_width + ad.fmt_bits) * reg
-    if ad.variant == "vera":
-        if ad.is_int:  # v rounded to int8 for the lane's multiplier: a rounding adder per lane
-            area["vera_scale"] = p * _int_add(c, ad.v_width)
+        scale_unit = _fp_area(c, "mul", acc) + _convert_area(c, acc, fmt)
+    buffers = (ad.u_entries * lane_w + ad.max_rank * fbits) * reg
+    selects = float(c.index_mux_area(ad.u_entries, lane_w)) + float(c.index_mux_area(ad.max_rank, fbits))
+    area["scale"] = scale_unit + buffers + selects
+    # output: the assembled tile, each lane's select of its output in the held tile; integer: the
+    # rounding shift, add and saturation per lane
+    groups = -(-core.keys // up_w)
+    area["output"] = (2 * core.keys * acc_w + 1) * reg  # the out tile, the hold buffer's output register
+    area["output"] += up_w * float(c.index_mux_area(groups, acc_w)) if groups > 1 else 0.0
+    if ad.is_int:
+        area["output"] += up_w * (_shifter(c, lane_w, INT_SHIFT_BITS)
+                                  + 2 * _int_add(c, max(acc_w, lane_w) + 2))
+    if vera:
+        if ad.is_int:  # v rounded to int8 for the lane's multiplier
+            area["vera_scale"] = up_w * (_shifter(c, lane_w, INT_SHIFT_BITS) + _int_add(c, lane_w))
         elif fmt != acc:
-            area["vera_scale"] = p * _fp_area(c, "mul", acc)
-        row_key = sum(bin(k).count("1") - 1 for k in MIX_CONSTANTS) + 2
-        area["generator"] = p * (GENERATOR_ADDERS * _int_add(c, 32) + 2 * 32 * reg) + row_key * _int_add(
-            c, 32
-        )
-    counters = int(
-        bit_length(core.max_n) + bit_length(ad.u_entries) + bit_length(core.max_m) + bit_length(ad.max_rank)
-    )
-    table = ad.resident * (ad.scale_bits + (2 * INT_SHIFT_BITS if ad.is_int else 0))
-    area["control"] = (
-        counters * reg
-        + sum(_int_add(c, int(bit_length(v))) for v in (core.max_n, ad.u_entries, core.max_m, ad.max_rank))
-        + table * reg
-    )
+            area["vera_scale"] = up_w * _fp_area(c, "mul", acc)
+        lane_unit = float(c.vera_lane(fmt)["area_um2"])
+        area["generator"] = (p * (lane_unit + _int_add(c, 32) + 32 * reg + 3 * 32 * mux)
+                             + (ad.trees + ad.max_rank) * 32 * reg + float(c.vera_row_key()["area_um2"]))
+    # control: the job front end and the back end's counters, compares and record queue
+    counters = int(bit_length(core.max_n) + bit_length(ad.u_entries) * 3 + bit_length(core.max_m) * 2
+                   + bit_length(ad.max_rank) * 2 + bit_length(core.max_tiles_n))
+    area["control"] = counters * (reg + 2 * mux) + sum(
+        _int_add(c, int(bit_length(v))) for v in (core.max_n, ad.u_entries, core.max_m, ad.max_rank,
+                                                  core.max_tiles_m, ad.u_entries))
     return {g: float(a) for g, a in area.items()}
 
 

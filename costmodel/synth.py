@@ -233,7 +233,7 @@ def synthesize(verilog: str, *, top: str | None = None, liberty: str | Path | No
                use_cache: bool = True, timeout_s: float | None = None,
                keep_dir: Path | None = None, clock_ns: float | None = None,
                power: bool = False, power_activity: Activity | None = None,
-               io_paths: bool = False) -> SynthReport:
+               io_paths: bool = False, timing: bool = True) -> SynthReport:
     """Synthesise ``verilog`` onto ``liberty`` (default: OSU 0.18 um) and time it.
 
     ``keep_dir``: also copy the run folder (log, netlist, reports) there. ``clock_ns``: the clock
@@ -243,6 +243,7 @@ def synthesize(verilog: str, *, top: str | None = None, liberty: str | Path | No
     (default :class:`costmodel.power.Activity()`). ``io_paths``: also time the longest path from an
     input port to a register and from a register to an output port (``extra``:
     ``input_to_register_ns``, ``register_to_output_ns``; how a pipelined unit's registers cut it).
+    ``timing=False``: area only, OpenSTA is not run (``critical_path_ns`` is ``None``).
     """
     if clock_ns is not None and not clock_ns > 0:
         raise ValueError(f"clock_ns must be > 0, got {clock_ns!r}")
@@ -252,7 +253,9 @@ def synthesize(verilog: str, *, top: str | None = None, liberty: str | Path | No
     lib = resolve_liberty(liberty)
     env = timing_environment(lib)
     top = top or verilog_top(verilog)
-    tool = _timing_tool()
+    tool = _timing_tool() if timing else "none"
+    if not timing and (power or io_paths or clock_ns is not None):
+        raise ValueError("timing=False reports area only: no power, io_paths or clock_ns")
     key = _cache_key(verilog, top, liberty_digest(lib), tool, clock_ns, activity, io_paths)
     entry = cache_root() / "synth" / f"{key}.json"
     if use_cache and entry.is_file() and keep_dir is None:

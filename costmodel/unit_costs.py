@@ -188,6 +188,14 @@ class UnitCosts:
     def fp_convert(self, src: str, dst: str) -> dict:
         return self._lookup("fp_convert", {"src": src, "dst": dst})
 
+    def vera_lane(self, fmt: str) -> dict:
+        """One lane of the VeRA generator (:class:`hwgen.gateware.adapter.GeneratorLane`) in ``fmt``."""
+        return self._lookup("vera_lane", {"fmt": fmt})
+
+    def vera_row_key(self) -> dict:
+        """The VeRA row-key unit (:class:`hwgen.gateware.adapter.RowKeyUnit`, ``fmix32``)."""
+        return self._lookup("vera_row_key", {})
+
     def fp_mul(self, fmt: str, stages: int) -> dict:
         """FP multiplier of ``fmt`` with ``stages`` registers (``mac`` baseline)."""
         return self._lookup("fp_mul", {"fmt": fmt, "stages": stages})

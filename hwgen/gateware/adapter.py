@@ -33,6 +33,8 @@ __all__ = [
     "bvec_layout",
     "adapter_emit_problems",
     "adapted_name",
+    "GeneratorLane",
+    "RowKeyUnit",
 ]
 
 _M32 = 0xFFFFFFFF
@@ -110,6 +112,57 @@ def _rhu(value, shift):
 
 def _clamp(value, lo, hi, width):
     return Mux(value < lo, Const(lo, signed(width)), Mux(value > hi, Const(hi, signed(width)), value))
+
+
+class RowKeyUnit(wiring.Component):
+    """The VeRA row key's finaliser, ``fmix32`` (:mod:`hwgen.description.vera`), combinational:
+    ``o = fmix32(i)``. One per adapter unit, shared by every row."""
+
+    def __init__(self):
+        super().__init__({"i": In(32), "o": Out(32)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.o.eq(_fmix32(self.i))
+        return m
+
+
+class GeneratorLane(wiring.Component):
+    """One lane's VeRA value (:mod:`hwgen.description.vera`): ``mix32(key + colterm)`` and its value
+    in ``fmt``: the top bits as an odd integer times ``2**(e - 4 - (M + 1))`` (floating point; ``e``
+    is ``4 -`` the bound's exponent) or the top byte (``int8``). Combinational.
+
+    Members
+    -------
+    key : In(32)
+        The row's key (``row_key`` of the matrix and row).
+    colterm : In(32)
+        ``0x7FEB352D * (col + 1)`` of the lane's column (the lane keeps it as a running sum).
+    e : In(3)
+        ``4 - e`` of the bound ``2**-e`` (floating point; ignored for ``int8``).
+    value : Out(bits of fmt)
+        The element's value, a bit pattern of ``fmt`` (``int8``: the byte).
+    """
+
+    def __init__(self, fmt: str):
+        self._fmt = fmt
+        bits = 8 if fmt == "int8" else 16
+        super().__init__({"key": In(32), "colterm": In(32), "e": In(3), "value": Out(bits)})
+
+    def elaborate(self, platform):
+        m = Module()
+        word = Signal(32)
+        m.d.comb += word.eq(_mix32((self.key + self.colterm)[:32]))
+        if self._fmt == "int8":
+            m.d.comb += self.value.eq(word[24:32])
+            return m
+        fmt = FP_FORMATS[self._fmt]
+        man = fmt.man_bits
+        odd = Signal(signed(man + 3))
+        m.d.comb += odd.eq(Cat(Const(1, 1), word[31 - man : 32]) - (1 << (man + 1)))
+        m.submodules.conv = conv = FPFromInt(man + 3, 3, fmt, -(man + 1) - 4)
+        m.d.comb += [conv.i.eq(odd), conv.e.eq(self.e), self.value.eq(conv.o)]
+        return m
 
 
 class AdaptedCore(wiring.Component):
@@ -423,36 +476,27 @@ class AdaptedCore(wiring.Component):
 
         # --- VeRA generators ---
         if vera:
-            key_mul = Signal(32)
-            key_out = Signal(32)
-            m.d.comb += key_out.eq(_fmix32(key_mul))
+            m.submodules.row_key = row_key = RowKeyUnit()
+            key_mul, key_out = row_key.i, row_key.o
             keys_a = [Signal(32, name=f"key_a{g}") for g in range(ad.trees)]
             keys_b = Array(Signal(32, name=f"key_b{r}") for r in range(ad.max_rank))
             colterm = [Signal(32, name=f"colterm{p}") for p in range(P)]
-            man = fmt.man_bits if not is_int else 0
             e_a = bound_exponent(ad.fan_in)
-            gen_words = []
+            gens = []
             for p in range(P):
-                key = Signal(32, name=f"gen_key{p}")
-                word = Signal(32, name=f"gen_word{p}")
-                m.d.comb += word.eq(_mix32((key + colterm[p])[:32]))
-                gen_words.append((key, word))
+                gen = GeneratorLane(ad.fmt)
+                m.submodules[f"gen{p}"] = gen
+                m.d.comb += gen.colterm.eq(colterm[p])
+                gens.append(gen)
             rank_e = Signal(3)  # 4 - e of B's bound for the job's rank (rank <= 256: e <= 4)
             for r in range(1, ad.max_rank + 1):
                 with m.If(rec.rank == r):
                     m.d.comb += rank_e.eq(4 - bound_exponent(r))
 
             def gen_value(m, p, for_b):
-                key, word = gen_words[p]
-                if is_int:
-                    return word[24:32]
-                field = word[31 - man : 32]
-                odd = Signal(signed(man + 3), name=f"gen_odd{p}_{int(for_b)}")
-                m.d.comb += odd.eq(Cat(Const(1, 1), field) - (1 << (man + 1)))
-                conv = FPFromInt(man + 3, 3, fmt, -(man + 1) - 4)
-                m.submodules[f"gen_conv{p}_{int(for_b)}"] = conv
-                m.d.comb += [conv.i.eq(odd), conv.e.eq(rank_e if for_b else 4 - e_a)]
-                return conv.o
+                """Lane ``p``'s generated value (B's when ``for_b``); its key is set by the caller."""
+                m.d.comb += gens[p].e.eq(rank_e if for_b else 4 - e_a)
+                return gens[p].value
 
         # --- the back end's state machine ---
         n_steps = Signal(range(core_cfg.max_n + 1))
@@ -543,7 +587,7 @@ class AdaptedCore(wiring.Component):
                             x_val = row_lanes[c]
                         inside = (i_base + c) < rec.n
                         if vera:
-                            m.d.comb += gen_words[p][0].eq(keys_a[g])
+                            m.d.comb += gens[p].key.eq(keys_a[g])
                             a_val = gen_value(m, p, False)
                         else:
                             a_val = self.weights.p[p]
@@ -617,7 +661,7 @@ class AdaptedCore(wiring.Component):
                 for p in range(P):
                     inside = (grp * up_w + p < width) if p < up_w else Const(0, 1)
                     if vera:
-                        m.d.comb += gen_words[p][0].eq(keys_b[jrow])
+                        m.d.comb += gens[p].key.eq(keys_b[jrow])
                         b_val = gen_value(m, p, True)
                     else:
                         b_val = self.weights.p[p]
@@ -647,21 +691,21 @@ class AdaptedCore(wiring.Component):
                         m.next = "UP_ADD"
             with m.State("UP_ADD"):
                 with m.If(hold.r_rdy):
-                    for k in range(keys):
-                        gi, p = divmod(k, up_w)
-                        core_val = held.data[k]
+                    n_groups = -(-keys // up_w)
+                    for p in range(up_w):  # lane p adds into output grp * up_w + p of the tile
+                        core_val = Array(held.data[min(gi * up_w + p, keys - 1)]
+                                         for gi in range(n_groups))[grp]
                         if is_int:
                             total = core_val.as_signed() + _rhu(lane_acc[p], rec.shift_s)
                             half = 1 << (acc_w - 1)
                             result = _clamp(total, -half, half - 1, max(acc_w, lane_w) + 2)[:acc_w]
                         else:
-                            result = None
-                        with m.If(grp == gi):
-                            if is_int:
-                                m.d.sync += out_reg[k].eq(result)
-                            else:
-                                m.d.comb += [add_a[p].eq(core_val), add_b[p].eq(lane_acc[p])]
-                                m.d.sync += out_reg[k].eq(sums[p])
+                            m.d.comb += [add_a[p].eq(core_val), add_b[p].eq(lane_acc[p])]
+                            result = sums[p]
+                        for gi in range(n_groups):
+                            if gi * up_w + p < keys:
+                                with m.If(grp == gi):
+                                    m.d.sync += out_reg[gi * up_w + p].eq(result)
                     m.d.sync += grp.eq(grp + 1)
                     with m.If(grp == groups - 1):
                         m.d.sync += [out_valid.eq(1), out_last.eq(tile == n_tiles - 1), out_err.eq(0)]

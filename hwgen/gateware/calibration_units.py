@@ -174,6 +174,9 @@ def _aligner_cfg(act: str, width: int, tile_n: int) -> CoreConfig:
                       max_m=1)
 
 
+#: Formats of the VeRA generator lanes calibrated (one lane's word and value,
+#: :class:`hwgen.gateware.adapter.GeneratorLane`).
+VERA_FORMATS = ("fp16", "bf16", "int8")
 #: Narrowing format conversions (rounding) that adapter units use: the accumulator back to the
 #: adapter format, and activations between the 16-bit formats.
 NARROWING_CONVERTS = (("fp32", "fp16"), ("fp32", "bf16"), ("fp16", "bf16"), ("bf16", "fp16"))
@@ -238,6 +241,11 @@ def calibration_units(*, max_mu: int = 6, max_stages: int = 8,
                 fmt=fmt, stages=stages)
         for stages in range(max_stages + 1):
             add("fp_addsub", lambda f=FP_FORMATS[fmt], s=stages: FPAddSub(f, s), fmt=fmt, stages=stages)
+    from .adapter import GeneratorLane, RowKeyUnit  # (the adapter unit's modules import this one's peers)
+
+    for fmt in VERA_FORMATS:
+        add("vera_lane", lambda f=fmt: GeneratorLane(f), fmt=fmt)
+    add("vera_row_key", RowKeyUnit)
     for src in fp_formats:
         for dst in fp_formats:
             a, b = FP_FORMATS[src], FP_FORMATS[dst]
