@@ -139,15 +139,17 @@ class GeneratorLane(wiring.Component):
     colterm : In(32)
         ``0x7FEB352D * (col + 1)`` of the lane's column (the lane keeps it as a running sum).
     e : In(3)
-        ``4 - e`` of the bound ``2**-e`` (floating point; ignored for ``int8``).
+        ``4 - e`` of the bound ``2**-e`` (floating point only).
     value : Out(bits of fmt)
         The element's value, a bit pattern of ``fmt`` (``int8``: the byte).
     """
 
     def __init__(self, fmt: str):
         self._fmt = fmt
-        bits = 8 if fmt == "int8" else 16
-        super().__init__({"key": In(32), "colterm": In(32), "e": In(3), "value": Out(bits)})
+        ports = {"key": In(32), "colterm": In(32), "value": Out(8 if fmt == "int8" else 16)}
+        if fmt != "int8":
+            ports["e"] = In(3)
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -271,13 +273,11 @@ class AdaptedCore(wiring.Component):
         start = Mux(new_group, 0, offset) if not vera else Const(0, 1)  # vera: A is shared, rows from 0
         avail = Mux(new_group, j.down, rows_avail)
         tern_tiles = sum((j.down > e * keys).as_unsigned() for e in range(-(-ad.u_entries // keys)))
-        err = on & (
-            (j.adapter > ad.resident)
-            | (j.rank == 0)
-            | (j.rank > ad.max_rank)
-            | (j.down > ad.u_entries)
-            | (start + j.rank > avail)
-        )
+        def above(field, top):  # a field beyond its maximum (never, when the maximum fills the field)
+            return field > top if top < (1 << len(field)) - 1 else Const(0, 1)
+
+        err = on & (above(j.adapter, ad.resident) | (j.rank == 0) | above(j.rank, ad.max_rank)
+                    | above(j.down, ad.u_entries) | (start + j.rank > avail))
         if tern:
             err = err | (on & new_group & (j.m + tern_tiles * keys > core_cfg.max_m))
         use = Signal()
@@ -325,8 +325,10 @@ class AdaptedCore(wiring.Component):
             self.keys.ready.eq(core.keys.ready),
         ]
         x_rows_written = Signal(range(core_cfg.max_tiles_n + 1))
+        x_wr_row = Signal(range(core_cfg.max_tiles_n + 1))  # memory row and activation row within it
+        x_wr_sub = Signal(range(max(2, ad.chunk // tile_n if not tern else 1) + 1))
         with m.If(accepted & x_job):
-            m.d.sync += x_rows_written.eq(0)
+            m.d.sync += [x_rows_written.eq(0), x_wr_row.eq(0), x_wr_sub.eq(0)]
         if not tern:
             depth, width = ad.x_rows
             per_row = max(1, ad.chunk // tile_n)  # activation rows per memory row
@@ -349,14 +351,21 @@ class AdaptedCore(wiring.Component):
                     m.submodules[f"x_conv{i}"] = conv
                     m.d.comb += [conv.i.eq(lane), lanes_in[i].eq(conv.o)]
             x_write = x_active & self.act.valid & self.act.ready
-            m.d.comb += wr.addr.eq(x_rows_written // per_row if per_row > 1 else x_rows_written)
+            m.d.comb += wr.addr.eq(x_wr_row)
             if per_row > 1:
                 m.d.comb += wr.data.eq(Cat(*([lanes_in.as_value()] * per_row)))
-                m.d.comb += wr.en.eq(Mux(x_write, 1 << (x_rows_written % per_row), 0))
+                m.d.comb += wr.en.eq(Mux(x_write, Const(1, per_row) << x_wr_sub, 0))
             else:
                 m.d.comb += [wr.data.eq(lanes_in), wr.en.eq(x_write)]
             with m.If(x_write):
                 m.d.sync += x_rows_written.eq(x_rows_written + 1)
+                if per_row > 1:
+                    with m.If(x_wr_sub == per_row - 1):
+                        m.d.sync += [x_wr_sub.eq(0), x_wr_row.eq(x_wr_row + 1)]
+                    with m.Else():
+                        m.d.sync += x_wr_sub.eq(x_wr_sub + 1)
+                else:
+                    m.d.sync += x_wr_row.eq(x_wr_row + 1)
 
         # --- core tiles into the hold buffer ---
         m.d.comb += [hold.w_data.eq(core.out.p), hold.w_en.eq(core.out.valid), core.out.ready.eq(hold.w_rdy)]
@@ -364,8 +373,7 @@ class AdaptedCore(wiring.Component):
 
         # --- the back end's registers ---
         rec = Signal(rec_layout)
-        n_tiles = Signal(range(core_cfg.max_tiles_m + 2))
-        tile = Signal(range(core_cfg.max_tiles_m + 2))
+        m_rem = Signal(range(core_cfg.max_m + 1))  # outputs of the job from the current tile on
         grp = Signal(range(-(-keys // up_w) + 1))
         jrow = Signal(range(ad.max_rank + 1))
         lane_acc = [
@@ -489,24 +497,25 @@ class AdaptedCore(wiring.Component):
                 m.d.comb += gen.colterm.eq(colterm[p])
                 gens.append(gen)
             rank_e = Signal(3)  # 4 - e of B's bound for the job's rank (rank <= 256: e <= 4)
-            for r in range(1, ad.max_rank + 1):
+            for r in range(1, ad.max_rank + 1) if not is_int else ():
                 with m.If(rec.rank == r):
                     m.d.comb += rank_e.eq(4 - bound_exponent(r))
 
             def gen_value(m, p, for_b):
                 """Lane ``p``'s generated value (B's when ``for_b``); its key is set by the caller."""
-                m.d.comb += gens[p].e.eq(rank_e if for_b else 4 - e_a)
+                if not is_int:
+                    m.d.comb += gens[p].e.eq(rank_e if for_b else 4 - e_a)
                 return gens[p].value
 
         # --- the back end's state machine ---
-        n_steps = Signal(range(core_cfg.max_n + 1))
         step = Signal(range(core_cfg.max_n + 1))
         i_base = Signal(range(core_cfg.max_n + ad.chunk + 2 if not tern else 2))
         row_base = Signal(range(ad.u_entries + 1))
         g_scale = Signal(range(max(ad.trees, keys, ad.max_rank) + 1))
         x_row = Signal(range(max(1, ad.x_rows[0]) + 1))
         x_sub = Signal(range((max(1, tile_n // ad.chunk) if not tern else 1) + 1))
-        width = Mux(tile == n_tiles - 1, rec.m - (n_tiles - 1) * keys, keys)
+        last_tile = m_rem <= keys
+        width = Mux(last_tile, m_rem, keys)
         groups = Signal(range(-(-keys // up_w) + 1))
         m.d.comb += groups.eq(sum((width > gi * up_w).as_unsigned() for gi in range(-(-keys // up_w))))
         with m.If(accepted & x_job):
@@ -521,10 +530,9 @@ class AdaptedCore(wiring.Component):
                     r = data.View(rec_layout, records.r_data)
                     m.d.sync += [
                         rec.eq(records.r_data),
-                        tile.eq(0),
                         grp.eq(0),
                         jrow.eq(0),
-                        n_tiles.eq((r.m + keys - 1) // keys),
+                        m_rem.eq(r.m),
                         row_base.eq(0),
                         g_scale.eq(0),
                     ]
@@ -543,15 +551,13 @@ class AdaptedCore(wiring.Component):
                     hold.r_en.eq(self.out.ready),
                 ]
                 with m.If(hold.r_rdy & self.out.ready):
-                    m.d.sync += tile.eq(tile + 1)
-                    with m.If(tile == n_tiles - 1):
+                    m.d.sync += m_rem.eq(m_rem - keys)
+                    with m.If(last_tile):
                         m.next = "IDLE"
             if not tern:
-                t_rows = Signal(range(core_cfg.max_tiles_n + 1))
-                m.d.comb += t_rows.eq((rec.n + tile_n - 1) // tile_n)
-                with m.State("WAIT_X"):
-                    with m.If(x_rows_written >= t_rows):
-                        m.d.sync += [n_steps.eq((rec.n + ad.chunk - 1) // ad.chunk), row_base.eq(0)]
+                with m.State("WAIT_X"):  # until the job's rows of x are in the copy
+                    with m.If(x_rows_written * tile_n >= rec.n):
+                        m.d.sync += row_base.eq(0)
                         m.next = "DOWN_KEYS" if vera else "DOWN_PRE"
                 if vera:
                     with m.State("DOWN_KEYS"):
@@ -605,7 +611,7 @@ class AdaptedCore(wiring.Component):
                         if vera:
                             for p in range(P):
                                 m.d.sync += colterm[p].eq((colterm[p] + (STEP * ad.chunk) % (1 << 32))[:32])
-                        with m.If(step == n_steps - 1):
+                        with m.If(i_base + ad.chunk >= rec.n):  # the pass's last step
                             m.d.sync += level.eq(0)
                             m.next = "REDUCE" if partners else "STORE"
                 if partners:
@@ -635,7 +641,7 @@ class AdaptedCore(wiring.Component):
                         with m.If(rec.down - row_base <= keys):
                             m.next = "UP_START"
             with m.State("UP_START"):
-                m.d.sync += [tile.eq(0), grp.eq(0), jrow.eq(0), g_scale.eq(0)]
+                m.d.sync += [grp.eq(0), jrow.eq(0), g_scale.eq(0), m_rem.eq(rec.m)]
                 if vera:
                     for p in range(P):
                         m.d.sync += colterm[p].eq((STEP * (p + 1)) & _M32)
@@ -657,11 +663,15 @@ class AdaptedCore(wiring.Component):
                 if not vera:
                     m.d.comb += self.weights.ready.eq(1)
                 m.d.comb += [mode.eq(Mux(advance, 1, 0)), first.eq(jrow == 0)]
-                u_val = uf[jrow]
-                for p in range(P):
-                    inside = (grp * up_w + p < width) if p < up_w else Const(0, 1)
+                u_val = Signal.like(uf[0], name="u_val")
+                b_key = Signal(32, name="b_key") if vera else None
+                m.d.comb += u_val.eq(uf[jrow])
+                if vera:
+                    m.d.comb += b_key.eq(keys_b[jrow])
+                for p in range(up_w):  # lanes past up_width idle (+0 times +0)
+                    inside = grp * up_w + p < width
                     if vera:
-                        m.d.comb += gens[p].key.eq(keys_b[jrow])
+                        m.d.comb += gens[p].key.eq(b_key)
                         b_val = gen_value(m, p, True)
                     else:
                         b_val = self.weights.p[p]
@@ -708,7 +718,7 @@ class AdaptedCore(wiring.Component):
                                     m.d.sync += out_reg[gi * up_w + p].eq(result)
                     m.d.sync += grp.eq(grp + 1)
                     with m.If(grp == groups - 1):
-                        m.d.sync += [out_valid.eq(1), out_last.eq(tile == n_tiles - 1), out_err.eq(0)]
+                        m.d.sync += [out_valid.eq(1), out_last.eq(last_tile), out_err.eq(0)]
                         m.next = "EMIT"
                     with m.Else():
                         m.next = "UP_MAC"
@@ -718,12 +728,12 @@ class AdaptedCore(wiring.Component):
             with m.State("EMIT"):
                 with m.If(self.out.ready):
                     m.d.comb += hold.r_en.eq(1)
-                    m.d.sync += [out_valid.eq(0), tile.eq(tile + 1), grp.eq(0)]
+                    m.d.sync += [out_valid.eq(0), grp.eq(0), m_rem.eq(m_rem - keys)]
                     if vera:
                         full = -(-keys // up_w)
                         for p in range(P):
                             m.d.sync += colterm[p].eq((colterm[p] + STEP * (keys - (full - 1) * up_w))[:32])
-                    with m.If(tile == n_tiles - 1):
+                    with m.If(last_tile):
                         m.next = "IDLE"
                     with m.Else():
                         m.next = "UP_MAC"

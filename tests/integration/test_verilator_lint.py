@@ -153,3 +153,29 @@ def test_lint_reports_a_real_truncation(fault: str, verilator: str, emitted_veri
     assert proc.returncode != 0, report[:4000]
     assert len(warnings) == 1 and warnings[0].startswith(f"%Warning-{rule}:") and needle in warnings[0], \
         report[:4000]
+
+
+ADAPTED = {  # one per variant: fp16 lora with two trees, int8 vera (its generator), fp16 ternary-a
+    "lora_fp16_c2p4": (dict(act="fp16", core=4, mu=2, max_n=40, max_m=24),
+                       dict(variant="lora", max_rank=6, chunk=2, lanes=4)),
+    "vera_int8_c4p8": (dict(act="int8", core=4, mu=2, max_n=40, max_m=24),
+                       dict(variant="vera", max_rank=6, chunk=4, lanes=8)),
+    "ternary_a_fp16_p3": (dict(act="fp16", core=4, mu=2, max_n=40, max_m=24),
+                          dict(variant="ternary-a", max_rank=6, lanes=3)),
+}
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("name", ADAPTED)
+def test_adapted_core_lint_clean(name: str, verilator: str, tmp_path) -> None:
+    from hwgen.description.adapter import AdapterConfig
+    from hwgen.description.config import core_config
+    from hwgen.gateware.adapter import AdaptedCore, adapted_name
+    from hwgen.gateware.emit import adapted_verilog
+
+    core_args, options = ADAPTED[name]
+    adapter = AdapterConfig(core=core_config(**core_args), **options)
+    proc = lint(verilator, adapted_verilog(AdaptedCore(adapter, shared_units=True)), adapted_name(adapter),
+                tmp_path)
+    report = (proc.stdout + proc.stderr).strip()
+    assert proc.returncode == 0 and "%Warning" not in report and "%Error" not in report, report[:8000]
