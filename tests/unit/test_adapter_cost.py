@@ -51,11 +51,13 @@ def test_estimate_sums_groups_and_traffic() -> None:
     cycles = [adapter_group_cycles(ad, jobs) for _, jobs in GROUPS]
     assert cost.core_cycles == sum(count * base for (count, _), (base, _) in zip(GROUPS, cycles, strict=True))
     assert cost.cycles == sum(count * c for (count, _), (_, c) in zip(GROUPS, cycles, strict=True))
-    assert cost.traffic_bits == sum(count * adapter_traffic_bits(ad, j.n, j.m, j.rank)
-                                    for count, jobs in GROUPS for j in jobs)
+    assert cost.traffic_bits == sum(
+        count * adapter_traffic_bits(ad, j.n, j.m, j.rank) for count, jobs in GROUPS for j in jobs
+    )
     assert cost.sram_bits == ad.x_bits + ad.hold_bits
-    assert cost.core_area_um2 == pytest.approx(sum(area_terms(CORE, __import__("costmodel").load_unit_costs())
-                                                   .values()), rel=1e-6)
+    assert cost.core_area_um2 == pytest.approx(
+        sum(area_terms(CORE, __import__("costmodel").load_unit_costs()).values()), rel=1e-6
+    )
     doc = cost.to_dict()
     assert doc["area_ratio"] == pytest.approx(cost.area_um2 / cost.core_area_um2)
 
@@ -78,13 +80,36 @@ def test_no_lane_count_hides_a_rank_too_high_for_the_up_projection() -> None:
 
 
 def _hwgen(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ternlut.cli.hwgen", *args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ternlut.cli.hwgen", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_cost_with_an_adapter() -> None:
-    res = _hwgen("cost", "--act", "fp16", "--core", "8", "--mu", "2", "--max-n", "512", "--max-m", "512",
-                 "--n", "256", "--m", "256", "--adapter", "lora", "--rank", "8", "--lanes", "auto", "--json")
+    res = _hwgen(
+        "cost",
+        "--act",
+        "fp16",
+        "--core",
+        "8",
+        "--mu",
+        "2",
+        "--max-n",
+        "512",
+        "--max-m",
+        "512",
+        "--n",
+        "256",
+        "--m",
+        "256",
+        "--adapter",
+        "lora",
+        "--rank",
+        "8",
+        "--lanes",
+        "auto",
+        "--json",
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)["adapter"]
     ad = AdapterConfig(core=CORE, max_rank=8)
@@ -95,13 +120,19 @@ def test_cli_cost_with_an_adapter() -> None:
     assert text.returncode == 0 and "adapter       : vera, rank <= 4" in text.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--rank", "4"], "--rank: adapter options need --adapter (lora, vera, ternary-a)"),
-    (["--adapter", "lora", "--rank", "0"], "--rank: `rank` must be in [1, 256], got rank=0"),
-    (["--adapter", "lora", "--lanes", "auto"], "--lanes: auto needs --workload or --n/--m"),
-    (["--adapter", "lora", "--chunk", "3"], "--chunk: `chunk` must divide tile_n=8 or be a multiple of it"),
-    (["--adapter", "lora", "--targets", "q"], "--targets: needs --workload"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rank", "4"], "--rank: adapter options need --adapter (lora, vera, ternary-a)"),
+        (["--adapter", "lora", "--rank", "0"], "--rank: `rank` must be in [1, 256], got rank=0"),
+        (["--adapter", "lora", "--lanes", "auto"], "--lanes: auto needs --workload or --n/--m"),
+        (
+            ["--adapter", "lora", "--chunk", "3"],
+            "--chunk: `chunk` must divide tile_n=8 or be a multiple of it",
+        ),
+        (["--adapter", "lora", "--targets", "q"], "--targets: needs --workload"),
+    ],
+)
 def test_cli_bad_adapter_options_are_one_line(args, message) -> None:
     res = _hwgen("cost", "--act", "fp16", "--core", "8", "--mu", "2", *args)
     assert res.returncode != 0
@@ -120,3 +151,83 @@ def test_adapter_overhead_study_reports_every_variant_and_the_targets(tmp_path) 
     lines = adapter_overhead.targets(table)
     assert any("lora r16" in line and "target <= 10 %" in line for line in lines)
     assert any(line.startswith(("lut_fp16", "lut_int8")) and "vera r64" in line for line in lines)
+
+
+def test_cli_emit_with_an_adapter_writes_the_adapted_core(tmp_path) -> None:
+    out = tmp_path / "a.v"
+    res = _hwgen(
+        "emit",
+        "--act",
+        "int8",
+        "--core",
+        "4",
+        "--mu",
+        "2",
+        "--max-n",
+        "32",
+        "--max-m",
+        "32",
+        "--adapter",
+        "vera",
+        "--rank",
+        "4",
+        "--lanes",
+        "4",
+        "--chunk",
+        "4",
+        "--seed",
+        "9",
+        "-o",
+        str(out),
+        "--json",
+    )
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    ports = {p["name"]: p["width"] for p in doc["ports"]}
+    assert (
+        ports["out__payload"] == 4 * 14 + 2 and "bvec__payload" in ports and "weights__payload" not in ports
+    )
+    assert doc["adapter"]["seed"] == 9 and out.read_text().count("module lut_int8_mu2_4x4_vera_r4p4") == 1
+    plain = tmp_path / "p.v"
+    assert (
+        _hwgen(
+            "emit",
+            "--act",
+            "int8",
+            "--core",
+            "4",
+            "--mu",
+            "2",
+            "--max-n",
+            "32",
+            "--max-m",
+            "32",
+            "-o",
+            str(plain),
+        ).returncode
+        == 0
+    )
+    from hwgen.description.config import core_config as cc
+    from hwgen.gateware.emit import emit_verilog
+
+    assert plain.read_text() == emit_verilog(cc(act="int8", core=4, mu=2, max_n=32, max_m=32))  # no adapter
+    bad = _hwgen(
+        "emit",
+        "--act",
+        "int8",
+        "--core",
+        "4",
+        "--mu",
+        "2",
+        "--adapter",
+        "lora",
+        "--adapter-storage",
+        "onchip",
+        "-o",
+        str(tmp_path / "x.v"),
+    )
+    assert (
+        bad.returncode != 0
+        and "adapter_storage=onchip is priced by the cost model but not generated" in bad.stderr
+    )
+    assert not (tmp_path / "x.v").exists()
