@@ -46,7 +46,6 @@ from hwgen.description.adapter import (
     AdapterJob,
     adapter_group_cycles,
     adapter_hides,
-    adapter_storage_bits,
     adapter_traffic_bits,
 )
 from hwgen.description.config import ConfigError
@@ -259,7 +258,7 @@ def estimate_adapter(
     c = costs or load_unit_costs()
     area = adapter_area_terms(adapter, c)
     core_area = sum(area_terms(adapter.core, c).values())
-    rows, core_total, total, traffic, jobs = [], 0, 0, 0, []
+    rows, core_total, total, traffic = [], 0, 0, 0
     for count, group in groups:
         base, with_adapter = adapter_group_cycles(adapter, group)
         rows.append(
@@ -275,7 +274,6 @@ def estimate_adapter(
         core_total += count * base
         total += count * with_adapter
         traffic += count * sum(adapter_traffic_bits(adapter, j.n, j.m, j.rank) for j in group)
-        jobs.extend((j.n, j.m, j.rank, count) for j in group if j.rank)
     return AdapterCost(
         adapter=adapter.params(),
         area_um2=round(sum(area.values()), 1),
@@ -283,7 +281,7 @@ def estimate_adapter(
         core_area_um2=round(core_area, 1),
         x_bits=adapter.x_bits,
         hold_bits=adapter.hold_bits,
-        store_bits=adapter_storage_bits(adapter, jobs),
+        store_bits=adapter.store_bits,
         critical_path_ns=round(adapter_critical_path_ns(adapter, c), 3),
         core_critical_path_ns=round(critical_path_ns(adapter.core, c), 3),
         core_cycles=core_total,

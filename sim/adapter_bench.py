@@ -72,6 +72,7 @@ class StreamWords:
     weights: list[int] = field(default_factory=list)
     bvec: list[int] = field(default_factory=list)
     shapes: list[tuple[int, int]] = field(default_factory=list)
+    job_loads: list[bool] = field(default_factory=list)  # per job word: a load job (no output tiles)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,64 @@ def _matrices(adapter: AdapterConfig, job: AdaptedJob, n: int, m: int):
     return np.asarray(job.weights.a, dtype=np.int64), np.asarray(job.weights.b, dtype=np.int64)
 
 
+def _group_words(adapter: AdapterConfig, group: AdaptedGroup, ranks: list[int], stacked: int):
+    """The group's ``weights`` words (its down-projection's, then each job's up-projection's, as
+    lists), its ``bvec`` words and each job's ``scales`` words."""
+    core, fmt_bits, up_w = adapter.core, adapter.fmt_bits, adapter.up_width
+    n = len(group.x)
+    mats = [
+        _matrices(adapter, j, n, j.w.shape[1]) if r else None for j, r in zip(group.jobs, ranks, strict=True)
+    ]
+    down: list[int] = []
+    if adapter.variant == "lora" and stacked:
+        a_all = np.concatenate([mt[0] for mt in mats if mt is not None], axis=0)
+        trees, chunk = adapter.trees, adapter.chunk
+        for p0 in range(0, stacked, trees):
+            for s in range(-(-n // chunk)):
+                lanes = [
+                    int(a_all[p0 + g, s * chunk + c]) if p0 + g < stacked and s * chunk + c < n else 0
+                    for g in range(trees)
+                    for c in range(chunk)
+                ]
+                down.append(pack_lanes([v & ((1 << fmt_bits) - 1) for v in lanes], fmt_bits))
+    ups: list[list[int]] = []
+    bvec: list[int] = []
+    scales: list[list[int]] = []
+    for job, rank, mt in zip(group.jobs, ranks, mats, strict=True):
+        words_up: list[int] = []
+        ups.append(words_up)
+        if not rank:
+            scales.append([])
+            continue
+        w = job.weights
+        d = np.asarray(w.d if adapter.variant == "vera" else [w.s] * rank, dtype=np.int64).reshape(-1)
+        scales.append([int(v) & ((1 << adapter.scale_bits) - 1) for v in d])
+        m = job.w.shape[1]
+        for t in range(tiles(core, n, m)[1]):
+            width = min(core.keys, m - t * core.keys)
+            for g0 in range(0, width, up_w):
+                if adapter.variant == "vera":
+                    bv = np.asarray(w.bvec, dtype=np.int64).reshape(-1)
+                    lanes = [int(bv[t * core.keys + g0 + p]) if g0 + p < width else 0 for p in range(up_w)]
+                    bvec.append(pack_lanes([v & ((1 << adapter.b_bits) - 1) for v in lanes], adapter.b_bits))
+                    continue
+                for j in range(rank):
+                    lanes = [
+                        int(mt[1][t * core.keys + g0 + p, j]) if p < up_w and g0 + p < width else 0
+                        for p in range(adapter.lanes)
+                    ]
+                    words_up.append(pack_lanes([v & ((1 << fmt_bits) - 1) for v in lanes], fmt_bits))
+    return down, ups, bvec, scales
+
+
+def _descriptor(layout, fields: dict) -> int:
+    word = 0
+    for name, f in layout:
+        if name in fields:
+            word |= (fields[name] & ((1 << f.shape.width) - 1)) << f.offset
+    return word
+
+
 def words(
     adapter: AdapterConfig,
     groups: Sequence[AdaptedGroup],
@@ -112,11 +171,13 @@ def words(
     """The input words of ``groups`` in order; ``bad`` replaces descriptor fields of the job with
     that index (0-based over all jobs), e.g. ``{3: {"adapter": 9}}``, for a run-time error. A
     group's first adapted job carries its down-projection (``down``, and for ``ternary-a`` the
-    u tiles' keys)."""
+    u tiles' keys). With an ``onchip`` store, each adapted job's words go to a load job before
+    the group (skipped when its entry already holds the same operands and shape)."""
     core = adapter.core
     out = StreamWords()
     layout = adapted_job_layout(adapter)
-    fmt_bits = adapter.fmt_bits
+    onchip = adapter.storage == "onchip"
+    loaded: dict[int, tuple] = {}
     index = 0
     for group in groups:
         x = np.asarray(group.x, dtype=np.int64)
@@ -125,6 +186,31 @@ def words(
         # rows of the group's down-projection: stacked (vera: its A is shared, the largest rank)
         stacked = max(ranks) if adapter.variant == "vera" else sum(ranks)
         lead = next((k for k, r in enumerate(ranks) if r), None)  # the job that computes u
+        indices = range(index, index + len(group.jobs))
+        group_bad = any(i in (bad or {}) for i in indices)
+        down, ups, bvec, scales = _group_words(adapter, group, ranks, stacked)
+        if onchip and not group_bad:
+            idents = [j.adapter for j, r in zip(group.jobs, ranks, strict=True) if r]
+            if len(set(idents)) < len(idents):
+                raise ValueError(f"an onchip group's jobs need entries of their own, got adapters {idents}")
+            for k, job in enumerate(group.jobs):
+                if not ranks[k]:
+                    continue
+                fields = {
+                    "n": n,
+                    "m": job.w.shape[1],
+                    "adapter": job.adapter,
+                    "rank": ranks[k],
+                    "down": stacked if k == lead else 0,
+                    "load": 1,
+                }
+                key = (id(job.weights), n, job.w.shape[1], ranks[k], fields["down"])
+                if loaded.get(job.adapter) == key:
+                    continue
+                loaded[job.adapter] = key
+                out.job.append(_descriptor(layout, fields))
+                out.job_loads.append(True)
+                out.weights += (down if k == lead else []) + ups[k]
         for k, job in enumerate(group.jobs):
             m = job.w.shape[1]
             rank = ranks[k]
@@ -140,15 +226,11 @@ def words(
                 if adapter.variant == "vera":
                     fields["shift_v"] = job.weights.shift_v
             fields.update((bad or {}).get(index, {}))
-            word = 0
-            for name, f in layout:
-                if name in fields:
-                    word |= (fields[name] & ((1 << f.shape.width) - 1)) << f.offset
-            out.job.append(word)
+            out.job.append(_descriptor(layout, fields))
+            out.job_loads.append(False)
             out.shapes.append((n, m))
-            erroneous = index in (bad or {})
             w = job.w
-            if adapter.variant == "ternary-a" and k == lead and not erroneous:
+            if adapter.variant == "ternary-a" and k == lead and index not in (bad or {}):
                 extra = -(-stacked // core.keys) * core.keys
                 a_cols = np.zeros((w.shape[0], extra), dtype=np.int8)
                 rows = 0
@@ -157,62 +239,16 @@ def words(
                         a_cols[:n, rows : rows + r2] = np.asarray(j2.weights.a).T
                         rows += r2
                 w = np.concatenate([a_cols, w], axis=1)
-            keys = [pack_lanes(word.reshape(-1).tolist(), core.key_bits) for word in key_stream(core, w)]
-            act = [pack_lanes(row, core.act_width) for row in activation_rows(core, Job(x, w), rng)]
-            out.act += act
-            out.keys += keys
+            out.keys += [pack_lanes(word.reshape(-1).tolist(), core.key_bits) for word in key_stream(core, w)]
+            out.act += [pack_lanes(row, core.act_width) for row in activation_rows(core, Job(x, w), rng)]
             index += 1
-        if not stacked or any(i in (bad or {}) for i in range(index - len(group.jobs), index)):
+        if not stacked or group_bad:
             continue
-        # each job's scales (d, or s for each of its rows), the down-projection's A words, then each
-        # job's B words (vera: b words)
-        for job, rank in zip(group.jobs, ranks, strict=True):
-            if not rank:
-                continue
-            w = job.weights
-            d = np.asarray(w.d if adapter.variant == "vera" else [w.s] * rank, dtype=np.int64).reshape(-1)
-            out.scales += [int(v) & ((1 << adapter.scale_bits) - 1) for v in d]
-        mats = [
-            _matrices(adapter, j, n, j.w.shape[1]) if r else None
-            for j, r in zip(group.jobs, ranks, strict=True)
-        ]
-        if adapter.variant == "lora":
-            a_all = np.concatenate([mt[0] for mt in mats if mt is not None], axis=0)
-            trees, chunk = adapter.trees, adapter.chunk
-            steps = -(-n // chunk)
-            for p0 in range(0, stacked, trees):
-                for s in range(steps):
-                    lanes = []
-                    for g in range(trees):
-                        for c in range(chunk):
-                            row, i = p0 + g, s * chunk + c
-                            lanes.append(int(a_all[row, i]) if row < stacked and i < n else 0)
-                    out.weights.append(pack_lanes([v & ((1 << fmt_bits) - 1) for v in lanes], fmt_bits))
-        for job, rank, mt in zip(group.jobs, ranks, mats, strict=True):
-            if not rank:
-                continue
-            m = job.w.shape[1]
-            b = mt[1]
-            o_count = tiles(core, n, m)[1]
-            up_w = adapter.up_width
-            for t in range(o_count):
-                width = min(core.keys, m - t * core.keys)
-                for g0 in range(0, width, up_w):
-                    if adapter.variant == "vera":
-                        bv = np.asarray(job.weights.bvec, dtype=np.int64).reshape(-1)
-                        lanes = [
-                            int(bv[t * core.keys + g0 + p]) if g0 + p < width else 0 for p in range(up_w)
-                        ]
-                        out.bvec.append(
-                            pack_lanes([v & ((1 << adapter.b_bits) - 1) for v in lanes], adapter.b_bits)
-                        )
-                        continue
-                    for j in range(rank):
-                        lanes = [
-                            int(b[t * core.keys + g0 + p, j]) if p < up_w and g0 + p < width else 0
-                            for p in range(adapter.lanes)
-                        ]
-                        out.weights.append(pack_lanes([v & ((1 << fmt_bits) - 1) for v in lanes], fmt_bits))
+        for job_scales in scales:
+            out.scales += job_scales
+        if not onchip:
+            out.weights += down + [word for up in ups for word in up]
+        out.bvec += bvec
     return out
 
 
@@ -283,8 +319,10 @@ class AdaptedBench:
                     ctx.set(payload, word)
                     await ctx.tick().until(port.ready)
                     ctx.set(port.valid, 0)
-                    if name == "job":
+                    if name == "job" and not state._words.job_loads[len(state.job_sent)]:
                         state.accepted.append(state.now)
+                    if name == "job":
+                        state.job_sent.append(state.now)
 
             return drive
 
@@ -327,7 +365,7 @@ class AdaptedBench:
         self._words = stream_words
         self.rng = random.Random(seed)
         self.in_gaps, self.out_stall, self.max_cycles = in_gaps, out_stall, max_cycles
-        self.now, self.accepted, self.results = 0, [], []
+        self.now, self.accepted, self.results, self.job_sent = 0, [], [], []
         with _long_int_strings():
             if self._ran:
                 self.sim.reset()
@@ -387,7 +425,9 @@ def random_groups(
 ) -> list[AdaptedGroup]:
     """Random shared-input groups of 1..share jobs with ragged shapes (``n`` up to ``max_n``, ``m``
     up to ``max_m``), ranks drawn from ``ranks`` (default 1, max_rank and one between), adapter ids
-    cycling over the resident ones; every ``off_every``-th job runs with the adapter off."""
+    cycling over the resident ones (``onchip``: by position in the group, so that a group's jobs
+    have entries of their own: ``resident >= share``); every ``off_every``-th job runs with the
+    adapter off."""
     from . import fp_reference
 
     core = adapter.core
@@ -409,9 +449,8 @@ def random_groups(
             if off or rows + rank > adapter.u_entries:
                 jobs.append(AdaptedJob(w))
             else:
-                jobs.append(
-                    AdaptedJob(w, 1 + index % adapter.resident, random_weights(adapter, rank, n, m, rng))
-                )
+                ident = 1 + (len(jobs) if adapter.storage == "onchip" else index) % adapter.resident
+                jobs.append(AdaptedJob(w, ident, random_weights(adapter, rank, n, m, rng)))
                 rows += rank
             index += 1
         lead = next((k for k, j in enumerate(jobs) if j.adapter), None)

@@ -93,7 +93,6 @@ __all__ = [
     "ADAPTER_VARIANTS", "ADAPTER_FORMATS", "ADAPTER_STORAGE", "MAX_RANK", "MAX_RESIDENT", "MAX_SHARE",
     "MAX_LANES", "AdapterConfig", "adapter_problems", "default_adapter_fmt", "AdapterJob",
     "adapter_group_cycles", "adapter_hides", "tile_done_cycles", "load_adapter", "adapter_traffic_bits",
-    "adapter_storage_bits",
     "PROJECTIONS", "SHARED_INPUT_GROUPS", "INT_SCALE_BITS", "INT_B_BITS", "INT_SHIFT_BITS",
 ]
 
@@ -148,7 +147,11 @@ class AdapterConfig:
         Adapters the unit can switch between (multi-tenant; a job names one, or 0 for none), in
         [1, 255].
     storage : str
-        ``"stream"`` or ``"onchip"`` (:data:`ADAPTER_STORAGE`).
+        ``"stream"`` or ``"onchip"`` (:data:`ADAPTER_STORAGE`): A and B read with every job, or held
+        in an on-chip store of ``resident`` entries, each loaded once by a *load job* (descriptor
+        field ``load``) with the ``weights`` words of one adapted job of that shape, and replayed by
+        every later job that names it (:attr:`AdapterConfig.store_words`). ``vera`` has no A or B
+        to store.
     share : int
         Most projections sharing one down-projection pass, in [1, 4] (3 covers q, k, v).
     hold : int
@@ -267,18 +270,40 @@ class AdapterConfig:
         return self.hold * self.core.keys * self.core.acc_width
 
     @property
+    def store_words(self) -> int:
+        """``onchip``: ``weights`` words one store entry holds, those of the largest adapted job: its
+        group's down-projection (``lora``: ``ceil(u_entries / trees) * ceil(max_n / chunk)``) and its
+        up-projection (``ceil(max_m / keys) * ceil(keys / up_width) * max_rank``); 0 for ``stream``."""
+        if self.storage != "onchip":
+            return 0
+        down = 0
+        if self.variant == "lora":
+            down = -(-self.u_entries // self.trees) * -(-self.core.max_n // self.chunk)
+        return down + self.max_tiles_m * -(-self.core.keys // self.up_width) * self.max_rank
+
+    @property
+    def store_bits(self) -> int:
+        """SRAM bits of the ``onchip`` store: ``resident`` entries of :attr:`store_words` words of
+        ``lanes`` values of ``fmt``; 0 for ``stream``."""
+        return self.resident * self.store_words * self.lanes * self.fmt_bits
+
+    @property
     def job_fields(self) -> tuple[tuple[str, int], ...]:
         """``(name, bits)`` of the fields the job descriptor gains, after ``n`` and ``m``:
         ``adapter`` (0: off, 1 .. resident), ``rank`` (1 .. max_rank), ``down`` (the rank rows of the
         shared-input group's down-projection, stacked in job order, on the group's first job; 0 on
-        the others, which use the next ``rank`` rows of the last one) and, for integer adapters,
-        the shifts ``shift_u``, ``shift_s`` (and ``vera``'s ``shift_v``)."""
+        the others, which use the next ``rank`` rows of the last one), for integer adapters the
+        shifts ``shift_u``, ``shift_s`` (and ``vera``'s ``shift_v``), and for an ``onchip`` store
+        ``load`` (1: write this job's ``weights`` words into entry ``adapter``; the core does not
+        run)."""
         out = [("adapter", int(self.resident).bit_length()), ("rank", int(self.max_rank).bit_length()),
                ("down", int(self.u_entries).bit_length())]
         if self.is_int:
             out += [("shift_u", INT_SHIFT_BITS), ("shift_s", INT_SHIFT_BITS)]
             if self.variant == "vera":
                 out.append(("shift_v", INT_SHIFT_BITS))
+        if self.storage == "onchip":
+            out.append(("load", 1))
         return tuple(out)
 
     @property
@@ -446,6 +471,9 @@ def adapter_problems(core: CoreConfig, params: dict[str, object]) -> list[str]:
     if p["storage"] not in ADAPTER_STORAGE:
         problems.append(f"`adapter_storage` must be one of {', '.join(ADAPTER_STORAGE)}, "
                         f"got adapter_storage={p['storage']!r}")
+    elif p["storage"] == "onchip" and variant == "vera":
+        problems.append("`adapter_storage` onchip holds A and B; adapter=vera regenerates them (nothing to "
+                        "store): use adapter_storage=stream")
     share = p["share"]
     share_ok = _is_int(share) and 1 <= share <= MAX_SHARE
     if not share_ok:
@@ -592,15 +620,6 @@ def adapter_weight_bits(adapter: AdapterConfig, n: int, m: int, rank: int) -> in
     if adapter.variant == "ternary-a":
         return rank * -(-n // core.mu) * core.key_bits + b_bits
     return rank * n * adapter.fmt_bits + b_bits
-
-
-def adapter_storage_bits(adapter: AdapterConfig, jobs: list[tuple[int, int, int, int]]) -> int:
-    """``onchip``: SRAM bits that hold ``resident`` adapters for the workload ``jobs`` ((n, m, rank,
-    count) each, every layer its own weights); ``stream``: 0."""
-    if adapter.storage != "onchip":
-        return 0
-    return adapter.resident * sum(count * adapter_weight_bits(adapter, n, m, rank)
-                                  for n, m, rank, count in jobs)
 
 
 def load_adapter(path: str | Path) -> dict[str, object] | None:

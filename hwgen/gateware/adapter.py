@@ -80,11 +80,6 @@ def adapted_name(adapter: AdapterConfig) -> str:
 def adapter_emit_problems(adapter: AdapterConfig) -> list[str]:
     """Why the generator cannot emit ``adapter`` (one line each); empty when it can."""
     problems = list(adapter.core.emit_problems())
-    if adapter.storage != "stream":
-        problems.append(
-            "the adapter unit's RTL reads A and B by stream: adapter_storage=onchip is priced by "
-            "the cost model but not generated"
-        )
     return problems
 
 
@@ -259,6 +254,8 @@ class AdaptedCore(wiring.Component):
                 "shift_u": 6,
                 "shift_s": 6,
                 "shift_v": 6,
+                "load": 1,
+                "entry": unsigned(max(1, int(ad.resident).bit_length())),
             }
         )
         m.submodules.records = records = SyncFIFOBuffered(width=rec_layout.size, depth=4)
@@ -280,16 +277,21 @@ class AdaptedCore(wiring.Component):
                     | above(j.down, ad.u_entries) | (start + j.rank > avail))
         if tern:
             err = err | (on & new_group & (j.m + tern_tiles * keys > core_cfg.max_m))
+        onchip = ad.storage == "onchip"
+        load = j.load if onchip else Const(0, 1)  # a load job: write its words into the store
+        if onchip:  # a load names a valid entry and shape; the rows it would take are not checked
+            err = Mux(load, ~on | above(j.adapter, ad.resident) | (j.rank == 0) | above(j.rank, ad.max_rank)
+                      | above(j.down, ad.u_entries), err)
         use = Signal()
         m.d.comb += use.eq(on & ~err)
-        x_job = use & new_group & (not tern)
+        x_job = use & new_group & ~load & (not tern)
         down_pending = Signal()  # a down-projection not done reading the copy of x
         can = records.w_rdy & ~(x_job & down_pending)
         m.d.comb += [
-            core.job.valid.eq(self.job.valid & can),
+            core.job.valid.eq(self.job.valid & can & ~load),
             core.job.p.n.eq(j.n),
             core.job.p.m.eq(j.m + (Mux(use & new_group, tern_tiles * keys, 0) if tern else 0)),
-            self.job.ready.eq(core.job.ready & can),
+            self.job.ready.eq(Mux(load, 1, core.job.ready) & can),
             records.w_en.eq(self.job.valid & self.job.ready),
         ]
         rec_in = data.View(rec_layout, records.w_data)
@@ -301,6 +303,8 @@ class AdaptedCore(wiring.Component):
             rec_in.rank.eq(j.rank),
             rec_in.down.eq(Mux(use, j.down, 0)),
             rec_in.offset.eq(start),
+            rec_in.load.eq(load),
+            rec_in.entry.eq(j.adapter),
         ]
         if is_int:
             m.d.comb += [rec_in.shift_u.eq(j.shift_u), rec_in.shift_s.eq(j.shift_s)]
@@ -308,7 +312,7 @@ class AdaptedCore(wiring.Component):
                 m.d.comb += rec_in.shift_v.eq(j.shift_v)
         accepted = self.job.valid & self.job.ready
         x_active = Signal()
-        with m.If(accepted):
+        with m.If(accepted & ~load):
             with m.If(use & new_group):
                 m.d.sync += [rows_avail.eq(j.down), offset.eq(j.rank)]
             with m.Elif(use):
@@ -370,6 +374,19 @@ class AdaptedCore(wiring.Component):
         # --- core tiles into the hold buffer ---
         m.d.comb += [hold.w_data.eq(core.out.p), hold.w_en.eq(core.out.valid), core.out.ready.eq(hold.w_rdy)]
         held = data.View(out_layout(core_cfg), hold.r_data)
+
+        # --- the on-chip store of weights words (storage "onchip") ---
+        st_ptr = Signal(range(max(2, ad.resident * ad.store_words + 1)))
+        st_take = Signal()  # a stored word is used (or written) this cycle
+        if onchip:
+            m.submodules.store = store = Memory(shape=data.ArrayLayout(unsigned(fmt_bits), P),
+                                                depth=ad.resident * ad.store_words, init=[])
+            st_wr = store.write_port()
+            st_rd = store.read_port(domain="sync")  # the word at st_ptr, one cycle after it is presented
+            m.d.comb += [st_rd.addr.eq(Mux(st_take, st_ptr + 1, st_ptr)), st_rd.en.eq(1),
+                         st_wr.addr.eq(st_ptr), st_wr.data.eq(self.weights.p)]
+            with m.If(st_take):
+                m.d.sync += st_ptr.eq(st_ptr + 1)
 
         # --- the back end's registers ---
         rec = Signal(rec_layout)
@@ -507,6 +524,12 @@ class AdaptedCore(wiring.Component):
                     m.d.comb += gens[p].e.eq(rank_e if for_b else 4 - e_a)
                 return gens[p].value
 
+        # operands from the store (a job that names an onchip entry) or from the weights stream
+        from_store = Signal()
+        stored = st_rd.data if onchip else self.weights.p if not vera else None
+        if onchip:
+            m.d.comb += from_store.eq(rec.use & ~rec.load)
+
         # --- the back end's state machine ---
         step = Signal(range(core_cfg.max_n + 1))
         i_base = Signal(range(core_cfg.max_n + ad.chunk + 2 if not tern else 2))
@@ -536,7 +559,15 @@ class AdaptedCore(wiring.Component):
                         row_base.eq(0),
                         g_scale.eq(0),
                     ]
-                    with m.If(~r.use):
+                    if onchip:
+                        m.d.sync += [st_ptr.eq((r.entry - 1) * ad.store_words), i_base.eq(0)]
+                    with m.If(r.load):
+                        if onchip:
+                            with m.If(r.use & (r.down != 0) & (ad.variant == "lora")):
+                                m.next = "LOAD_DOWN"
+                            with m.Elif(r.use):
+                                m.next = "LOAD_UP"
+                    with m.Elif(~r.use):
                         m.next = "PASS"
                     with m.Elif(r.down != 0):
                         m.next = "TERN_U" if tern else "WAIT_X"
@@ -579,9 +610,9 @@ class AdaptedCore(wiring.Component):
                     m.next = "DOWN_MAC"
                 with m.State("DOWN_MAC"):
                     advance = Signal()
-                    m.d.comb += advance.eq(1 if vera else self.weights.valid)
+                    m.d.comb += advance.eq(1 if vera else (from_store | self.weights.valid))
                     if not vera:
-                        m.d.comb += self.weights.ready.eq(1)
+                        m.d.comb += [self.weights.ready.eq(~from_store), st_take.eq(from_store & advance)]
                     m.d.comb += [mode.eq(Mux(advance, 1, 0)), first.eq(step == 0)]
                     subs = max(1, tile_n // ad.chunk)
                     row_lanes = rd.data
@@ -596,7 +627,7 @@ class AdaptedCore(wiring.Component):
                             m.d.comb += gens[p].key.eq(keys_a[g])
                             a_val = gen_value(m, p, False)
                         else:
-                            a_val = self.weights.p[p]
+                            a_val = Mux(from_store, stored[p], self.weights.p[p])
                         m.d.comb += [mul_a[p].eq(Mux(inside, a_val, 0)), mul_b[p].eq(Mux(inside, x_val, 0))]
                     with m.If(advance):
                         last_sub = x_sub == subs - 1
@@ -659,9 +690,9 @@ class AdaptedCore(wiring.Component):
                         m.next = "UP_MAC"
             with m.State("UP_MAC"):
                 advance = Signal()
-                m.d.comb += advance.eq(1 if vera else self.weights.valid)
+                m.d.comb += advance.eq(1 if vera else (from_store | self.weights.valid))
                 if not vera:
-                    m.d.comb += self.weights.ready.eq(1)
+                    m.d.comb += [self.weights.ready.eq(~from_store), st_take.eq(from_store & advance)]
                 m.d.comb += [mode.eq(Mux(advance, 1, 0)), first.eq(jrow == 0)]
                 u_val = Signal.like(uf[0], name="u_val")
                 b_key = Signal(32, name="b_key") if vera else None
@@ -674,7 +705,7 @@ class AdaptedCore(wiring.Component):
                         m.d.comb += gens[p].key.eq(b_key)
                         b_val = gen_value(m, p, True)
                     else:
-                        b_val = self.weights.p[p]
+                        b_val = Mux(from_store, stored[p], self.weights.p[p])
                     m.d.comb += [mul_a[p].eq(Mux(inside, b_val, 0)), mul_b[p].eq(Mux(inside, u_val, 0))]
                 with m.If(advance):
                     m.d.sync += jrow.eq(jrow + 1)
@@ -737,4 +768,25 @@ class AdaptedCore(wiring.Component):
                         m.next = "IDLE"
                     with m.Else():
                         m.next = "UP_MAC"
+            if onchip:
+                with m.State("LOAD_DOWN"):  # a load job's down-projection words, as DOWN_MAC takes them
+                    m.d.comb += self.weights.ready.eq(1)
+                    with m.If(self.weights.valid):
+                        m.d.comb += [st_wr.en.eq(1), st_take.eq(1)]
+                        m.d.sync += i_base.eq(i_base + ad.chunk)
+                        with m.If(i_base + ad.chunk >= rec.n):
+                            m.d.sync += [i_base.eq(0), row_base.eq(row_base + ad.trees)]
+                            with m.If(rec.down - row_base <= ad.trees):
+                                m.next = "LOAD_UP"
+                with m.State("LOAD_UP"):  # then its up-projection words, as UP_MAC takes them
+                    m.d.comb += self.weights.ready.eq(1)
+                    with m.If(self.weights.valid):
+                        m.d.comb += [st_wr.en.eq(1), st_take.eq(1)]
+                        m.d.sync += jrow.eq(jrow + 1)
+                        with m.If(jrow == rec.rank - 1):
+                            m.d.sync += [jrow.eq(0), grp.eq(grp + 1)]
+                            with m.If(grp == groups - 1):
+                                m.d.sync += [grp.eq(0), m_rem.eq(m_rem - keys)]
+                                with m.If(last_tile):
+                                    m.next = "IDLE"
         return m

@@ -7,8 +7,8 @@ adapter off), the same with random input gaps and output backpressure on every s
 descriptor (error flag, the core's outputs) between adapted jobs, and the unstalled cycle count
 against :func:`hwgen.description.adapter.adapter_group_cycles`. The configurations cover every
 variant on floating-point and integer cores, ranks up to 16 (1, 8, 16), lane layouts of one and
-several trees, a chunk of two activation rows, fp32 accumulators with a bf16 adapter, and both
-simulators.
+several trees, a chunk of two activation rows, fp32 accumulators with a bf16 adapter, A and B in
+the on-chip store (load jobs, then jobs that replay them), and both simulators.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ CONFIGS = {  # name: (core, adapter options, simulator: None = --sim, else alway
     "vera_int8_r6_c4p8": (dict(FP16, act="int8"), dict(variant="vera", max_rank=6, chunk=4, lanes=8, seed=7),
                           "icarus"),
     "ternary_a_int8_r5_p4": (dict(FP16, act="int8"), dict(variant="ternary-a", max_rank=5, lanes=4), None),
+    "lora_int8_onchip_r6_c2p4": (dict(FP16, act="int8"), dict(variant="lora", max_rank=6, chunk=2, lanes=4,
+                                                              storage="onchip", resident=3), None),
 }
 BENCH_TESTS = {"test_random_groups", "test_backpressure_and_gaps", "test_error_flag_and_recovery",
                "test_unstalled_cycles"}
@@ -44,7 +46,7 @@ def test_adapted_core_matches_reference(name: str, hdl_sim: str, cocotb_seed: in
     if not simulator_available(sim):
         raise SimulatorMissing(f"{sim} is not installed")
     core = core_config(**core_args)
-    adapter = AdapterConfig(core=core, resident=2, **options)
+    adapter = AdapterConfig(core=core, **{"resident": 2, **options})
     result = run_cocotb(core, sim=sim, seed=cocotb_seed, build_root=cocotb_build_root, adapter=adapter)
     print(result.summary())
     assert result.passed

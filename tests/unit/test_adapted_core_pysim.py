@@ -40,11 +40,16 @@ CASES = [  # (core, variant, adapter options)
     ("int8", "lora", dict(chunk=2, lanes=4, max_rank=6)),
     ("int8", "vera", dict(chunk=4, lanes=8, max_rank=5, seed=7)),
     ("int8", "ternary-a", dict(lanes=4, max_rank=5)),
+    # A and B in the on-chip store: loaded by load jobs, replayed by the jobs that name them
+    ("fp16", "lora", dict(chunk=2, lanes=4, max_rank=6, storage="onchip", resident=3)),
+    ("int8", "ternary-a", dict(lanes=4, max_rank=5, storage="onchip", resident=3)),
 ]
 
 
 def _adapter(core: str, variant: str, options: dict, **more) -> AdapterConfig:
-    return AdapterConfig(core=core_config(**CORES[core]), variant=variant, resident=2, **{**options, **more})
+    return AdapterConfig(
+        core=core_config(**CORES[core]), variant=variant, **{"resident": 2, **options, **more}
+    )
 
 
 def _check(results, want, groups) -> None:
@@ -161,3 +166,25 @@ def test_cycles_are_the_descriptions_schedule(core, variant, options, shapes) ->
     _check(results, expected(adapter, groups), groups)
     model = adapter_group_cycles(adapter, [AdapterJob(n, m, r) for n, m, r in shapes])
     assert results[-1].done - results[0].accepted == model[1]
+
+
+def test_onchip_entries_are_loaded_once_and_replayed_by_later_jobs() -> None:
+    """Two adapters loaded into the store once; then jobs of their shape alternate between them,
+    with a job that runs the adapter off between, and no more loads."""
+    adapter = _adapter("int8", "lora", dict(chunk=2, lanes=4, max_rank=4, storage="onchip"))
+    rng = np.random.default_rng(21)
+    x = rng.integers(-128, 128, 13)
+    w = [rng.integers(-1, 2, (13, 10)) for _ in range(2)]
+    ops = [random_weights(adapter, 3, 13, 10, rng), random_weights(adapter, 4, 13, 10, rng)]
+    order = [0, 1, 0, None, 1, 1]
+    groups = [
+        AdaptedGroup(x, (AdaptedJob(w[0], 0),) if k is None else (AdaptedJob(w[k], k + 1, ops[k]),))
+        for k in order
+    ]
+    stream = words(adapter, groups, random.Random(0))
+    assert sum(stream.job_loads) == 2
+    _check(
+        AdaptedBench(adapter).run(stream, in_gaps=0.2, out_stall=0.2, seed=4),
+        expected(adapter, groups),
+        groups,
+    )

@@ -14,7 +14,6 @@ from hwgen.description.adapter import (
     adapter_group_cycles,
     adapter_hides,
     adapter_problems,
-    adapter_storage_bits,
     adapter_traffic_bits,
     load_adapter,
     tile_done_cycles,
@@ -178,8 +177,9 @@ def test_traffic_and_storage_bits() -> None:
     assert adapter_traffic_bits(tern, 64, 32, 8) == 8 * 32 * FP16.key_bits + 8 * 32 * 16 + 16
     onchip = lora.replace(storage="onchip", resident=2)
     assert adapter_traffic_bits(onchip, 64, 32, 8) == 0
-    assert adapter_storage_bits(onchip, [(64, 32, 8, 3)]) == 2 * 3 * adapter_traffic_bits(lora, 64, 32, 8)
-    assert adapter_storage_bits(lora, [(64, 32, 8, 3)]) == 0
+    # two entries, each the words of the largest job: down 3 x 8 steps, up 8 tiles x 1 group x 8 rows
+    assert onchip.store_words == -(-24 // 1) * 8 + 8 * 1 * 8 and lora.store_bits == 0
+    assert onchip.store_bits == 2 * onchip.store_words * 8 * 16
     int_vera = AdapterConfig(core=INT8, variant="vera", max_rank=8)
     assert adapter_traffic_bits(int_vera, 64, 32, 8) == 8 * 16 + 32 * 8
 
