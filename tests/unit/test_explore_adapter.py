@@ -157,8 +157,8 @@ ROWS = [  # (core, adapter columns of the design table, the study's (variant, ra
     (FP16_CORE, {"adapter": "lora", "adapter_rank": 16}, ("lora", 16, {})),
     (FP16_CORE, {"adapter": "lora", "adapter_rank": 16, "adapter_lanes": 66, "adapter_chunk": 22,
                  "adapter_hold": 40}, ("lora", 16, {"lanes": 66, "chunk": 22, "hold": 40})),
-    (FP16_CORE, {"adapter": "vera", "adapter_rank": 16, "adapter_lanes": 132, "adapter_storage": "onchip"},
-     ("vera", 16, {"lanes": 132, "storage": "onchip"})),
+    (FP16_CORE, {"adapter": "lora", "adapter_rank": 16, "adapter_lanes": 132, "adapter_storage": "onchip"},
+     ("lora", 16, {"lanes": 132, "storage": "onchip"})),
     (FAST_CORE, {"adapter": "lora", "adapter_rank": 8, "adapter_lanes": 64, "adapter_chunk": 8},
      ("lora", 8, {"lanes": 64, "chunk": 8})),
 ]
