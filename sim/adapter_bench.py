@@ -10,9 +10,7 @@ reference's outputs, job by job.
 
 from __future__ import annotations
 
-import contextlib
 import random
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +27,7 @@ from hwgen.gateware.adapter import AdaptedCore, adapted_job_layout
 
 from .adapter_reference import AdapterReference, AdapterWeights, vera_weights
 from .check import Job, activation_rows
+from .pysim_bench import _long_int_strings
 
 __all__ = [
     "AdaptedJob",
@@ -266,16 +265,6 @@ def expected(
             out.append(ref.forward(x, w, job.weights if on else None).tolist())
             index += 1
     return out
-
-
-@contextlib.contextmanager
-def _long_int_strings():
-    saved = sys.get_int_max_str_digits()
-    sys.set_int_max_str_digits(0)
-    try:
-        yield
-    finally:
-        sys.set_int_max_str_digits(saved)
 
 
 class AdaptedBench:

@@ -86,30 +86,8 @@ def _hwgen(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_cost_with_an_adapter() -> None:
-    res = _hwgen(
-        "cost",
-        "--act",
-        "fp16",
-        "--core",
-        "8",
-        "--mu",
-        "2",
-        "--max-n",
-        "512",
-        "--max-m",
-        "512",
-        "--n",
-        "256",
-        "--m",
-        "256",
-        "--adapter",
-        "lora",
-        "--rank",
-        "8",
-        "--lanes",
-        "auto",
-        "--json",
-    )
+    res = _hwgen("cost", "--act", "fp16", "--core", "8", "--mu", "2", "--max-n", "512", "--max-m", "512",
+                 "--n", "256", "--m", "256", "--adapter", "lora", "--rank", "8", "--lanes", "auto", "--json")
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)["adapter"]
     ad = AdapterConfig(core=CORE, max_rank=8)
@@ -154,80 +132,23 @@ def test_adapter_overhead_study_reports_every_variant_and_the_targets(tmp_path) 
 
 
 def test_cli_emit_with_an_adapter_writes_the_adapted_core(tmp_path) -> None:
+    small = ["--act", "int8", "--core", "4", "--mu", "2", "--max-n", "32", "--max-m", "32"]
     out = tmp_path / "a.v"
-    res = _hwgen(
-        "emit",
-        "--act",
-        "int8",
-        "--core",
-        "4",
-        "--mu",
-        "2",
-        "--max-n",
-        "32",
-        "--max-m",
-        "32",
-        "--adapter",
-        "vera",
-        "--rank",
-        "4",
-        "--lanes",
-        "4",
-        "--chunk",
-        "4",
-        "--seed",
-        "9",
-        "-o",
-        str(out),
-        "--json",
-    )
+    res = _hwgen("emit", *small, "--adapter", "vera", "--rank", "4", "--lanes", "4", "--chunk", "4",
+                 "--seed", "9", "-o", str(out), "--json")
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     ports = {p["name"]: p["width"] for p in doc["ports"]}
-    assert (
-        ports["out__payload"] == 4 * 14 + 2 and "bvec__payload" in ports and "weights__payload" not in ports
-    )
+    assert ports["out__payload"] == 4 * 14 + 2  # 4 lanes of 14 bits, last, error
+    assert "bvec__payload" in ports and "weights__payload" not in ports
     assert doc["adapter"]["seed"] == 9 and out.read_text().count("module lut_int8_mu2_4x4_vera_r4p4") == 1
     plain = tmp_path / "p.v"
-    assert (
-        _hwgen(
-            "emit",
-            "--act",
-            "int8",
-            "--core",
-            "4",
-            "--mu",
-            "2",
-            "--max-n",
-            "32",
-            "--max-m",
-            "32",
-            "-o",
-            str(plain),
-        ).returncode
-        == 0
-    )
+    assert _hwgen("emit", *small, "-o", str(plain)).returncode == 0
     from hwgen.description.config import core_config as cc
     from hwgen.gateware.emit import emit_verilog
 
     assert plain.read_text() == emit_verilog(cc(act="int8", core=4, mu=2, max_n=32, max_m=32))  # no adapter
-    bad = _hwgen(
-        "emit",
-        "--act",
-        "int8",
-        "--core",
-        "4",
-        "--mu",
-        "2",
-        "--adapter",
-        "lora",
-        "--adapter-storage",
-        "onchip",
-        "-o",
-        str(tmp_path / "x.v"),
-    )
-    assert (
-        bad.returncode != 0
-        and "adapter_storage=onchip is priced by the cost model but not generated" in bad.stderr
-    )
+    bad = _hwgen("emit", *small, "--adapter", "vera", "--adapter-storage", "onchip", "-o",
+                 str(tmp_path / "x.v"))
+    assert bad.returncode != 0 and "adapter=vera regenerates them (nothing to store)" in bad.stderr
     assert not (tmp_path / "x.v").exists()
