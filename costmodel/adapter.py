@@ -60,7 +60,6 @@ __all__ = [
     "adapter_area_terms",
     "adapter_critical_path_ns",
     "estimate_adapter",
-    "groups_of",
     "lane_choices",
     "hides",
     "smallest_hiding_lanes",
@@ -170,11 +169,6 @@ def adapter_critical_path_ns(adapter: AdapterConfig, costs: UnitCosts | None = N
     mul = c.fp_mul(adapter.fmt, 0)["critical_path_ns"]
     add = c.fp_add(acc, 0)["critical_path_ns"]
     return float(mul + add)
-
-
-def groups_of(gemvs: list[tuple[str, int, int, int]], rank: int) -> list[tuple[int, list[AdapterJob]]]:
-    """``gemvs`` ((name, n, m, count)) as groups of their own, every one adapted at ``rank``."""
-    return [(count, [AdapterJob(n, m, rank)]) for _, n, m, count in gemvs]
 
 
 @dataclass(frozen=True)
@@ -291,16 +285,18 @@ def estimate_adapter(
     )
 
 
-def lane_choices(adapter: AdapterConfig) -> list[tuple[int, int]]:
+def lane_choices(adapter: AdapterConfig, chunk: int | None = None) -> list[tuple[int, int]]:
     """The ``(chunk, lanes)`` pairs ``adapter`` may take, by lanes then chunk: ``(0, 1 .. keys)`` for
-    ``ternary-a``; else every chunk (a divisor or multiple of ``tile_n`` up to ``max_n``) with every
-    multiple of it up to 4096 lanes."""
+    ``ternary-a``; else every chunk (a divisor or multiple of ``tile_n`` up to ``max_n``; only
+    ``chunk`` when given) with every multiple of it up to 4096 lanes."""
     core = adapter.core
     if adapter.variant == "ternary-a":
         return [(0, p) for p in range(1, core.keys + 1)]
     top = max(core.max_n, core.tile_n)
     chunks = [d for d in range(1, core.tile_n + 1) if core.tile_n % d == 0]
     chunks += list(range(2 * core.tile_n, top + 1, core.tile_n))
+    if chunk:
+        chunks = [c for c in chunks if c == chunk]
     return sorted(((c, p) for c in chunks for p in range(c, MAX_LANES + 1, c)), key=lambda cp: (cp[1], cp[0]))
 
 
@@ -309,66 +305,62 @@ def hides(adapter: AdapterConfig, groups: list[tuple[int, list[AdapterJob]]]) ->
     return all(adapter_hides(adapter, jobs) for _, jobs in groups)
 
 
-def smallest_hiding_lanes(
-    adapter: AdapterConfig, groups: list[tuple[int, list[AdapterJob]]]
-) -> AdapterConfig | None:
+def _total_cycles(adapter: AdapterConfig, groups) -> int:
+    return sum(count * adapter_group_cycles(adapter, jobs)[1] for count, jobs in groups)
+
+
+def _fewest(adapter: AdapterConfig, chunk: int, options: list[int], ok) -> AdapterConfig:
+    """``adapter`` at the first of ``options`` (lanes of ``chunk``) for which ``ok`` holds; it holds
+    for the last and, as lanes grow, from some on: a bisection."""
+    lo, hi = 0, len(options) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(adapter.replace(chunk=chunk, lanes=options[mid])):
+            hi = mid
+        else:
+            lo = mid + 1
+    return adapter.replace(chunk=chunk, lanes=options[lo])
+
+
+def _by_chunk(adapter: AdapterConfig, chunk: int | None) -> dict[int, list[int]]:
+    by_chunk: dict[int, list[int]] = {}
+    for c, lanes in lane_choices(adapter, chunk):
+        by_chunk.setdefault(c, []).append(lanes)
+    return by_chunk
+
+
+def smallest_hiding_lanes(adapter: AdapterConfig, groups: list[tuple[int, list[AdapterJob]]], *,
+                          chunk: int | None = None) -> AdapterConfig | None:
     """``adapter`` with the fewest lanes that hide it on ``groups`` (every group within its add
     latency of the core alone; :attr:`AdapterCost.hides`), and among those the largest chunk (the
-    fewest trees), or ``None`` when no lane count does. For each chunk cycles fall as lanes grow,
-    so a bisection over its multiples finds its fewest; the best chunk wins."""
-    by_chunk: dict[int, list[int]] = {}
-    for chunk, lanes in lane_choices(adapter):
-        by_chunk.setdefault(chunk, []).append(lanes)
+    fewest trees; only ``chunk`` when given), or ``None`` when no lane count does. For each chunk
+    cycles fall as lanes grow, so a bisection over its multiples finds its fewest."""
     best: AdapterConfig | None = None
-    for chunk, options in by_chunk.items():
-        if best is not None:
-            options = [p for p in options if p <= best.lanes]
-        if not options:
+    for c, options in _by_chunk(adapter, chunk).items():
+        options = [p for p in options if best is None or p <= best.lanes]
+        if not options or not hides(adapter.replace(chunk=c, lanes=options[-1]), groups):
             continue
-        last = adapter.replace(chunk=chunk, lanes=options[-1])
-        if not hides(last, groups):
-            continue
-        lo, hi = 0, len(options) - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if hides(adapter.replace(chunk=chunk, lanes=options[mid]), groups):
-                hi = mid
-            else:
-                lo = mid + 1
-        found = adapter.replace(chunk=chunk, lanes=options[lo])
+        found = _fewest(adapter, c, options, lambda ad: hides(ad, groups))
         if best is None or (found.lanes, -found.chunk) < (best.lanes, -best.chunk):
             best = found
     return best
 
 
-def _total_cycles(adapter: AdapterConfig, groups) -> int:
-    return sum(count * adapter_group_cycles(adapter, jobs)[1] for count, jobs in groups)
-
-
-def fastest_lanes(
-    adapter: AdapterConfig, groups: list[tuple[int, list[AdapterJob]]], *, slack: float = 0.01
-) -> AdapterConfig:
+def fastest_lanes(adapter: AdapterConfig, groups: list[tuple[int, list[AdapterJob]]], *, slack: float = 0.01,
+                  chunk: int | None = None) -> AdapterConfig:
     """``adapter`` with the fewest lanes whose cycles on ``groups`` are within ``slack`` (a fraction)
-    of the fewest any lane count reaches: for an adapter that no lane count hides, lanes past that
-    only add area. For each chunk cycles fall as lanes grow, so a bisection finds its fewest."""
-    by_chunk: dict[int, list[int]] = {}
-    for chunk, lanes in lane_choices(adapter):
-        by_chunk.setdefault(chunk, []).append(lanes)
-    floor = min(
-        _total_cycles(adapter.replace(chunk=c, lanes=options[-1]), groups) for c, options in by_chunk.items()
-    )
+    of the fewest any lane count reaches (only ``chunk`` when given): for an adapter that no lane
+    count hides, lanes past that only add area. For each chunk cycles fall as lanes grow, so a
+    bisection finds its fewest."""
+    by_chunk = _by_chunk(adapter, chunk)
+    floor = min(_total_cycles(adapter.replace(chunk=c, lanes=options[-1]), groups)
+                for c, options in by_chunk.items())
     target = floor * (1 + slack)
     best = None
-    for chunk, options in by_chunk.items():
-        if _total_cycles(adapter.replace(chunk=chunk, lanes=options[-1]), groups) > target:
+    for c, options in by_chunk.items():
+        if _total_cycles(adapter.replace(chunk=c, lanes=options[-1]), groups) > target:
             continue
-        lo, hi = 0, len(options) - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if _total_cycles(adapter.replace(chunk=chunk, lanes=options[mid]), groups) <= target:
-                hi = mid
-            else:
-                lo = mid + 1
-        if best is None or (options[lo], -chunk) < (best.lanes, -best.chunk):
-            best = adapter.replace(chunk=chunk, lanes=options[lo])
+        found = _fewest(adapter, c, options, lambda ad: _total_cycles(ad, groups) <= target)
+        if best is None or (found.lanes, -found.chunk) < (best.lanes, -best.chunk):
+            best = found
     return best

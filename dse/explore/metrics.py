@@ -91,15 +91,12 @@ from costmodel.adapter import (
     adapter_critical_path_ns,
     estimate_adapter,
     fastest_lanes,
-    hides,
     smallest_hiding_lanes,
 )
 from costmodel.table import CONFIG_COLUMNS
 from hwgen.description.adapter import (
-    MAX_LANES,
     AdapterConfig,
     AdapterJob,
-    adapter_group_cycles,
     adapter_problems,
     adapter_traffic_bits,
 )
@@ -303,39 +300,14 @@ def _core_kwargs(row: dict) -> tuple:
     return tuple(out)
 
 
-def _total_cycles(adapter: AdapterConfig, groups) -> int:
-    return sum(count * adapter_group_cycles(adapter, group)[1] for count, group in groups)
-
-
-def _bisect(options: list[int], ok) -> int:
-    """The first of ``options`` for which ``ok`` holds (it holds for the last, and from some on)."""
-    lo, hi = 0, len(options) - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if ok(options[mid]):
-            hi = mid
-        else:
-            lo = mid + 1
-    return options[lo]
-
-
 def _auto_lanes(adapter: AdapterConfig, groups, chunk: int) -> AdapterConfig:
     """``adapter`` with the fewest lanes that hide it on ``groups``, or, when no lane count does,
-    the fewest whose cycles are within :data:`AUTO_SLACK` of the fewest any lane count reaches.
-    Over every chunk (``chunk`` 0, or ``ternary-a``: :func:`~costmodel.adapter.smallest_hiding_lanes`
-    and :func:`~costmodel.adapter.fastest_lanes`) or over the multiples of ``chunk`` (bisections:
-    cycles fall as lanes grow)."""
-    if chunk == 0 or adapter.variant == "ternary-a":
-        return smallest_hiding_lanes(adapter, groups) or fastest_lanes(adapter, groups, slack=AUTO_SLACK)
-    options = list(range(chunk, MAX_LANES + 1, chunk))
-
-    def with_lanes(lanes: int) -> AdapterConfig:
-        return adapter.replace(chunk=chunk, lanes=lanes)
-
-    if hides(with_lanes(options[-1]), groups):
-        return with_lanes(_bisect(options, lambda p: hides(with_lanes(p), groups)))
-    target = _total_cycles(with_lanes(options[-1]), groups) * (1 + AUTO_SLACK)
-    return with_lanes(_bisect(options, lambda p: _total_cycles(with_lanes(p), groups) <= target))
+    the fewest whose cycles are within :data:`AUTO_SLACK` of the fewest any lane count reaches
+    (:func:`~costmodel.adapter.smallest_hiding_lanes`, :func:`~costmodel.adapter.fastest_lanes`),
+    over every chunk (``chunk`` 0) or the multiples of ``chunk``."""
+    chunk = chunk or None
+    return (smallest_hiding_lanes(adapter, groups, chunk=chunk)
+            or fastest_lanes(adapter, groups, slack=AUTO_SLACK, chunk=chunk))
 
 
 def _resolve(core_kwargs: tuple, params: tuple, cores: int, workload: Workload,
