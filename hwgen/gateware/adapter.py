@@ -612,7 +612,9 @@ class AdaptedCore(wiring.Component):
                     advance = Signal()
                     m.d.comb += advance.eq(1 if vera else (from_store | self.weights.valid))
                     if not vera:
-                        m.d.comb += [self.weights.ready.eq(~from_store), st_take.eq(from_store & advance)]
+                        m.d.comb += self.weights.ready.eq(~from_store)
+                        if onchip:
+                            m.d.comb += st_take.eq(from_store & advance)
                     m.d.comb += [mode.eq(Mux(advance, 1, 0)), first.eq(step == 0)]
                     subs = max(1, tile_n // ad.chunk)
                     row_lanes = rd.data
@@ -692,7 +694,9 @@ class AdaptedCore(wiring.Component):
                 advance = Signal()
                 m.d.comb += advance.eq(1 if vera else (from_store | self.weights.valid))
                 if not vera:
-                    m.d.comb += [self.weights.ready.eq(~from_store), st_take.eq(from_store & advance)]
+                    m.d.comb += self.weights.ready.eq(~from_store)
+                    if onchip:
+                        m.d.comb += st_take.eq(from_store & advance)
                 m.d.comb += [mode.eq(Mux(advance, 1, 0)), first.eq(jrow == 0)]
                 u_val = Signal.like(uf[0], name="u_val")
                 b_key = Signal(32, name="b_key") if vera else None

@@ -155,13 +155,17 @@ def test_lint_reports_a_real_truncation(fault: str, verilator: str, emitted_veri
         report[:4000]
 
 
-ADAPTED = {  # one per variant: fp16 lora with two trees, int8 vera (its generator), fp16 ternary-a
+#: Each variant (fp16 lora with two trees, int8 vera with its generator, fp16 ternary-a) and the store.
+ADAPTED = {
     "lora_fp16_c2p4": (dict(act="fp16", core=4, mu=2, max_n=40, max_m=24),
                        dict(variant="lora", max_rank=6, chunk=2, lanes=4)),
     "vera_int8_c4p8": (dict(act="int8", core=4, mu=2, max_n=40, max_m=24),
                        dict(variant="vera", max_rank=6, chunk=4, lanes=8)),
     "ternary_a_fp16_p3": (dict(act="fp16", core=4, mu=2, max_n=40, max_m=24),
                           dict(variant="ternary-a", max_rank=6, lanes=3)),
+    "lora_int8_onchip_c2p4": (dict(act="int8", core=4, mu=2, max_n=40, max_m=24),
+                              dict(variant="lora", max_rank=6, chunk=2, lanes=4, storage="onchip",
+                                   resident=3)),
 }
 
 
